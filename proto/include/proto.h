@@ -30,7 +30,7 @@ extern "C" {
 #define PROTO_VERSION_MAJOR 1
 #define PROTO_VERSION_MINOR 0
 /* Header version byte: major in the high nibble, minor in the low nibble. */
-#define PROTO_VERSION_BYTE ((uint8_t)((PROTO_VERSION_MAJOR << 4) | PROTO_VERSION_MINOR))
+#define PROTO_VERSION_BYTE        ((uint8_t)((PROTO_VERSION_MAJOR << 4) | PROTO_VERSION_MINOR))
 #define PROTO_VERSION_MAJOR_OF(b) ((uint8_t)((b) >> 4))
 #define PROTO_VERSION_MINOR_OF(b) ((uint8_t)((b)&0x0f))
 
@@ -261,21 +261,21 @@ typedef struct proto_crash {
 enum proto_fault_kind {
     PROTO_FAULT_NONE = 0,
     PROTO_FAULT_HARDFAULT = 1,
-    PROTO_FAULT_WATCHDOG = 2,    /* a task did not yield in time */
+    PROTO_FAULT_WATCHDOG = 2,     /* a task did not yield in time */
     PROTO_FAULT_TASK_OVERRUN = 3, /* a task ran longer than its budget (reported, not fatal) */
-    PROTO_FAULT_STACK = 4,       /* stack high-water mark reached the guard */
-    PROTO_FAULT_HOST_LOST = 5,   /* host watchdog expired: safe state entered */
-    PROTO_FAULT_HOST_BACK = 6,   /* host returned: safe state left */
-    PROTO_FAULT_QUEUE_DROP = 7,  /* TX queue full: oldest event dropped */
+    PROTO_FAULT_STACK = 4,        /* stack high-water mark reached the guard */
+    PROTO_FAULT_HOST_LOST = 5,    /* host watchdog expired: safe state entered */
+    PROTO_FAULT_HOST_BACK = 6,    /* host returned: safe state left */
+    PROTO_FAULT_QUEUE_DROP = 7,   /* TX queue full: oldest event dropped */
 };
 
 typedef struct proto_hello_ack {
     uint8_t proto_major, proto_minor;
     uint8_t fw_major, fw_minor, fw_patch;
-    uint8_t platform;    /* enum proto_platform */
-    uint8_t reset_cause; /* enum proto_reset_cause */
+    uint8_t platform;      /* enum proto_platform */
+    uint8_t reset_cause;   /* enum proto_reset_cause */
     uint8_t host_wd_state; /* enum proto_link_state at the time of HELLO */
-    uint32_t caps;       /* enum proto_caps */
+    uint32_t caps;         /* enum proto_caps */
     uint8_t board_id[PROTO_BOARD_ID_LEN];
     char build[PROTO_BUILD_LEN]; /* e.g. "0.1.0 2026-11-22 3fa2c1d" */
     proto_crash_t crash;
@@ -298,7 +298,7 @@ enum proto_link_state {
 };
 typedef struct proto_heartbeat_ack {
     uint32_t uptime_ms;
-    uint8_t link_state; /* enum proto_link_state */
+    uint8_t link_state;     /* enum proto_link_state */
     uint8_t pending_events; /* events waiting in the TX queue */
 } proto_heartbeat_ack_t;
 int proto_heartbeat_ack_encode(const proto_heartbeat_ack_t *m, uint8_t *out, size_t cap);
@@ -309,15 +309,15 @@ enum proto_led_op {
     PROTO_LED_OFF = 0,
     PROTO_LED_ON = 1,
     PROTO_LED_TOGGLE = 2,
-    PROTO_LED_BLINK = 3, /* period_ms, duty_pct */
-    PROTO_LED_AUTO = 4,  /* give the LED back to the board's heartbeat pattern */
+    PROTO_LED_BLINK = 3,   /* period_ms, duty_pct */
+    PROTO_LED_AUTO = 4,    /* give the LED back to the board's heartbeat pattern */
     PROTO_LED_PATTERN = 5, /* pattern bits, 1 bit per step of period_ms */
 };
 typedef struct proto_set_led_req {
-    uint8_t op;         /* enum proto_led_op */
-    uint8_t duty_pct;   /* BLINK: 1..99 */
-    uint16_t period_ms; /* BLINK: full period, PATTERN: step length; 10..60000 */
-    uint32_t pattern;   /* PATTERN: bit i = LED on during step i (LSB first) */
+    uint8_t op;          /* enum proto_led_op */
+    uint8_t duty_pct;    /* BLINK: 1..99 */
+    uint16_t period_ms;  /* BLINK: full period, PATTERN: step length; 10..60000 */
+    uint32_t pattern;    /* PATTERN: bit i = LED on during step i (LSB first) */
     uint8_t pattern_len; /* PATTERN: steps used, 1..32 */
 } proto_set_led_req_t;
 int proto_set_led_req_encode(const proto_set_led_req_t *m, uint8_t *out, size_t cap);
@@ -326,10 +326,10 @@ int proto_set_led_req_decode(const uint8_t *body, size_t len, proto_set_led_req_
 /* GET_STATE ack, SET_LED ack: a snapshot of the board's outputs and inputs. */
 typedef struct proto_state {
     uint32_t uptime_ms;
-    uint8_t led_on;     /* 0/1: the pin level now */
-    uint8_t led_mode;   /* enum proto_led_op that is in force (AUTO = heartbeat) */
-    uint8_t button_down; /* 0/1, debounced */
-    uint8_t link_state; /* enum proto_link_state */
+    uint8_t led_on;          /* 0/1: the pin level now */
+    uint8_t led_mode;        /* enum proto_led_op that is in force (AUTO = heartbeat) */
+    uint8_t button_down;     /* 0/1, debounced */
+    uint8_t link_state;      /* enum proto_link_state */
     uint32_t button_presses; /* since reset */
     uint8_t sensor_count;
 } proto_state_t;
@@ -348,17 +348,17 @@ enum proto_reading_flags {
     PROTO_READING_HUMIDITY = 1u << 2,
 };
 typedef struct proto_reading {
-    uint8_t sensor;   /* index on the board, 0..sensor_count-1 */
-    uint8_t kind;     /* enum proto_sensor_kind */
-    uint8_t addr;     /* 7-bit I2C address */
-    uint8_t status;   /* enum proto_err: 0 = fresh valid reading, else why not */
-    uint8_t flags;    /* enum proto_reading_flags */
-    int32_t temp_centi_c;      /* 0.01 degC */
-    uint32_t pressure_pa;      /* Pa */
+    uint8_t sensor;              /* index on the board, 0..sensor_count-1 */
+    uint8_t kind;                /* enum proto_sensor_kind */
+    uint8_t addr;                /* 7-bit I2C address */
+    uint8_t status;              /* enum proto_err: 0 = fresh valid reading, else why not */
+    uint8_t flags;               /* enum proto_reading_flags */
+    int32_t temp_centi_c;        /* 0.01 degC */
+    uint32_t pressure_pa;        /* Pa */
     uint32_t humidity_milli_pct; /* 0.001 %RH */
-    uint32_t t_ms;             /* board uptime when measured */
+    uint32_t t_ms;               /* board uptime when measured */
 } proto_reading_t;
-#define PROTO_READING_SIZE 25
+#define PROTO_READING_SIZE 21
 #define PROTO_MAX_READINGS 8
 
 /* READ_SENSORS request: {u8 sensor} (0xff = all); ack: u8 count + count readings. */
@@ -457,9 +457,9 @@ enum proto_button_kind {
     PROTO_BUTTON_DOUBLE = 4, /* second press within the double-click window */
 };
 typedef struct proto_button_event {
-    uint8_t kind;   /* enum proto_button_kind */
-    uint8_t button; /* 0 */
-    uint32_t t_us;  /* board time of the (debounced) edge, wraps every ~71 min */
+    uint8_t kind;         /* enum proto_button_kind */
+    uint8_t button;       /* 0 */
+    uint32_t t_us;        /* board time of the (debounced) edge, wraps every ~71 min */
     uint32_t duration_us; /* RELEASE/LONG: how long it was held; DOUBLE: gap between presses */
     uint32_t count;       /* presses since reset */
 } proto_button_event_t;
