@@ -1,0 +1,153 @@
+/* ctl_print.c - see ctl_print.h. */
+#include "ctl_print.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *ctl_str(const json_t *o, const char *key, const char *def)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    return s ? s : def;
+}
+
+/* "1.2s" style age, or "-" when unknown. */
+static void ctl_age(char *out, size_t cap, const json_t *ms)
+{
+    double s;
+
+    if (!json_is_integer(ms)) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    s = (double)json_integer_value(ms) / 1000.0;
+    if (s < 100)
+        snprintf(out, cap, "%.1fs", s);
+    else
+        snprintf(out, cap, "%.0fs", s);
+}
+
+/* First sensor reading that has the quantity key, and its age. */
+static const json_t *ctl_find_quantity(const json_t *board, const char *key)
+{
+    const json_t *sensors = json_object_get(board, "sensors"), *s;
+    size_t i;
+
+    json_array_foreach(sensors, i, s) if (json_object_get(s, key)) return s;
+    return NULL;
+}
+
+static void ctl_quantity(char *out, size_t cap, const json_t *board, const char *key,
+                         const char *fmt)
+{
+    const json_t *s = ctl_find_quantity(board, key);
+    char age[16];
+
+    if (!s) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    ctl_age(age, sizeof(age), json_object_get(s, "age_ms"));
+    snprintf(out, cap, fmt, json_number_value(json_object_get(s, key)), age);
+}
+
+void ctl_print_status(FILE *f, const json_t *result)
+{
+    const json_t *boards = json_object_get(result, "boards"), *b;
+    size_t i;
+
+    if (json_array_size(boards) == 0) {
+        fprintf(f, "no boards\n");
+        return;
+    }
+    fprintf(f, "%-16s  %-10s  %-10s  %-6s  %-14s  %-15s  %-17s\n", "BOARD", "STATE", "LED",
+            "BUTTON", "TEMPERATURE", "HUMIDITY", "PRESSURE");
+    json_array_foreach(boards, i, b)
+    {
+        const json_t *led = json_object_get(b, "led"), *btn = json_object_get(b, "button");
+        char ledtxt[24] = "-", btntxt[16] = "-", t[32], h[32], p[40];
+
+        if (json_is_object(led))
+            snprintf(ledtxt, sizeof(ledtxt), "%s(%s)",
+                     json_is_true(json_object_get(led, "on")) ? "on" : "off",
+                     ctl_str(led, "mode", "?"));
+        if (json_is_object(btn))
+            snprintf(btntxt, sizeof(btntxt), "%s",
+                     json_is_true(json_object_get(btn, "down")) ? "down" : "up");
+        ctl_quantity(t, sizeof(t), b, "temp_c", "%.2f C %s");
+        ctl_quantity(h, sizeof(h), b, "humidity_pct", "%.1f %% %s");
+        ctl_quantity(p, sizeof(p), b, "pressure_pa", "%.0f Pa %s");
+        fprintf(f, "%-16s  %-10s  %-10s  %-6s  %-14s  %-15s  %-17s\n",
+                ctl_str(b, "board", ctl_str(b, "device", "?")), ctl_str(b, "state", "?"), ledtxt,
+                btntxt, t, h, p);
+    }
+}
+
+void ctl_print_list(FILE *f, const json_t *result)
+{
+    const json_t *boards = json_object_get(result, "boards"), *b;
+    size_t i;
+
+    if (json_array_size(boards) == 0) {
+        fprintf(f, "no boards\n");
+        return;
+    }
+    fprintf(f, "%-16s  %-10s  %-8s  %-8s  %s\n", "BOARD", "STATE", "PLATFORM", "FIRMWARE",
+            "DEVICE");
+    json_array_foreach(boards, i, b) fprintf(
+        f, "%-16s  %-10s  %-8s  %-8s  %s\n", ctl_str(b, "board", "-"), ctl_str(b, "state", "?"),
+        ctl_str(b, "platform", "-"), ctl_str(b, "firmware", "-"), ctl_str(b, "device", "?"));
+}
+
+void ctl_print_event(FILE *f, const json_t *ev)
+{
+    const char *key;
+    json_t *v;
+
+    fprintf(f, "%s %s", ctl_str(ev, "board", "?"), ctl_str(ev, "event", "?"));
+    json_object_foreach((json_t *)ev, key, v)
+    {
+        char *s;
+
+        if (!strcmp(key, "board") || !strcmp(key, "event") || !strcmp(key, "rev"))
+            continue;
+        if (json_is_string(v)) {
+            fprintf(f, " %s=%s", key, json_string_value(v));
+            continue;
+        }
+        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+        fprintf(f, " %s=%s", key, s ? s : "?");
+        free(s);
+    }
+    fputc('\n', f);
+}
+
+void ctl_print_tree(FILE *f, const json_t *v, const char *prefix)
+{
+    char sub[512];
+    const char *key;
+    json_t *child;
+    size_t i;
+
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, child)
+        {
+            snprintf(sub, sizeof(sub), "%s%s%s", prefix, *prefix ? "." : "", key);
+            ctl_print_tree(f, child, sub);
+        }
+    } else if (json_is_array(v) && json_array_size(v) && json_is_object(json_array_get(v, 0))) {
+        json_array_foreach(v, i, child)
+        {
+            const char *name = ctl_str(child, "board", NULL);
+            if (name)
+                snprintf(sub, sizeof(sub), "%s[%s]", prefix, name);
+            else
+                snprintf(sub, sizeof(sub), "%s[%zu]", prefix, i);
+            ctl_print_tree(f, child, sub);
+        }
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+        fprintf(f, "%s = %s\n", prefix, s ? s : "?");
+        free(s);
+    }
+}

@@ -1,0 +1,537 @@
+/* api.c - see api.h. */
+#include "api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board_json.h"
+#include "picod.h"
+
+#ifndef PICOD_VERSION
+#define PICOD_VERSION "0.0.0"
+#endif
+
+/* One request being served. Sync handlers use it on the stack; async ones copy it. */
+typedef struct api_req {
+    picod_t *pd;
+    uint64_t client_id;
+    client_t *c; /* valid during the synchronous part only */
+    json_t *id;  /* owned reference, may be NULL */
+    json_t *args;
+    board_t *board;
+    int kind; /* async: which answer to build */
+    uint8_t i2c_rlen;
+    uint64_t t0_ns;
+} api_req_t;
+
+enum api_kind { API_LED, API_I2C_SCAN, API_I2C_XFER, API_PING, API_STATS };
+
+/* ---- replies ------------------------------------------------------------------------------ */
+
+static void api_send(picod_t *pd, uint64_t client_id, json_t *msg)
+{
+    client_t *c = server_find_client(&pd->server, client_id);
+
+    if (c && msg) {
+        server_send(c, msg);
+        pd->server.stats.responses++;
+    }
+    json_decref(msg);
+}
+
+/* Takes ownership of result. */
+static void api_ok(api_req_t *r, json_t *result)
+{
+    json_t *msg = json_pack("{s:O?, s:b, s:o}", "id", r->id, "ok", 1, "result",
+                            result ? result : json_object());
+
+    api_send(r->pd, r->client_id, msg);
+}
+
+static void api_err(api_req_t *r, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void api_err(api_req_t *r, const char *code, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    r->pd->server.stats.errors++;
+    api_send(r->pd, r->client_id,
+             json_pack("{s:O?, s:b, s:{s:s, s:s}}", "id", r->id, "ok", 0, "error", "code", code,
+                       "message", text));
+}
+
+/* ---- arguments ---------------------------------------------------------------------------- */
+
+/* String argument. Returns 1 found, 0 absent (and !required), -1 error already answered. */
+static int api_arg_str(api_req_t *r, const char *name, bool required, const char **out)
+{
+    json_t *v = json_object_get(r->args, name);
+
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return 0;
+        api_err(r, "missing_argument", "\"%s\" is required", name);
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        api_err(r, "invalid_argument", "\"%s\" must be a string", name);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 1;
+}
+
+/* Integer argument in [min, max]; absent -> def unless required. Returns 0 or -1 (answered). */
+static int api_arg_int(api_req_t *r, const char *name, bool required, long long min, long long max,
+                       long long def, long long *out)
+{
+    json_t *v = json_object_get(r->args, name);
+
+    if (!v || json_is_null(v)) {
+        if (required) {
+            api_err(r, "missing_argument", "\"%s\" is required", name);
+            return -1;
+        }
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        api_err(r, "invalid_argument", "\"%s\" must be an integer %lld..%lld", name, min, max);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* Resolve "board"; answers the error itself. Returns 0 or -1. */
+static int api_arg_board(api_req_t *r, bool required)
+{
+    const char *key;
+    int n = api_arg_str(r, "board", required, &key), e;
+
+    if (n <= 0)
+        return n;
+    e = picod_find_board(r->pd, key, &r->board);
+    if (e == -ENOENT) {
+        api_err(r, "unknown_board", "no board matches '%s'", key);
+        return -1;
+    }
+    if (e == -EEXIST) {
+        api_err(r, "ambiguous_board", "'%s' matches more than one board", key);
+        return -1;
+    }
+    return 0;
+}
+
+/* Hex string ("0a1b", spaces allowed) or array of 0..255 -> bytes. Returns count or -1. */
+static int api_arg_bytes(api_req_t *r, const char *name, uint8_t *out, size_t cap)
+{
+    json_t *v = json_object_get(r->args, name), *e;
+    size_t n = 0, i;
+
+    if (!v) {
+        api_err(r, "missing_argument", "\"%s\" is required", name);
+        return -1;
+    }
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, e)
+        {
+            if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 255 ||
+                n >= cap)
+                goto bad;
+            out[n++] = (uint8_t)json_integer_value(e);
+        }
+        return (int)n;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        unsigned int byte;
+        int used;
+
+        while (*s) {
+            if (*s == ' ' || *s == ':') {
+                s++;
+                continue;
+            }
+            if (n >= cap || sscanf(s, "%2x%n", &byte, &used) != 1 || used != 2)
+                goto bad;
+            out[n++] = (uint8_t)byte;
+            s += 2;
+        }
+        return (int)n;
+    }
+bad:
+    api_err(r, "invalid_argument",
+            "\"%s\" must be a hex string or an array of bytes, at most %zu bytes", name, cap);
+    return -1;
+}
+
+/* ---- asynchronous board requests ----------------------------------------------------------- */
+
+static const char *api_board_error_code(int status)
+{
+    if (status > 0)
+        return proto_err_name(status);
+    switch (status) {
+    case -ETIMEDOUT:
+        return "timeout";
+    case -EBUSY:
+    case -ENOBUFS:
+        return "busy";
+    default:
+        return "board_offline";
+    }
+}
+
+static void api_board_error(api_req_t *r, int status)
+{
+    const char *who = r->board->id[0] ? r->board->id : r->board->link.path;
+
+    if (status > 0)
+        api_err(r, api_board_error_code(status), "board %s refused the request: %s", who,
+                proto_err_name(status));
+    else if (status == -ETIMEDOUT)
+        api_err(r, "timeout", "board %s did not answer (sent twice)", who);
+    else if (status == -EBUSY || status == -ENOBUFS)
+        api_err(r, "busy", "too many requests outstanding for board %s", who);
+    else
+        api_err(r, "board_offline", "board %s is %s", who, board_state_name(r->board->state));
+}
+
+static json_t *api_hex(const uint8_t *p, size_t n)
+{
+    char s[2 * PROTO_I2C_MAX_DATA + 1];
+
+    for (size_t i = 0; i < n && i < PROTO_I2C_MAX_DATA; i++)
+        snprintf(s + 2 * i, 3, "%02x", p[i]);
+    s[2 * (n < PROTO_I2C_MAX_DATA ? n : PROTO_I2C_MAX_DATA)] = '\0';
+    return json_string(s);
+}
+
+static json_t *api_result_of(api_req_t *r, const proto_frame_t *f)
+{
+    board_t *b = r->board;
+    proto_i2c_scan_ack_t scan;
+    proto_i2c_xfer_ack_t x;
+    proto_stats_t st;
+    json_t *a;
+
+    switch (r->kind) {
+    case API_LED:
+        board_apply_state(b, f);
+        return json_pack("{s:s, s:{s:b, s:s}}", "board", b->id, "led", "on", b->st.led_on, "mode",
+                         board_json_led_mode(b->st.led_mode));
+    case API_I2C_SCAN:
+        if (proto_i2c_scan_ack_decode(f->body, f->body_len, &scan) < 0)
+            return NULL;
+        a = json_array();
+        for (uint8_t addr = 0; addr < 128; addr++)
+            if (proto_i2c_map_has(scan.map, addr))
+                json_array_append_new(a, json_integer(addr));
+        return json_pack("{s:s, s:i, s:o}", "board", b->id, "bus", scan.bus, "addresses", a);
+    case API_I2C_XFER:
+        if (proto_i2c_xfer_ack_decode(f->body, f->body_len, &x) < 0)
+            return NULL;
+        return json_pack("{s:s, s:o, s:i}", "board", b->id, "data", api_hex(x.rdata, x.rlen), "len",
+                         x.rlen);
+    case API_PING:
+        return json_pack("{s:s, s:f}", "board", b->id, "rtt_ms",
+                         (double)(uv_hrtime() - r->t0_ns) / 1e6);
+    case API_STATS:
+        if (proto_stats_decode(f->body, f->body_len, &st) < 0)
+            return NULL;
+        a = board_json_stats(b);
+        json_object_set_new(a, "board_reported", board_json_board_stats(&st));
+        return json_pack("{s:[o]}", "boards", a);
+    }
+    return NULL;
+}
+
+static void api_board_done(void *ud, int status, const proto_frame_t *f)
+{
+    api_req_t *r = ud;
+    json_t *res;
+
+    if (status != 0) {
+        api_board_error(r, status);
+    } else if ((res = api_result_of(r, f)) != NULL) {
+        api_ok(r, res);
+    } else {
+        r->board->cnt.bad_bodies++;
+        api_err(r, "bad_response", "board %s sent an answer that does not decode", r->board->id);
+    }
+    json_decref(r->id);
+    free(r);
+}
+
+/* Send a request for the client; the answer comes from api_board_done(). */
+static void api_board_request(api_req_t *r, int kind, uint8_t type, const uint8_t *body, size_t len)
+{
+    api_req_t *copy;
+    int e;
+
+    if (!board_is_reachable(r->board)) {
+        api_board_error(r, -ENOTCONN);
+        return;
+    }
+    copy = malloc(sizeof(*copy));
+    if (!copy) {
+        api_err(r, "internal", "out of memory");
+        return;
+    }
+    *copy = *r;
+    copy->c = NULL;
+    copy->args = NULL;
+    copy->kind = kind;
+    copy->t0_ns = uv_hrtime();
+    json_incref(copy->id);
+    e = board_request(r->board, type, body, len, api_board_done, copy);
+    if (e < 0) {
+        json_decref(copy->id);
+        free(copy);
+        api_board_error(r, e);
+    }
+}
+
+/* ---- commands ----------------------------------------------------------------------------- */
+
+static void api_cmd_version(api_req_t *r)
+{
+    char proto[16];
+
+    snprintf(proto, sizeof(proto), "%d.%d", PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
+    api_ok(r, json_pack("{s:s, s:s, s:s, s:i}", "name", "picod", "version", PICOD_VERSION,
+                        "protocol", proto, "api", API_VERSION));
+}
+
+static void api_cmd_list(api_req_t *r)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < r->pd->n_boards; i++)
+        json_array_append_new(a, board_json_summary(r->pd->boards[i]));
+    api_ok(r, json_pack("{s:o}", "boards", a));
+}
+
+static void api_cmd_status(api_req_t *r)
+{
+    json_t *a;
+
+    if (api_arg_board(r, false) < 0)
+        return;
+    a = json_array();
+    for (size_t i = 0; i < r->pd->n_boards; i++)
+        if (!r->board || r->board == r->pd->boards[i])
+            json_array_append_new(a, board_json_status(r->pd->boards[i]));
+    api_ok(r, json_pack("{s:o}", "boards", a));
+}
+
+static void api_cmd_led(api_req_t *r)
+{
+    static const char *const modes[] = {"off", "on", "toggle", "blink", "auto"};
+    proto_set_led_req_t m = {0};
+    long long period, duty;
+    uint8_t body[32];
+    const char *mode;
+    size_t i;
+    int n;
+
+    if (api_arg_board(r, true) < 0 || api_arg_str(r, "mode", true, &mode) < 0)
+        return;
+    for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+        if (strcmp(mode, modes[i]) == 0)
+            break;
+    if (i == sizeof(modes) / sizeof(modes[0])) {
+        api_err(r, "invalid_argument", "\"mode\" must be on, off, toggle, blink or auto");
+        return;
+    }
+    if (api_arg_int(r, "period_ms", false, 10, 60000, 500, &period) < 0 ||
+        api_arg_int(r, "duty_pct", false, 1, 99, 50, &duty) < 0)
+        return;
+    m.op = (uint8_t)i;
+    if (m.op == PROTO_LED_BLINK) {
+        m.period_ms = (uint16_t)period;
+        m.duty_pct = (uint8_t)duty;
+    }
+    n = proto_set_led_req_encode(&m, body, sizeof(body));
+    if (n < 0) {
+        api_err(r, "internal", "cannot encode SET_LED");
+        return;
+    }
+    api_board_request(r, API_LED, PROTO_MSG_SET_LED, body, (size_t)n);
+}
+
+static void api_cmd_i2c(api_req_t *r)
+{
+    proto_i2c_xfer_req_t x = {0};
+    long long bus, addr, len = 0;
+    uint8_t body[PROTO_MAX_BODY];
+    const char *op;
+    int n;
+
+    if (api_arg_board(r, true) < 0 || api_arg_str(r, "op", true, &op) < 0 ||
+        api_arg_int(r, "bus", false, 0, 1, 0, &bus) < 0)
+        return;
+    if (strcmp(op, "scan") == 0) {
+        body[0] = (uint8_t)bus;
+        api_board_request(r, API_I2C_SCAN, PROTO_MSG_I2C_SCAN, body, 1);
+        return;
+    }
+    if (strcmp(op, "read") && strcmp(op, "write") && strcmp(op, "write_read")) {
+        api_err(r, "invalid_argument", "\"op\" must be scan, read, write or write_read");
+        return;
+    }
+    if (api_arg_int(r, "addr", true, 0x08, 0x77, 0, &addr) < 0)
+        return;
+    if (strcmp(op, "write") != 0 && api_arg_int(r, "len", true, 1, PROTO_I2C_MAX_DATA, 0, &len) < 0)
+        return;
+    if (strcmp(op, "read") != 0) {
+        n = api_arg_bytes(r, "data", x.wdata, PROTO_I2C_MAX_DATA);
+        if (n < 0)
+            return;
+        if (n == 0) {
+            api_err(r, "invalid_argument", "\"data\" must hold at least one byte");
+            return;
+        }
+        x.wlen = (uint8_t)n;
+    }
+    x.bus = (uint8_t)bus;
+    x.addr = (uint8_t)addr;
+    x.rlen = (uint8_t)len;
+    n = proto_i2c_xfer_req_encode(&x, body, sizeof(body));
+    if (n < 0) {
+        api_err(r, "invalid_argument", "transfer too large");
+        return;
+    }
+    api_board_request(r, API_I2C_XFER, PROTO_MSG_I2C_XFER, body, (size_t)n);
+}
+
+static void api_cmd_watch(api_req_t *r)
+{
+    json_t *v = json_object_get(r->args, "enable");
+
+    if (v && !json_is_boolean(v)) {
+        api_err(r, "invalid_argument", "\"enable\" must be true or false");
+        return;
+    }
+    r->c->watching = v ? json_is_true(v) : true;
+    api_ok(r, json_pack("{s:b}", "watching", r->c->watching));
+}
+
+static void api_cmd_ping(api_req_t *r)
+{
+    uint8_t body[8] = {'p', 'i', 'c', 'o', 'd', 0, 0, 0};
+
+    if (api_arg_board(r, false) < 0)
+        return;
+    if (!r->board) {
+        api_ok(r, json_pack("{s:b}", "pong", 1));
+        return;
+    }
+    api_board_request(r, API_PING, PROTO_MSG_PING, body, sizeof(body));
+}
+
+static json_t *api_daemon_stats(picod_t *pd)
+{
+    const server_stats_t *s = &pd->server.stats;
+
+    return json_pack(
+        "{s:s, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I}",
+        "version", PICOD_VERSION, "uptime_ms", (json_int_t)(uv_now(pd->loop) - pd->started_ms),
+        "clients", (int)pd->server.n_clients, "boards", (int)pd->n_boards, "accepted",
+        (json_int_t)s->accepted, "rejected_full", (json_int_t)s->rejected_full, "dropped_slow",
+        (json_int_t)s->dropped_slow, "closed", (json_int_t)s->closed, "lines", (json_int_t)s->lines,
+        "responses", (json_int_t)s->responses, "errors", (json_int_t)s->errors, "events",
+        (json_int_t)s->events, "lines_too_long", (json_int_t)s->lines_too_long, "bytes_in",
+        (json_int_t)s->bytes_in, "bytes_out", (json_int_t)s->bytes_out);
+}
+
+static void api_cmd_stats(api_req_t *r)
+{
+    json_t *a;
+
+    if (api_arg_board(r, false) < 0)
+        return;
+    if (r->board && board_is_reachable(r->board)) {
+        /* Ask the board for its own counters too; the answer carries both. */
+        api_board_request(r, API_STATS, PROTO_MSG_GET_STATS, NULL, 0);
+        return;
+    }
+    a = json_array();
+    for (size_t i = 0; i < r->pd->n_boards; i++)
+        if (!r->board || r->board == r->pd->boards[i])
+            json_array_append_new(a, board_json_stats(r->pd->boards[i]));
+    api_ok(r, json_pack("{s:o, s:o}", "daemon", api_daemon_stats(r->pd), "boards", a));
+}
+
+static const struct api_cmd {
+    const char *name;
+    void (*fn)(api_req_t *r);
+} api_cmds[] = {
+    {"version", api_cmd_version}, {"list", api_cmd_list},   {"status", api_cmd_status},
+    {"led", api_cmd_led},         {"i2c", api_cmd_i2c},     {"watch", api_cmd_watch},
+    {"ping", api_cmd_ping},       {"stats", api_cmd_stats},
+};
+
+/* ---- entry -------------------------------------------------------------------------------- */
+
+static void api_dispatch(api_req_t *r)
+{
+    json_t *cmd = json_object_get(r->args, "cmd");
+
+    if (!cmd) {
+        api_err(r, "missing_argument", "\"cmd\" is required");
+        return;
+    }
+    if (!json_is_string(cmd)) {
+        api_err(r, "invalid_argument", "\"cmd\" must be a string");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(api_cmds) / sizeof(api_cmds[0]); i++) {
+        if (strcmp(json_string_value(cmd), api_cmds[i].name) == 0) {
+            api_cmds[i].fn(r);
+            return;
+        }
+    }
+    api_err(r, "unknown_command", "unknown command '%.64s'", json_string_value(cmd));
+}
+
+void api_line(server_t *s, client_t *c, const char *line, size_t len, bool too_long)
+{
+    api_req_t r = {.pd = s->data, .client_id = c->id, .c = c};
+    json_error_t jerr;
+
+    if (too_long) {
+        s->stats.lines_too_long++;
+        api_err(&r, "line_too_long", "request line longer than %d bytes: discarded",
+                SERVER_LINE_MAX);
+        return;
+    }
+    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return; /* blank lines are keep-alives, not requests */
+    r.args = json_loadb(line, len, 0, &jerr);
+    if (!r.args) {
+        api_err(&r, "parse_error", "not valid JSON: %s (column %d)", jerr.text, jerr.column);
+        return;
+    }
+    if (!json_is_object(r.args)) {
+        api_err(&r, "invalid_request", "a request must be a JSON object");
+        json_decref(r.args);
+        return;
+    }
+    r.id = json_object_get(r.args, "id");
+    json_incref(r.id);
+    api_dispatch(&r);
+    json_decref(r.id);
+    json_decref(r.args);
+}

@@ -1,0 +1,489 @@
+/* board.c - see board.h. */
+#include "board.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "board_json.h"
+#include "log.h"
+
+static void board_rearm_requests(board_t *b);
+static void board_send_hello(board_t *b);
+static void board_poll_now(board_t *b);
+
+const char *board_state_name(board_state_t s)
+{
+    switch (s) {
+    case BOARD_CONNECTING:
+        return "connecting";
+    case BOARD_HELLO:
+        return "hello";
+    case BOARD_ONLINE:
+        return "online";
+    case BOARD_STALE:
+        return "stale";
+    case BOARD_OFFLINE:
+        return "offline";
+    }
+    return "unknown";
+}
+
+bool board_is_reachable(const board_t *b)
+{
+    return b->state == BOARD_ONLINE || b->state == BOARD_STALE;
+}
+
+static uint64_t board_now(const board_t *b)
+{
+    return uv_now(b->loop);
+}
+
+/* Hand an event to the owner. Takes ownership of ev. */
+static void board_emit(board_t *b, const char *name, json_t *ev)
+{
+    b->rev++;
+    if (!ev)
+        ev = json_object();
+    if (!ev)
+        return;
+    json_object_set_new(ev, "event", json_string(name));
+    json_object_set_new(ev, "board", json_string(b->id[0] ? b->id : b->link.path));
+    json_object_set_new(ev, "rev", json_integer((json_int_t)b->rev));
+    if (b->event_cb)
+        b->event_cb(b, ev);
+    json_decref(ev);
+}
+
+static void board_set_state(board_t *b, board_state_t s)
+{
+    board_state_t old = b->state;
+
+    if (old == s)
+        return;
+    b->state = s;
+    b->state_since_ms = board_now(b);
+    b->rev++;
+    log_info("board %s (%s): %s -> %s", b->id[0] ? b->id : "?", b->link.path, board_state_name(old),
+             board_state_name(s));
+    /* Watchers hear about boards with an identity only: "hello"/"connecting" are internal. */
+    if (!b->id[0])
+        return;
+    if (s == BOARD_ONLINE) {
+        board_emit(b, "board_online",
+                   json_pack("{s:s, s:s}", "device", b->link.path, "firmware", b->build));
+    } else if (s == BOARD_STALE) {
+        b->cnt.stale_count++;
+        board_emit(b, "board_stale",
+                   json_pack("{s:I}", "silent_ms", (json_int_t)(board_now(b) - b->last_rx_ms)));
+    } else if (s == BOARD_OFFLINE) {
+        b->cnt.offline_count++;
+        board_emit(b, "board_offline", json_pack("{s:s}", "device", b->link.path));
+    }
+}
+
+static int board_send_cb(void *ctx, uint8_t type, uint16_t seq, const uint8_t *body, size_t len)
+{
+    board_t *b = ctx;
+
+    return link_send(&b->link, type, seq, body, len);
+}
+
+static int board_submit(board_t *b, uint8_t type, const uint8_t *body, size_t len,
+                        reqtrack_done_cb cb, void *ud)
+{
+    int r = reqtrack_submit(&b->rt, type, body, len, board_now(b), cb, ud);
+
+    if (r == 0)
+        board_rearm_requests(b);
+    return r;
+}
+
+int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, reqtrack_done_cb cb,
+                  void *ud)
+{
+    if (b->closing || !board_is_reachable(b))
+        return -ENOTCONN;
+    return board_submit(b, type, body, len, cb, ud);
+}
+
+/* ---- request timer ------------------------------------------------------------------------ */
+
+static void board_req_timer_cb(uv_timer_t *t)
+{
+    board_t *b = t->data;
+
+    reqtrack_expire(&b->rt, board_now(b));
+    board_rearm_requests(b);
+}
+
+static void board_rearm_requests(board_t *b)
+{
+    uint64_t next = reqtrack_next_deadline(&b->rt), now = board_now(b);
+
+    if (b->closing)
+        return;
+    if (next == UINT64_MAX) {
+        uv_timer_stop(&b->req_timer);
+        return;
+    }
+    uv_timer_start(&b->req_timer, board_req_timer_cb, next > now ? next - now : 0, 0);
+}
+
+/* ---- mirror updates ----------------------------------------------------------------------- */
+
+static void board_note_uptime(board_t *b, uint32_t uptime_ms, const char *how)
+{
+    /* Uptime is a u32 of ms: it wraps after ~49 days, so "backwards" means by a lot. */
+    bool went_back =
+        b->uptime_at_ms && uptime_ms < b->uptime_ms && b->uptime_ms - uptime_ms < 0x80000000u;
+
+    if (went_back) {
+        b->cnt.resets++;
+        log_notice("board %s: reset detected (%s: uptime %u ms < %u ms)", b->id, how, uptime_ms,
+                   b->uptime_ms);
+        board_emit(b, "board_reset",
+                   json_pack("{s:s, s:I}", "detected_by", how, "uptime_ms", (json_int_t)uptime_ms));
+    }
+    b->uptime_ms = uptime_ms;
+    b->uptime_at_ms = board_now(b);
+}
+
+void board_apply_state(board_t *b, const proto_frame_t *f)
+{
+    proto_state_t st;
+
+    if (proto_state_decode(f->body, f->body_len, &st) < 0) {
+        b->cnt.bad_bodies++;
+        return;
+    }
+    b->st = st;
+    b->has_state = true;
+    b->st_ms = board_now(b);
+    b->rev++;
+    board_note_uptime(b, st.uptime_ms, "state");
+}
+
+static void board_store_reading(board_t *b, const proto_reading_t *r, bool announce)
+{
+    board_sensor_t *s;
+
+    if (r->sensor >= PROTO_MAX_READINGS) {
+        b->cnt.bad_bodies++;
+        return;
+    }
+    s = &b->sensors[r->sensor];
+    s->r = *r;
+    s->valid = true;
+    s->host_ms = board_now(b);
+    if (r->sensor >= b->sensor_count)
+        b->sensor_count = (uint8_t)(r->sensor + 1);
+    if (announce)
+        board_emit(b, "sensor", board_json_reading(b, s));
+    else
+        b->rev++;
+}
+
+/* ---- HELLO -------------------------------------------------------------------------------- */
+
+static void board_accept_hello(board_t *b, const proto_frame_t *f)
+{
+    proto_hello_ack_t h;
+    char id[sizeof(b->id)];
+    bool was_known = b->has_hello;
+
+    if (proto_hello_ack_decode(f->body, f->body_len, &h) < 0) {
+        b->cnt.bad_bodies++;
+        return;
+    }
+    if (h.proto_major != PROTO_VERSION_MAJOR) {
+        b->cnt.version_errors++;
+        log_err("board on %s speaks protocol %u.%u, picod %u.%u: refused", b->link.path,
+                h.proto_major, h.proto_minor, PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
+        return;
+    }
+    for (size_t i = 0; i < PROTO_BOARD_ID_LEN; i++)
+        snprintf(id + 2 * i, 3, "%02x", h.board_id[i]);
+    if (b->id[0] && strcmp(id, b->id) != 0) {
+        /* Another board on the same tty: the old identity is gone. */
+        b->cnt.identity_changes++;
+        board_set_state(b, BOARD_OFFLINE);
+        b->uptime_at_ms = 0;
+        memset(b->sensors, 0, sizeof(b->sensors));
+        b->has_state = false;
+    }
+    memcpy(b->id, id, sizeof(id));
+    b->hello = h;
+    /* On the wire build is NUL-padded, not necessarily terminated. */
+    memcpy(b->build, h.build, PROTO_BUILD_LEN);
+    b->build[PROTO_BUILD_LEN] = '\0';
+    b->has_hello = true;
+    b->cnt.hellos++;
+    if (was_known)
+        board_note_uptime(b, h.uptime_ms, "hello");
+    b->uptime_ms = h.uptime_ms;
+    b->uptime_at_ms = board_now(b);
+    board_set_state(b, BOARD_ONLINE);
+    board_poll_now(b); /* fill the mirror now rather than one poll period later */
+}
+
+static void board_hello_done(void *ud, int status, const proto_frame_t *f)
+{
+    board_t *b = ud;
+
+    if (status == 0)
+        board_accept_hello(b, f);
+    else if (status > 0)
+        log_warning("board on %s refused HELLO: %s", b->link.path, proto_err_name(status));
+    /* Timeouts: the tick timer sends the next HELLO. */
+}
+
+static void board_send_hello(board_t *b)
+{
+    proto_hello_req_t req = {
+        .host_major = PROTO_VERSION_MAJOR,
+        .host_minor = PROTO_VERSION_MINOR,
+        .host_timeout_ms = (uint16_t)b->opt->host_timeout_ms,
+    };
+    uint8_t body[16];
+    int n;
+
+    if (!b->link.up || reqtrack_has_type(&b->rt, PROTO_MSG_HELLO))
+        return;
+    n = proto_hello_req_encode(&req, body, sizeof(body));
+    if (n >= 0)
+        board_submit(b, PROTO_MSG_HELLO, body, (size_t)n, board_hello_done, b);
+}
+
+/* ---- periodic traffic --------------------------------------------------------------------- */
+
+static void board_heartbeat_done(void *ud, int status, const proto_frame_t *f)
+{
+    board_t *b = ud;
+    proto_heartbeat_ack_t hb;
+
+    if (status != 0 || !f)
+        return;
+    if (proto_heartbeat_ack_decode(f->body, f->body_len, &hb) < 0) {
+        b->cnt.bad_bodies++;
+        return;
+    }
+    board_note_uptime(b, hb.uptime_ms, "heartbeat");
+    /* A board that waits for a HELLO has reset (or never met us): introduce ourselves. */
+    if (hb.link_state == PROTO_LINK_WAITING)
+        board_send_hello(b);
+}
+
+static void board_state_done(void *ud, int status, const proto_frame_t *f)
+{
+    if (status == 0 && f)
+        board_apply_state(ud, f);
+}
+
+static void board_readings_done(void *ud, int status, const proto_frame_t *f)
+{
+    board_t *b = ud;
+    proto_readings_t rs;
+
+    if (status != 0 || !f)
+        return;
+    if (proto_readings_decode(f->body, f->body_len, &rs) < 0) {
+        b->cnt.bad_bodies++;
+        return;
+    }
+    for (uint8_t i = 0; i < rs.count && i < PROTO_MAX_READINGS; i++)
+        board_store_reading(b, &rs.r[i], true);
+}
+
+static void board_poll_now(board_t *b)
+{
+    uint8_t all = 0xff;
+
+    if (b->state != BOARD_ONLINE)
+        return;
+    if (!reqtrack_has_type(&b->rt, PROTO_MSG_GET_STATE))
+        board_submit(b, PROTO_MSG_GET_STATE, NULL, 0, board_state_done, b);
+    if (!reqtrack_has_type(&b->rt, PROTO_MSG_READ_SENSORS))
+        board_submit(b, PROTO_MSG_READ_SENSORS, &all, 1, board_readings_done, b);
+}
+
+static void board_poll_cb(uv_timer_t *t)
+{
+    board_poll_now(t->data);
+}
+
+/* Every heartbeat period: judge silence, then keep the board talking. */
+static void board_tick_cb(uv_timer_t *t)
+{
+    board_t *b = t->data;
+    uint64_t silent = board_now(b) - b->last_rx_ms;
+    uint64_t hb = b->opt->heartbeat_ms;
+
+    if (board_is_reachable(b)) {
+        if (silent >= hb * b->opt->offline_misses)
+            board_set_state(b, BOARD_OFFLINE);
+        else if (silent >= hb * b->opt->stale_misses)
+            board_set_state(b, BOARD_STALE);
+    }
+    if (!b->link.up)
+        return;
+    if (board_is_reachable(b)) {
+        if (!reqtrack_has_type(&b->rt, PROTO_MSG_HEARTBEAT))
+            board_submit(b, PROTO_MSG_HEARTBEAT, NULL, 0, board_heartbeat_done, b);
+    } else {
+        board_send_hello(b);
+    }
+}
+
+/* ---- incoming frames ---------------------------------------------------------------------- */
+
+static void board_on_event(board_t *b, const proto_frame_t *f)
+{
+    proto_button_event_t be;
+    proto_reading_t rd;
+    proto_fault_event_t fe;
+
+    b->cnt.events++;
+    switch (f->type) {
+    case PROTO_MSG_BUTTON_EVENT:
+        if (proto_button_event_decode(f->body, f->body_len, &be) < 0)
+            break;
+        if (b->has_state) {
+            if (be.kind == PROTO_BUTTON_PRESS)
+                b->st.button_down = 1;
+            else if (be.kind == PROTO_BUTTON_RELEASE)
+                b->st.button_down = 0;
+            b->st.button_presses = be.count;
+        }
+        board_emit(b, "button", board_json_button(&be));
+        return;
+    case PROTO_MSG_SENSOR_READING:
+        if (proto_reading_decode(f->body, f->body_len, &rd) < 0)
+            break;
+        board_store_reading(b, &rd, true);
+        return;
+    case PROTO_MSG_FAULT:
+        if (proto_fault_event_decode(f->body, f->body_len, &fe) < 0)
+            break;
+        board_emit(b, "fault", board_json_fault(&fe));
+        return;
+    case PROTO_MSG_LOG:
+        if (f->body_len < 1)
+            break;
+        board_emit(b, "log", board_json_log(f->body, f->body_len));
+        return;
+    case PROTO_MSG_LINK_STATE:
+        if (f->body_len >= 1 && f->body[0] == PROTO_LINK_WAITING)
+            board_send_hello(b);
+        return;
+    default:
+        b->cnt.unexpected++;
+        return;
+    }
+    b->cnt.bad_bodies++;
+}
+
+static void board_frame_cb(link_t *l, int status, const proto_frame_t *f)
+{
+    board_t *b = l->data;
+
+    if (status < 0) {
+        b->cnt.version_errors++;
+        return;
+    }
+    b->last_rx_ms = board_now(b);
+    if (b->state == BOARD_STALE)
+        board_set_state(b, BOARD_ONLINE);
+    else if (b->state == BOARD_OFFLINE)
+        board_send_hello(b);
+
+    if (reqtrack_match(&b->rt, f, board_now(b))) {
+        board_rearm_requests(b);
+        return;
+    }
+    if (f->type == PROTO_MSG_ACK(PROTO_MSG_HELLO)) {
+        board_accept_hello(b, f); /* unsolicited: the board announced itself after a reset */
+        return;
+    }
+    if (proto_type_is_event(f->type))
+        board_on_event(b, f);
+    else if (!proto_type_is_ack(f->type) && f->type != PROTO_MSG_ERROR)
+        b->cnt.unexpected++;
+}
+
+static void board_link_cb(link_t *l, bool up)
+{
+    board_t *b = l->data;
+
+    if (up) {
+        log_info("%s: opened", l->path);
+        b->last_rx_ms = board_now(b);
+        if (!board_is_reachable(b) && b->state != BOARD_OFFLINE)
+            board_set_state(b, BOARD_HELLO);
+        board_send_hello(b);
+        return;
+    }
+    log_warning("%s: lost (%s), reopening", l->path, strerror(l->last_errno));
+    reqtrack_cancel_all(&b->rt, -ECANCELED);
+    board_set_state(b, b->id[0] ? BOARD_OFFLINE : BOARD_CONNECTING);
+}
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+
+int board_init(board_t *b, uv_loop_t *loop, const options_t *opt, const char *path,
+               board_event_cb event_cb, void *data)
+{
+    int r;
+
+    memset(b, 0, sizeof(*b));
+    b->loop = loop;
+    b->opt = opt;
+    b->event_cb = event_cb;
+    b->data = data;
+    b->state = BOARD_CONNECTING;
+    b->state_since_ms = uv_now(loop);
+    reqtrack_init(&b->rt, opt->request_timeout_ms, board_send_cb, b);
+    uv_timer_init(loop, &b->tick);
+    uv_timer_init(loop, &b->poll);
+    uv_timer_init(loop, &b->req_timer);
+    b->tick.data = b->poll.data = b->req_timer.data = b;
+    r = link_init(&b->link, loop, path, opt->reopen_max_ms, board_frame_cb, board_link_cb, b);
+    if (r < 0)
+        return r; /* timers are initialised: the caller still calls board_close() */
+    uv_timer_start(&b->tick, board_tick_cb, opt->heartbeat_ms, opt->heartbeat_ms);
+    uv_timer_start(&b->poll, board_poll_cb, opt->poll_ms, opt->poll_ms);
+    return 0;
+}
+
+static void board_part_closed(board_t *b)
+{
+    if (--b->pending_closes == 0 && b->close_cb)
+        b->close_cb(b);
+}
+
+static void board_timer_closed_cb(uv_handle_t *h)
+{
+    board_part_closed(h->data);
+}
+
+static void board_link_closed_cb(link_t *l)
+{
+    board_part_closed(l->data);
+}
+
+void board_close(board_t *b, board_close_cb cb)
+{
+    if (b->closing)
+        return;
+    b->closing = true;
+    b->close_cb = cb;
+    reqtrack_cancel_all(&b->rt, -ECANCELED);
+    b->pending_closes = 4;
+    uv_close((uv_handle_t *)&b->tick, board_timer_closed_cb);
+    uv_close((uv_handle_t *)&b->poll, board_timer_closed_cb);
+    uv_close((uv_handle_t *)&b->req_timer, board_timer_closed_cb);
+    if (b->link.loop)
+        link_close(&b->link, board_link_closed_cb);
+    else
+        board_part_closed(b);
+}

@@ -1,0 +1,106 @@
+/*
+ * board.h - one board behind one tty: its state machine, request traffic and state mirror.
+ *
+ * States (board_state_name() gives the API spelling):
+ *   connecting  the tty is not open (yet), no board ever answered on it
+ *   hello       tty open, HELLO sent, waiting for its ack
+ *   online      HELLO done and frames arriving
+ *   stale       no frame for stale_misses heartbeat periods (heartbeats keep going)
+ *   offline     no frame for offline_misses periods, or the tty was lost; HELLO is retried
+ *               every heartbeat period and any frame brings the board back
+ * A reset of the board (uptime going backwards, the board reporting it waits for a HELLO, or
+ * a new HELLO ack) is counted and announced; its identity (board_id from HELLO) is kept.
+ *
+ * The board reports changes through event_cb with a JSON object the owner broadcasts (the
+ * board adds "event", "board" and "rev"). Memory per board is fixed (no growth with traffic).
+ */
+#ifndef PICOD_BOARD_H
+#define PICOD_BOARD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "link.h"
+#include "options.h"
+#include "proto.h"
+#include "reqtrack.h"
+
+typedef enum board_state {
+    BOARD_CONNECTING,
+    BOARD_HELLO,
+    BOARD_ONLINE,
+    BOARD_STALE,
+    BOARD_OFFLINE,
+} board_state_t;
+
+typedef struct board_sensor {
+    bool valid;
+    proto_reading_t r;
+    uint64_t host_ms; /* loop time when it arrived */
+} board_sensor_t;
+
+typedef struct board_counters {
+    uint32_t hellos; /* HELLO acks accepted */
+    uint32_t resets; /* board resets detected */
+    uint32_t identity_changes;
+    uint32_t version_errors; /* incompatible major version (HELLO or frame header) */
+    uint32_t events;         /* unsolicited events received */
+    uint32_t unexpected;     /* frames of a type the host never expects */
+    uint32_t bad_bodies;     /* frames whose body did not decode */
+    uint32_t stale_count, offline_count;
+} board_counters_t;
+
+typedef struct board board_t;
+typedef void (*board_event_cb)(board_t *b, json_t *event); /* event borrowed */
+typedef void (*board_close_cb)(board_t *b);
+
+struct board {
+    uv_loop_t *loop;
+    const options_t *opt;
+    link_t link;
+    reqtrack_t rt;
+    uv_timer_t tick, poll, req_timer;
+    board_state_t state;
+    uint64_t state_since_ms;
+    uint64_t last_rx_ms;
+    char id[2 * PROTO_BOARD_ID_LEN + 1]; /* "" until the first HELLO ack */
+    bool has_hello;
+    proto_hello_ack_t hello;
+    char build[PROTO_BUILD_LEN + 1]; /* hello.build, NUL-terminated */
+    uint32_t uptime_ms;              /* last uptime the board reported */
+    uint64_t uptime_at_ms;           /* loop time of that report */
+    bool has_state;
+    proto_state_t st;
+    uint64_t st_ms;
+    board_sensor_t sensors[PROTO_MAX_READINGS];
+    uint8_t sensor_count;
+    uint64_t rev; /* bumped on every event and mirror change */
+    board_counters_t cnt;
+    board_event_cb event_cb;
+    board_close_cb close_cb;
+    int pending_closes;
+    bool closing;
+    void *data; /* owner's */
+};
+
+/* Start a board on path (opening is asynchronous). Returns 0 or a negative libuv error. */
+int board_init(board_t *b, uv_loop_t *loop, const options_t *opt, const char *path,
+               board_event_cb event_cb, void *data);
+
+/* Cancel outstanding requests (-ECANCELED), close the link and timers, then cb. */
+void board_close(board_t *b, board_close_cb cb);
+
+/* Send a request on behalf of a client. Same contract as reqtrack_submit(), plus -ENOTCONN
+ * when the board is not online or stale. */
+int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, reqtrack_done_cb cb,
+                  void *ud);
+
+/* Apply what a SET_LED/GET_STATE ack body says (used by the API after a SET_LED). */
+void board_apply_state(board_t *b, const proto_frame_t *f);
+
+const char *board_state_name(board_state_t s);
+bool board_is_reachable(const board_t *b); /* online or stale */
+
+#endif /* PICOD_BOARD_H */

@@ -1,0 +1,243 @@
+/* board_json.c - see board_json.h. */
+#include "board_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "board.h"
+
+const char *board_json_led_mode(uint8_t op)
+{
+    static const char *const names[] = {"off", "on", "toggle", "blink", "auto", "pattern"};
+
+    return op < sizeof(names) / sizeof(names[0]) ? names[op] : "unknown";
+}
+
+const char *board_json_sensor_kind(uint8_t kind)
+{
+    switch (kind) {
+    case PROTO_SENSOR_BME280:
+        return "bme280";
+    case PROTO_SENSOR_SHT3X:
+        return "sht3x";
+    case PROTO_SENSOR_HTU21D:
+        return "htu21d";
+    }
+    return "unknown";
+}
+
+static const char *board_json_platform(uint8_t p)
+{
+    return p == PROTO_PLATFORM_RP2040     ? "rp2040"
+           : p == PROTO_PLATFORM_HOST_SIM ? "picosim"
+                                          : "unknown";
+}
+
+static const char *board_json_reset_cause(uint8_t c)
+{
+    static const char *const names[] = {"unknown",  "power_on", "watchdog",
+                                        "software", "fault",    "debug"};
+
+    return c < sizeof(names) / sizeof(names[0]) ? names[c] : "unknown";
+}
+
+static const char *board_json_fault_kind(uint8_t k)
+{
+    static const char *const names[] = {"none",  "hardfault", "watchdog",  "task_overrun",
+                                        "stack", "host_lost", "host_back", "queue_drop"};
+
+    return k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
+}
+
+static const char *board_json_button_kind(uint8_t k)
+{
+    static const char *const names[] = {"unknown", "press", "release", "long", "double"};
+
+    return k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
+}
+
+static json_t *board_json_caps(uint32_t caps)
+{
+    static const char *const names[] = {"led", "button", "i2c", "bootsel", "stats", "debug"};
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < sizeof(names) / sizeof(names[0]); i++)
+        if (caps & (1u << i))
+            json_array_append_new(a, json_string(names[i]));
+    return a;
+}
+
+json_t *board_json_summary(const board_t *b)
+{
+    json_t *o = json_pack("{s:o, s:s, s:s, s:I}", "board",
+                          b->id[0] ? json_string(b->id) : json_null(), "device", b->link.path,
+                          "state", board_state_name(b->state), "rev", (json_int_t)b->rev);
+
+    if (o && b->has_hello) {
+        char fw[16];
+
+        snprintf(fw, sizeof(fw), "%u.%u.%u", b->hello.fw_major, b->hello.fw_minor,
+                 b->hello.fw_patch);
+        json_object_set_new(o, "firmware", json_string(fw));
+        json_object_set_new(o, "build", json_string(b->build));
+        json_object_set_new(o, "platform", json_string(board_json_platform(b->hello.platform)));
+    }
+    return o;
+}
+
+json_t *board_json_reading(const board_t *b, const board_sensor_t *s)
+{
+    const proto_reading_t *r = &s->r;
+    json_t *o =
+        json_pack("{s:i, s:s, s:i, s:s, s:I, s:I}", "sensor", r->sensor, "kind",
+                  board_json_sensor_kind(r->kind), "addr", r->addr, "status",
+                  r->status ? proto_err_name(r->status) : "ok", "board_ms", (json_int_t)r->t_ms,
+                  "age_ms", (json_int_t)(uv_now(b->loop) - s->host_ms));
+
+    if (!o || r->status)
+        return o;
+    if (r->flags & PROTO_READING_TEMP)
+        json_object_set_new(o, "temp_c", json_real(r->temp_centi_c / 100.0));
+    if (r->flags & PROTO_READING_HUMIDITY)
+        json_object_set_new(o, "humidity_pct", json_real(r->humidity_milli_pct / 1000.0));
+    if (r->flags & PROTO_READING_PRESSURE)
+        json_object_set_new(o, "pressure_pa", json_integer((json_int_t)r->pressure_pa));
+    return o;
+}
+
+static json_t *board_json_sensors(const board_t *b)
+{
+    json_t *a = json_array();
+
+    for (uint8_t i = 0; a && i < b->sensor_count; i++)
+        if (b->sensors[i].valid)
+            json_array_append_new(a, board_json_reading(b, &b->sensors[i]));
+    return a;
+}
+
+json_t *board_json_status(const board_t *b)
+{
+    json_t *o = board_json_summary(b);
+    uint64_t now = uv_now(b->loop);
+
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "state_age_ms", json_integer((json_int_t)(now - b->state_since_ms)));
+    json_object_set_new(o, "last_rx_age_ms",
+                        b->last_rx_ms ? json_integer((json_int_t)(now - b->last_rx_ms))
+                                      : json_null());
+    if (b->has_hello) {
+        json_object_set_new(o, "reset_cause",
+                            json_string(board_json_reset_cause(b->hello.reset_cause)));
+        json_object_set_new(o, "caps", board_json_caps(b->hello.caps));
+        /* Board uptime extrapolated from the last report. */
+        json_object_set_new(o, "uptime_ms",
+                            json_integer((json_int_t)(b->uptime_ms + (now - b->uptime_at_ms))));
+        if (b->hello.crash.kind)
+            json_object_set_new(o, "last_crash",
+                                json_pack("{s:s, s:i, s:I, s:I}", "kind",
+                                          board_json_fault_kind(b->hello.crash.kind), "task",
+                                          b->hello.crash.task, "pc", (json_int_t)b->hello.crash.pc,
+                                          "uptime_ms", (json_int_t)b->hello.crash.uptime_ms));
+    }
+    if (b->has_state) {
+        json_object_set_new(o, "led",
+                            json_pack("{s:b, s:s}", "on", b->st.led_on, "mode",
+                                      board_json_led_mode(b->st.led_mode)));
+        json_object_set_new(o, "button",
+                            json_pack("{s:b, s:I}", "down", b->st.button_down, "presses",
+                                      (json_int_t)b->st.button_presses));
+        json_object_set_new(o, "mirror_age_ms", json_integer((json_int_t)(now - b->st_ms)));
+    } else {
+        json_object_set_new(o, "led", json_null());
+        json_object_set_new(o, "button", json_null());
+    }
+    json_object_set_new(o, "sensors", board_json_sensors(b));
+    return o;
+}
+
+static json_t *board_json_decoder(const proto_decoder_stats_t *d)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frames", (json_int_t)d->frames,
+                     "bytes", (json_int_t)d->bytes, "crc_errors", (json_int_t)d->crc_errors,
+                     "cobs_errors", (json_int_t)d->cobs_errors, "oversize", (json_int_t)d->oversize,
+                     "short_frames", (json_int_t)d->short_frames, "version_errors",
+                     (json_int_t)d->version_errors);
+}
+
+json_t *board_json_stats(const board_t *b)
+{
+    const link_stats_t *l = &b->link.stats;
+    const reqtrack_stats_t *r = &b->rt.stats;
+    const board_counters_t *c = &b->cnt;
+    json_t *o = board_json_summary(b);
+
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "decoder", board_json_decoder(&b->link.dec.stats));
+    json_object_set_new(o, "link",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "rx_bytes",
+                                  (json_int_t)l->rx_bytes, "tx_bytes", (json_int_t)l->tx_bytes,
+                                  "tx_frames", (json_int_t)l->tx_frames, "opens",
+                                  (json_int_t)l->opens, "open_failures",
+                                  (json_int_t)l->open_failures, "losses", (json_int_t)l->losses,
+                                  "tx_overflows", (json_int_t)l->tx_overflows, "up", b->link.up));
+    json_object_set_new(
+        o, "requests",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sent",
+                  (json_int_t)r->sent, "acked", (json_int_t)r->acked, "errors",
+                  (json_int_t)r->errors, "timeouts", (json_int_t)r->timeouts, "retries",
+                  (json_int_t)r->retries, "unmatched", (json_int_t)r->unmatched, "cancelled",
+                  (json_int_t)r->cancelled, "table_full", (json_int_t)r->full, "pending",
+                  (json_int_t)reqtrack_pending(&b->rt), "last_rtt_ms", (json_int_t)r->last_rtt_ms,
+                  "max_rtt_ms", (json_int_t)r->max_rtt_ms));
+    json_object_set_new(
+        o, "board_counters",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hellos", (json_int_t)c->hellos,
+                  "resets", (json_int_t)c->resets, "identity_changes",
+                  (json_int_t)c->identity_changes, "version_errors", (json_int_t)c->version_errors,
+                  "events", (json_int_t)c->events, "unexpected", (json_int_t)c->unexpected,
+                  "bad_bodies", (json_int_t)c->bad_bodies, "stale_count",
+                  (json_int_t)c->stale_count, "offline_count", (json_int_t)c->offline_count));
+    return o;
+}
+
+json_t *board_json_button(const proto_button_event_t *e)
+{
+    return json_pack("{s:s, s:i, s:I, s:I, s:I}", "kind", board_json_button_kind(e->kind), "button",
+                     e->button, "t_us", (json_int_t)e->t_us, "duration_us",
+                     (json_int_t)e->duration_us, "count", (json_int_t)e->count);
+}
+
+json_t *board_json_fault(const proto_fault_event_t *e)
+{
+    return json_pack("{s:s, s:i, s:I}", "kind", board_json_fault_kind(e->kind), "task", e->task,
+                     "detail", (json_int_t)e->detail);
+}
+
+json_t *board_json_log(const uint8_t *body, size_t len)
+{
+    char text[PROTO_MAX_BODY + 1];
+    size_t n = 0;
+
+    /* Board text is untrusted: keep printable ASCII so the JSON stays valid UTF-8. */
+    for (size_t i = 1; i < len && n < PROTO_MAX_BODY; i++)
+        text[n++] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
+    text[n] = '\0';
+    return json_pack("{s:i, s:s}", "level", body[0], "text", text);
+}
+
+json_t *board_json_board_stats(const proto_stats_t *s)
+{
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, "
+        "s:i, s:i}",
+        "uptime_ms", (json_int_t)s->uptime_ms, "rx_frames", (json_int_t)s->rx_frames,
+        "rx_crc_errors", (json_int_t)s->rx_crc_errors, "rx_cobs_errors",
+        (json_int_t)s->rx_cobs_errors, "rx_oversize", (json_int_t)s->rx_oversize, "rx_short",
+        (json_int_t)s->rx_short, "rx_version", (json_int_t)s->rx_version, "rx_unknown",
+        (json_int_t)s->rx_unknown, "rx_duplicates", (json_int_t)s->rx_duplicates, "tx_frames",
+        (json_int_t)s->tx_frames, "tx_events_dropped", (json_int_t)s->tx_events_dropped,
+        "host_lost_count", (json_int_t)s->host_lost_count, "i2c_errors", (json_int_t)s->i2c_errors,
+        "ram_used", s->ram_used, "ram_total", s->ram_total, "task_count", s->task_count);
+}

@@ -1,0 +1,29 @@
+/*
+ * board_json.h - the JSON faces of a board's mirror: status, list entry, stats, events.
+ *
+ * Every function returns a new reference (caller owns it) or NULL on allocation failure.
+ * Field names are the API's (docs/API.md); values in SI-ish units with the unit in the name.
+ */
+#ifndef PICOD_BOARD_JSON_H
+#define PICOD_BOARD_JSON_H
+
+#include <jansson.h>
+
+#include "proto.h"
+
+struct board;
+struct board_sensor;
+
+json_t *board_json_summary(const struct board *b); /* for "list" */
+json_t *board_json_status(const struct board *b);  /* for "status" */
+json_t *board_json_stats(const struct board *b);   /* host-side counters, for "stats" */
+json_t *board_json_reading(const struct board *b, const struct board_sensor *s);
+json_t *board_json_button(const proto_button_event_t *e);
+json_t *board_json_fault(const proto_fault_event_t *e);
+json_t *board_json_log(const uint8_t *body, size_t len);
+json_t *board_json_board_stats(const proto_stats_t *s); /* the board's GET_STATS answer */
+
+const char *board_json_led_mode(uint8_t op);
+const char *board_json_sensor_kind(uint8_t kind);
+
+#endif /* PICOD_BOARD_JSON_H */

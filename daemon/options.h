@@ -1,0 +1,54 @@
+/*
+ * options.h - picod's settings: defaults, command line, optional INI config file.
+ *
+ * Precedence: command line > config file (--config) > environment > built-in defaults.
+ * The socket path is resolved by options_resolve_socket(): --socket, else $PICOD_SOCKET,
+ * else $RUNTIME_DIRECTORY/picod.sock, else /run/picod/picod.sock.
+ */
+#ifndef PICOD_OPTIONS_H
+#define PICOD_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OPTIONS_MAX_DEVICES 64
+#define OPTIONS_PATH_MAX    256
+
+typedef struct options {
+    char socket_path[OPTIONS_PATH_MAX]; /* "" until resolved */
+    char devices[OPTIONS_MAX_DEVICES][OPTIONS_PATH_MAX];
+    size_t n_devices;
+    bool udev; /* discover boards with libudev (hotplug) */
+
+    uint32_t heartbeat_ms;       /* HEARTBEAT period; HELLO retry period while not online */
+    uint32_t poll_ms;            /* READ_SENSORS + GET_STATE period while online */
+    uint32_t request_timeout_ms; /* one attempt; a request is retried once with the same seq */
+    uint32_t stale_misses;       /* heartbeat periods without any frame before "stale" */
+    uint32_t offline_misses;     /* ... and before "offline" */
+    uint32_t host_timeout_ms;    /* sent in HELLO: board's host watchdog */
+    uint32_t reopen_max_ms;      /* ceiling of the tty reopen backoff */
+
+    uint32_t max_clients;
+    uint32_t client_out_max; /* bytes queued to one client before it is disconnected */
+    int log_level;
+} options_t;
+
+/* Fill o with defaults. */
+void options_defaults(options_t *o);
+
+/*
+ * Parse argv into o (after options_defaults()). A --config file is read when seen, so later
+ * command-line options override it. Returns 0 to run, 1 when --help/--version was printed
+ * (exit 0), or -EINVAL after printing a one-line reason to stderr (exit 2).
+ */
+int options_parse(options_t *o, int argc, char **argv);
+
+/* Read an INI file ([picod] section; keys as the long options without "--").
+ * Returns 0, or -errno / -EINVAL with a message on stderr. */
+int options_load_file(options_t *o, const char *path);
+
+/* Fill o->socket_path from the environment when no --socket was given. */
+void options_resolve_socket(options_t *o);
+
+#endif /* PICOD_OPTIONS_H */

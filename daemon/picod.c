@@ -1,0 +1,130 @@
+/* picod.c - see picod.h. */
+#include "picod.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static void picod_board_event_cb(board_t *b, json_t *event)
+{
+    picod_t *pd = b->data;
+
+    server_broadcast(&pd->server, event);
+}
+
+board_t *picod_board_by_path(picod_t *pd, const char *path)
+{
+    for (size_t i = 0; i < pd->n_boards; i++)
+        if (strcmp(pd->boards[i]->link.path, path) == 0)
+            return pd->boards[i];
+    return NULL;
+}
+
+static void picod_board_freed_cb(board_t *b)
+{
+    picod_t *pd = b->data;
+
+    free(b);
+    if (pd->stopping && --pd->pending_closes == 0 && pd->stopped_cb)
+        pd->stopped_cb(pd);
+}
+
+board_t *picod_add_board(picod_t *pd, const char *path)
+{
+    board_t *b;
+
+    if (pd->stopping || picod_board_by_path(pd, path))
+        return NULL;
+    if (pd->n_boards >= PICOD_MAX_BOARDS) {
+        log_err("%s: already serving %d boards, ignored", path, PICOD_MAX_BOARDS);
+        return NULL;
+    }
+    b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    if (board_init(b, pd->loop, &pd->opt, path, picod_board_event_cb, pd) < 0) {
+        log_err("%s: cannot watch this path", path);
+        board_close(b, picod_board_freed_cb);
+        return NULL;
+    }
+    pd->boards[pd->n_boards++] = b;
+    log_info("%s: watching", path);
+    return b;
+}
+
+void picod_remove_board(picod_t *pd, board_t *b)
+{
+    for (size_t i = 0; i < pd->n_boards; i++) {
+        if (pd->boards[i] != b)
+            continue;
+        memmove(&pd->boards[i], &pd->boards[i + 1], (pd->n_boards - i - 1) * sizeof(b));
+        pd->n_boards--;
+        log_info("%s: removed", b->link.path);
+        if (b->id[0] && board_is_reachable(b)) {
+            /* Watchers learn the board left even though no heartbeat was missed. */
+            b->state = BOARD_OFFLINE;
+            json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "event", "board_offline", "board", b->id,
+                                   "device", b->link.path, "rev", (json_int_t)++b->rev);
+            if (ev)
+                server_broadcast(&pd->server, ev);
+            json_decref(ev);
+        }
+        board_close(b, picod_board_freed_cb);
+        return;
+    }
+}
+
+int picod_find_board(picod_t *pd, const char *key, board_t **out)
+{
+    board_t *match = NULL;
+    size_t n = 0, klen = strlen(key);
+
+    if (klen == 0)
+        return -ENOENT;
+    for (size_t i = 0; i < pd->n_boards; i++) {
+        board_t *b = pd->boards[i];
+
+        if (strcmp(b->id, key) == 0 || strcmp(b->link.path, key) == 0) {
+            *out = b;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < pd->n_boards; i++) {
+        board_t *b = pd->boards[i];
+
+        if (b->id[0] && strncmp(b->id, key, klen) == 0) {
+            match = b;
+            n++;
+        }
+    }
+    if (n == 0)
+        return -ENOENT;
+    if (n > 1)
+        return -EEXIST;
+    *out = match;
+    return 0;
+}
+
+static void picod_server_closed_cb(server_t *s)
+{
+    picod_t *pd = s->data;
+
+    if (--pd->pending_closes == 0 && pd->stopped_cb)
+        pd->stopped_cb(pd);
+}
+
+void picod_stop(picod_t *pd, void (*stopped_cb)(picod_t *pd))
+{
+    if (pd->stopping)
+        return;
+    pd->stopping = true;
+    pd->stopped_cb = stopped_cb;
+    pd->pending_closes = 1 + (int)pd->n_boards;
+    while (pd->n_boards) {
+        board_t *b = pd->boards[--pd->n_boards];
+        board_close(b, picod_board_freed_cb);
+    }
+    server_close(&pd->server, picod_server_closed_cb);
+}

@@ -1,0 +1,87 @@
+/*
+ * reqtrack.h - the table of requests a board has not answered yet.
+ *
+ * Pure bookkeeping with time passed in (no libuv), so it is unit-tested with fake time.
+ * Each request gets a fresh 16-bit seq (never 0, so a board's "last seq" cache starting at 0
+ * cannot match), a deadline, and one retry: on the first timeout the same frame with the SAME
+ * seq is sent again, so a board that did receive it answers from its duplicate cache instead
+ * of acting twice. On the second timeout the request fails with -ETIMEDOUT.
+ */
+#ifndef PICOD_REQTRACK_H
+#define PICOD_REQTRACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+#define REQTRACK_MAX 16 /* outstanding requests per board */
+
+/*
+ * Completion. status: 0 = acknowledged (resp is the ack frame), > 0 = the board answered
+ * with ERROR (status is the proto_err code, resp the ERROR frame), < 0 = -ETIMEDOUT,
+ * -ECANCELED (board gone/reset) or -ENOTCONN (could not be sent). resp is borrowed and NULL
+ * when status < 0.
+ */
+typedef void (*reqtrack_done_cb)(void *ud, int status, const proto_frame_t *resp);
+
+/* Sends a frame; returns 0 or negative errno. ctx is reqtrack_t.send_ctx. */
+typedef int (*reqtrack_send_fn)(void *ctx, uint8_t type, uint16_t seq, const uint8_t *body,
+                                size_t len);
+
+typedef struct reqtrack_entry {
+    bool used;
+    bool retried;
+    uint8_t type;
+    uint16_t seq;
+    uint16_t body_len;
+    uint64_t sent_at, deadline; /* ms */
+    reqtrack_done_cb cb;
+    void *ud;
+    uint8_t body[PROTO_MAX_BODY];
+} reqtrack_entry_t;
+
+typedef struct reqtrack_stats {
+    uint32_t sent, acked, errors, timeouts, retries, unmatched, cancelled, full;
+    uint32_t last_rtt_ms, max_rtt_ms;
+} reqtrack_stats_t;
+
+typedef struct reqtrack {
+    reqtrack_entry_t e[REQTRACK_MAX];
+    uint16_t next_seq;
+    uint32_t timeout_ms;
+    reqtrack_send_fn send;
+    void *send_ctx;
+    reqtrack_stats_t stats;
+} reqtrack_t;
+
+void reqtrack_init(reqtrack_t *rt, uint32_t timeout_ms, reqtrack_send_fn send, void *send_ctx);
+
+/*
+ * Send a request and remember it. body is copied. Returns 0 (cb will run exactly once,
+ * never synchronously), -EBUSY when the table is full, -EINVAL for a long body, or the send
+ * function's error (cb will not run).
+ */
+int reqtrack_submit(reqtrack_t *rt, uint8_t type, const uint8_t *body, size_t len, uint64_t now,
+                    reqtrack_done_cb cb, void *ud);
+
+/* Offer a frame from the board. Returns true if it answered an outstanding request (the
+ * completion ran), false if it is not an answer to anything (counted as unmatched when it
+ * is an ack or ERROR). */
+bool reqtrack_match(reqtrack_t *rt, const proto_frame_t *f, uint64_t now);
+
+/* Retry or fail what is due at now. */
+void reqtrack_expire(reqtrack_t *rt, uint64_t now);
+
+/* Earliest deadline, or UINT64_MAX when nothing is outstanding. */
+uint64_t reqtrack_next_deadline(const reqtrack_t *rt);
+
+/* Number of outstanding requests, and whether one of type is among them. */
+size_t reqtrack_pending(const reqtrack_t *rt);
+bool reqtrack_has_type(const reqtrack_t *rt, uint8_t type);
+
+/* Fail everything with status (e.g. -ECANCELED). */
+void reqtrack_cancel_all(reqtrack_t *rt, int status);
+
+#endif /* PICOD_REQTRACK_H */
