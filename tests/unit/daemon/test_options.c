@@ -1,0 +1,103 @@
+/* Unit tests of options: defaults, parsing, socket path precedence, bad values. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "options.h"
+
+static int parse(options_t *o, int argc, const char **argv)
+{
+    options_defaults(o);
+    return options_parse(o, argc, (char **)argv);
+}
+
+static void test_devices_and_numbers(void **state)
+{
+    const char *argv[] = {"picod", "-d", "/dev/a", "--device", "/dev/b", "--heartbeat-ms", "200"};
+    options_t o;
+
+    (void)state;
+    assert_int_equal(parse(&o, 7, argv), 0);
+    assert_int_equal(o.n_devices, 2);
+    assert_string_equal(o.devices[1], "/dev/b");
+    assert_int_equal(o.heartbeat_ms, 200);
+    assert_int_equal(o.poll_ms, 2000);
+}
+
+static void test_bad_values(void **state)
+{
+    const char *a1[] = {"picod", "--heartbeat-ms", "abc"};
+    const char *a2[] = {"picod", "--poll-ms", "-5"};
+    const char *a3[] = {"picod", "stray"};
+    const char *a4[] = {"picod", "--stale-misses", "9", "--offline-misses", "5"};
+    options_t o;
+
+    (void)state;
+    assert_int_equal(parse(&o, 3, a1), -EINVAL);
+    assert_int_equal(parse(&o, 3, a2), -EINVAL);
+    assert_int_equal(parse(&o, 2, a3), -EINVAL);
+    assert_int_equal(parse(&o, 5, a4), -EINVAL);
+}
+
+static void test_socket_precedence(void **state)
+{
+    const char *argv[] = {"picod", "--socket", "/x/cli.sock"};
+    options_t o;
+
+    (void)state;
+    unsetenv("PICOD_SOCKET");
+    unsetenv("RUNTIME_DIRECTORY");
+    parse(&o, 1, argv);
+    options_resolve_socket(&o);
+    assert_string_equal(o.socket_path, "/run/picod/picod.sock");
+    setenv("RUNTIME_DIRECTORY", "/run/rt:/run/other", 1);
+    parse(&o, 1, argv);
+    options_resolve_socket(&o);
+    assert_string_equal(o.socket_path, "/run/rt/picod.sock");
+    setenv("PICOD_SOCKET", "/env.sock", 1);
+    parse(&o, 1, argv);
+    options_resolve_socket(&o);
+    assert_string_equal(o.socket_path, "/env.sock");
+    parse(&o, 3, argv);
+    options_resolve_socket(&o);
+    assert_string_equal(o.socket_path, "/x/cli.sock");
+}
+
+static void test_config_file(void **state)
+{
+    char path[] = "/tmp/picod-test-XXXXXX";
+    int fd = mkstemp(path);
+    const char *argv[] = {"picod", "--config", path, "--poll-ms", "300"};
+    const char *text = "[picod]\ndevice = /dev/ttyACM7\npoll-ms = 900\nheartbeat-ms = 250\n";
+    options_t o;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    assert_int_equal(parse(&o, 5, argv), 0);
+    assert_int_equal(o.n_devices, 1);
+    assert_string_equal(o.devices[0], "/dev/ttyACM7");
+    assert_int_equal(o.heartbeat_ms, 250);
+    assert_int_equal(o.poll_ms, 300); /* the later command-line option wins */
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_devices_and_numbers),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_socket_precedence),
+        cmocka_unit_test(test_config_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
