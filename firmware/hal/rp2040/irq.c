@@ -1,0 +1,97 @@
+/*
+ * irq.c - NVIC, critical sections, the 1 us time base (TIMER) and the WFI idle.
+ *
+ * Sleeping without losing a wake-up: the core decides to idle after finding nothing ready,
+ * then calls hal_idle_until(). An interrupt that lands between that decision and the WFI
+ * would otherwise be slept through. Every port ISR that hands work to the core calls
+ * rp2040_wake(), which sets a flag; hal_idle_until() checks the flag with interrupts masked
+ * and only then executes WFI (a pending interrupt still ends WFI while PRIMASK is set).
+ */
+#include "rp2040.h"
+#include "rp2040_regs.h"
+
+static volatile bool wake_pending;
+
+void rp2040_irq_enable(uint32_t irq, bool on)
+{
+    if (on) {
+        REG(NVIC_ICPR) = 1u << irq;
+        REG(NVIC_ISER) = 1u << irq;
+    } else {
+        REG(NVIC_ICER) = 1u << irq;
+    }
+}
+
+uint32_t hal_irq_save(void)
+{
+    uint32_t primask;
+    __asm volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
+    return primask;
+}
+
+void hal_irq_restore(uint32_t state)
+{
+    __asm volatile("msr primask, %0" ::"r"(state) : "memory");
+}
+
+void rp2040_wake(void)
+{
+    wake_pending = true;
+}
+
+RP2040_RAMFUNC uint32_t hal_time_us(void)
+{
+    return REG(TIMER_TIMERAWL);
+}
+
+void rp2040_delay_us_blocking(uint32_t us)
+{
+    uint32_t start = hal_time_us();
+    while (hal_time_us() - start < us) {
+    }
+}
+
+RP2040_RAMFUNC void rp2040_isr_timer0(void)
+{
+    REG(TIMER_INTR) = 1u; /* write-1-to-clear ALARM0 */
+    wake_pending = true;
+}
+
+RP2040_RAMFUNC void hal_idle_until(uint32_t deadline_us, bool has_deadline)
+{
+    if (has_deadline) {
+        REG(TIMER_ALARM0) = deadline_us; /* arms the alarm */
+        /* An alarm set in the past would only fire after the counter wraps (~71 min). */
+        if ((int32_t)(deadline_us - hal_time_us()) <= 0) {
+            REG(TIMER_ARMED) = 1u; /* write-1-to-disarm */
+            return;
+        }
+    }
+    if (rp2040_i2c_needs_poll()) {
+        /* rp2040js never raises the I2C interrupt: deliver the completion from here. */
+        if (rp2040_events->i2c_cb) {
+            rp2040_events->i2c_cb();
+        }
+        wake_pending = false;
+        return;
+    }
+    __asm volatile("cpsid i" ::: "memory");
+    if (!wake_pending) {
+        __asm volatile("dsb\n\twfi" ::: "memory");
+    }
+    __asm volatile("cpsie i" ::: "memory");
+    /* Handlers pending at the WFI exit have run by now; the core re-checks after we return. */
+    wake_pending = false;
+    if (has_deadline) {
+        REG(TIMER_ARMED) = 1u;
+    }
+}
+
+void rp2040_timer_init(void)
+{
+    rp2040_unreset(RESET_TIMER);
+    REG(TIMER_ARMED) = 0xfu;
+    REG(TIMER_INTR) = 0xfu;
+    REG(TIMER_INTE) = 1u; /* ALARM0 */
+    rp2040_irq_enable(IRQ_TIMER0, true);
+}

@@ -1,0 +1,307 @@
+/*
+ * usb_cdc.c - CDC-ACM class driver and the hal_link_* functions (see usb_link.h).
+ *
+ * Data path: host -> OUT EP 0x02 -> (interrupt) RX ring -> hal_link_read (task)
+ *            hal_link_write (task) -> TX ring -> (interrupt) IN EP 0x82 -> host
+ * Flow control host -> device is USB's own: when the RX ring has no room for a full packet
+ * the OUT endpoint stays un-armed (the host sees NAK) until hal_link_read frees space.
+ * Single producer / single consumer rings: the free-running indices are written by one side
+ * only; a compiler barrier orders the data before the index.
+ */
+#include "usb_link.h"
+
+#include "usb_core.h"
+#include "usb_desc.h"
+#include "usb_port.h"
+
+_Static_assert((USB_LINK_RX_RING & (USB_LINK_RX_RING - 1)) == 0, "RX ring: power of two");
+_Static_assert((USB_LINK_TX_RING & (USB_LINK_TX_RING - 1)) == 0, "TX ring: power of two");
+_Static_assert(USB_LINK_RX_RING >= 2 * USB_CDC_BULK_MPS, "RX ring: room for two packets");
+
+#define BARRIER() __asm volatile("" ::: "memory")
+
+enum cdc_request {
+    CDC_SET_LINE_CODING = 0x20,
+    CDC_GET_LINE_CODING = 0x21,
+    CDC_SET_CONTROL_LINE_STATE = 0x22,
+    CDC_SEND_BREAK = 0x23,
+};
+#define CDC_LINE_DTR        0x01u
+#define CDC_SERIAL_STATE    0x20u
+#define CDC_STATE_DCD_DSR   0x03u
+
+/* DPRAM buffers after EP0's: 128 bytes apart, room to double-buffer later. */
+#define BUF_NOTIF 0x180u
+#define BUF_OUT   0x200u
+#define BUF_IN    0x280u
+
+static const hal_events_t *events;
+static uint8_t line_coding[7] = {0x00, 0xc2, 0x01, 0x00, 0, 0, 8}; /* 115200 8N1 */
+static volatile bool dtr;
+static volatile bool connected;
+
+static uint8_t rx_buf[USB_LINK_RX_RING];
+static volatile uint32_t rx_head, rx_tail; /* head: interrupt; tail: task */
+static volatile bool out_armed;
+
+static uint8_t tx_buf[USB_LINK_TX_RING];
+static volatile uint32_t tx_head, tx_tail; /* head: task; tail: interrupt */
+static volatile bool in_busy;
+static bool last_in_full; /* the last IN packet was 64 bytes: end the transfer with a ZLP */
+static bool notif_busy;
+static uint8_t notif[10];
+
+static usb_link_stats_t stats;
+
+static uint32_t rx_free(void)
+{
+    return USB_LINK_RX_RING - (rx_head - rx_tail);
+}
+
+static void arm_out_if_room(void)
+{
+    if (!out_armed && usb_core_is_configured() && rx_free() >= USB_CDC_BULK_MPS) {
+        out_armed = true;
+        usb_port_ep_out(USB_CDC_EP_OUT, USB_CDC_BULK_MPS);
+    }
+}
+
+/* Hand the next packet (or the closing ZLP) to the IN endpoint. Interrupts masked. */
+static void tx_pump(void)
+{
+    if (in_busy || !usb_core_is_configured()) {
+        return;
+    }
+    uint32_t used = tx_head - tx_tail;
+    if (used == 0 && !last_in_full) {
+        return;
+    }
+    uint8_t pkt[USB_CDC_BULK_MPS];
+    uint16_t n = used > USB_CDC_BULK_MPS ? USB_CDC_BULK_MPS : (uint16_t)used;
+    for (uint16_t i = 0; i < n; i++) {
+        pkt[i] = tx_buf[(tx_tail + i) & (USB_LINK_TX_RING - 1)];
+    }
+    tx_tail += n;
+    last_in_full = n == USB_CDC_BULK_MPS;
+    stats.tx_bytes += n;
+    stats.tx_zlp += n == 0 ? 1u : 0u;
+    in_busy = true;
+    usb_port_ep_in(USB_CDC_EP_IN, pkt, n);
+}
+
+static void set_connected(bool c)
+{
+    if (c == connected) {
+        return;
+    }
+    connected = c;
+    if (!c) {
+        tx_tail = tx_head; /* what the old host did not read is not for the next one */
+        last_in_full = false;
+    }
+    if (events != 0 && events->link_state_cb != 0) {
+        events->link_state_cb(c);
+    }
+}
+
+static void send_serial_state(void)
+{
+    if (notif_busy) {
+        return;
+    }
+    const uint8_t n[10] = {0xa1, CDC_SERIAL_STATE, 0, 0, USB_CDC_IFACE_COMM, 0, 2, 0,
+                           CDC_STATE_DCD_DSR, 0};
+    for (unsigned i = 0; i < sizeof n; i++) {
+        notif[i] = n[i];
+    }
+    notif_busy = true;
+    usb_port_ep_in(USB_CDC_EP_NOTIF, notif, sizeof notif);
+}
+
+/* ---- class driver callbacks (USB interrupt) ------------------------------------------- */
+
+static void cdc_reset(void)
+{
+    dtr = false;
+    set_connected(false);
+    out_armed = false;
+    in_busy = false;
+    notif_busy = false;
+    last_in_full = false;
+}
+
+static void cdc_configured(void)
+{
+    usb_port_ep_open(USB_CDC_EP_NOTIF, USB_EP_TYPE_INTERRUPT, USB_CDC_NOTIF_MPS, BUF_NOTIF);
+    usb_port_ep_open(USB_CDC_EP_OUT, USB_EP_TYPE_BULK, USB_CDC_BULK_MPS, BUF_OUT);
+    usb_port_ep_open(USB_CDC_EP_IN, USB_EP_TYPE_BULK, USB_CDC_BULK_MPS, BUF_IN);
+    arm_out_if_room();
+}
+
+static int cdc_control(const usb_setup_t *s, const uint8_t **in_data, uint16_t *in_len)
+{
+    /* Linux addresses the communications interface; rp2040js's helper sends its
+     * SET_CONTROL_LINE_STATE to the device. Accept both. */
+    uint8_t recip = s->bmRequestType & USB_REQ_RECIPIENT_MASK;
+    if (!(recip == USB_REQ_RECIP_DEVICE ||
+          (recip == USB_REQ_RECIP_IFACE && s->wIndex == USB_CDC_IFACE_COMM))) {
+        return USB_CTRL_STALL;
+    }
+    switch (s->bRequest) {
+    case CDC_SET_LINE_CODING:
+        return s->wLength == sizeof line_coding ? USB_CTRL_OK : USB_CTRL_STALL;
+    case CDC_GET_LINE_CODING:
+        *in_data = line_coding;
+        *in_len = sizeof line_coding;
+        return USB_CTRL_OK;
+    case CDC_SET_CONTROL_LINE_STATE:
+        dtr = (s->wValue & CDC_LINE_DTR) != 0;
+        set_connected(dtr && usb_core_is_configured());
+        if (connected) {
+            send_serial_state();
+        }
+        return USB_CTRL_OK;
+    case CDC_SEND_BREAK:
+        return USB_CTRL_OK;
+    default:
+        return USB_CTRL_STALL;
+    }
+}
+
+static void cdc_control_out(const usb_setup_t *s, const uint8_t *data, uint16_t len)
+{
+    if (s->bRequest == CDC_SET_LINE_CODING && len == sizeof line_coding) {
+        for (unsigned i = 0; i < sizeof line_coding; i++) {
+            line_coding[i] = data[i];
+        }
+    }
+}
+
+static void out_done(uint16_t len)
+{
+    out_armed = false;
+    if (len == 0) {
+        stats.rx_zlp++;
+    } else {
+        uint8_t pkt[USB_CDC_BULK_MPS];
+        if (len > USB_CDC_BULK_MPS) {
+            len = USB_CDC_BULK_MPS;
+        }
+        usb_port_ep_out_copy(USB_CDC_EP_OUT, pkt, len);
+        for (uint16_t i = 0; i < len; i++) {
+            rx_buf[(rx_head + i) & (USB_LINK_RX_RING - 1)] = pkt[i];
+        }
+        BARRIER();
+        rx_head += len;
+        stats.rx_bytes += len;
+    }
+    arm_out_if_room();
+    if (!out_armed) {
+        stats.rx_paused++;
+    }
+    if (len > 0 && events != 0 && events->link_rx_cb != 0) {
+        events->link_rx_cb();
+    }
+}
+
+static void cdc_xfer(uint8_t ep_addr, uint16_t len)
+{
+    if (ep_addr == USB_CDC_EP_OUT) {
+        out_done(len);
+    } else if (ep_addr == USB_CDC_EP_IN) {
+        in_busy = false;
+        tx_pump();
+        if (events != 0 && events->link_tx_cb != 0) {
+            events->link_tx_cb();
+        }
+    } else if (ep_addr == USB_CDC_EP_NOTIF) {
+        notif_busy = false;
+    }
+}
+
+static void cdc_halt_cleared(uint8_t ep_addr)
+{
+    if (ep_addr == USB_CDC_EP_OUT) {
+        out_armed = false;
+        arm_out_if_room();
+    } else if (ep_addr == USB_CDC_EP_IN) {
+        in_busy = false;
+        tx_pump();
+    } else if (ep_addr == USB_CDC_EP_NOTIF) {
+        notif_busy = false;
+    }
+}
+
+static const usb_class_t cdc_class = {
+    .reset = cdc_reset,
+    .configured = cdc_configured,
+    .control = cdc_control,
+    .control_out = cdc_control_out,
+    .xfer = cdc_xfer,
+    .halt_cleared = cdc_halt_cleared,
+};
+
+/* ---- hal.h link API (tasks) ------------------------------------------------------------ */
+
+void usb_link_init(const hal_events_t *ev)
+{
+    uint8_t id[PROTO_BOARD_ID_LEN];
+    events = ev;
+    hal_board_id(id);
+    usb_desc_init(id);
+    usb_core_init(&cdc_class);
+}
+
+size_t hal_link_read(uint8_t *buf, size_t cap)
+{
+    uint32_t tail = rx_tail;
+    uint32_t avail = rx_head - tail;
+    size_t n = avail < cap ? avail : cap;
+    BARRIER();
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = rx_buf[(tail + i) & (USB_LINK_RX_RING - 1)];
+    }
+    BARRIER();
+    rx_tail = tail + (uint32_t)n;
+    if (n > 0 && !out_armed) {
+        uint32_t irq = hal_irq_save();
+        arm_out_if_room();
+        hal_irq_restore(irq);
+    }
+    return n;
+}
+
+size_t hal_link_tx_space(void)
+{
+    return connected ? USB_LINK_TX_RING - (tx_head - tx_tail) : 0;
+}
+
+size_t hal_link_write(const uint8_t *buf, size_t len)
+{
+    size_t room = hal_link_tx_space();
+    size_t n = len < room ? len : room;
+    uint32_t head = tx_head;
+    for (size_t i = 0; i < n; i++) {
+        tx_buf[(head + i) & (USB_LINK_TX_RING - 1)] = buf[i];
+    }
+    BARRIER();
+    tx_head = head + (uint32_t)n;
+    if (n > 0) {
+        uint32_t irq = hal_irq_save();
+        tx_pump();
+        hal_irq_restore(irq);
+    }
+    return n;
+}
+
+bool hal_link_is_connected(void)
+{
+    return connected;
+}
+
+void usb_link_stats(usb_link_stats_t *out)
+{
+    uint32_t irq = hal_irq_save();
+    *out = stats;
+    hal_irq_restore(irq);
+}

@@ -1,0 +1,350 @@
+/*
+ * usb_port.c - RP2040 USB controller, device mode (see usb_port.h).
+ *
+ * Datasheet facts this relies on:
+ *  - A buffer control word is written twice: first everything but AVAILABLE, then (after
+ *    clk_usb has seen it: a few cycles, since clk_sys runs faster) the same value with
+ *    AVAILABLE. The controller owns the buffer from then until BUFF_STATUS says it is done.
+ *  - SETUP packets land in DPRAM 0..7 regardless of what EP0 had armed; the hardware clears
+ *    EP_STALL_ARM when one arrives, so a stalled control transfer ends by itself.
+ *  - BUFF_STATUS, SIE_STATUS are write-1-to-clear.
+ */
+#include "usb_port.h"
+
+#include "hal.h"
+#include "usb_core.h"
+#include "usb_regs.h"
+
+typedef struct usb_ep {
+    uint16_t buf_off; /* DPRAM offset of its 64-byte buffer; 0 = not open */
+    uint16_t mps;
+    uint16_t armed_len; /* length handed to the controller (IN) or offered (OUT) */
+    uint8_t type;
+    bool next_pid1; /* next packet is DATA1 */
+    bool armed;
+    bool stalled;
+    bool deferred; /* E15: written without AVAILABLE, waiting for the next SOF */
+} usb_ep_t;
+
+static usb_ep_t eps[USB_PORT_MAX_EP][2]; /* [number][0 = OUT, 1 = IN] */
+static uint32_t last_sof_us;
+static bool sof_seen;
+static uint32_t e15_deferred_count;
+
+/* E15: arming a bulk IN buffer in the last ~200 us of a frame can leave the device state
+ * machine unable to take the host's ACK (seen behind some hubs). Keep clear of that window. */
+#define E15_WINDOW_START_US 800u
+#define E15_WINDOW_END_US   998u
+
+static usb_ep_t *ep_of(uint8_t ep_addr)
+{
+    return &eps[USB_EP_NUM(ep_addr) % USB_PORT_MAX_EP][USB_EP_IS_IN(ep_addr) ? 1 : 0];
+}
+
+static volatile uint32_t *buf_ctrl_of(uint8_t ep_addr)
+{
+    return usb_dpram_word(USB_DPRAM_BUF_CTRL(USB_EP_NUM(ep_addr), !USB_EP_IS_IN(ep_addr)));
+}
+
+static void short_delay(void)
+{
+    /* clk_sys 125 MHz vs clk_usb 48 MHz: give the controller three clk_usb cycles. */
+    for (int i = 0; i < 4; i++) {
+        __asm volatile("nop");
+    }
+}
+
+/* Word-wise copies: DPRAM buffers are 64-byte aligned, and a word store is one bus access
+ * (and one emulator call) where a byte store is a read-modify-write. */
+static void dpram_write(uint16_t off, const uint8_t *src, uint16_t len)
+{
+    volatile uint32_t *dst = usb_dpram_word(off);
+    for (uint16_t i = 0; i < len; i += 4) {
+        uint32_t w = 0;
+        for (uint16_t b = 0; b < 4 && i + b < len; b++) {
+            w |= (uint32_t)src[i + b] << (8u * b);
+        }
+        dst[i / 4] = w;
+    }
+}
+
+static void dpram_read(uint16_t off, uint8_t *dst, uint16_t len)
+{
+    const volatile uint32_t *src = usb_dpram_word(off);
+    for (uint16_t i = 0; i < len; i += 4) {
+        uint32_t w = src[i / 4];
+        for (uint16_t b = 0; b < 4 && i + b < len; b++) {
+            dst[i + b] = (uint8_t)(w >> (8u * b));
+        }
+    }
+}
+
+static void buf_ctrl_arm(volatile uint32_t *bc, uint32_t val)
+{
+    *bc = val;
+    short_delay();
+    *bc = val | USB_BUF_CTRL_AVAILABLE;
+}
+
+void usb_port_init(void)
+{
+    volatile uint32_t *resets = (volatile uint32_t *)RESETS_BASE;
+    resets[(RESETS_RESET + REG_ALIAS_SET) / 4] = RESETS_RESET_USBCTRL_BITS;
+    resets[(RESETS_RESET + REG_ALIAS_CLR) / 4] = RESETS_RESET_USBCTRL_BITS;
+    for (uint32_t n = 0; n < 100000u; n++) { /* bounded: the block leaves reset in ~µs */
+        if (resets[RESETS_RESET_DONE / 4] & RESETS_RESET_USBCTRL_BITS) {
+            break;
+        }
+    }
+    for (uint32_t off = 0; off < USB_DPRAM_SIZE; off += 4) {
+        *usb_dpram_word(off) = 0;
+    }
+    for (unsigned n = 0; n < USB_PORT_MAX_EP; n++) {
+        eps[n][0] = (usb_ep_t){0};
+        eps[n][1] = (usb_ep_t){0};
+    }
+    eps[0][0] = (usb_ep_t){.buf_off = USB_DPRAM_EP0_BUF, .mps = USB_EP0_MPS, .next_pid1 = true};
+    eps[0][1] = eps[0][0];
+
+    *usb_reg(USB_MUXING) = USB_MUXING_TO_PHY_BITS | USB_MUXING_SOFTCON_BITS;
+    /* The Pico has no VBUS sense wired to the controller: force "VBUS present". */
+    *usb_reg(USB_PWR) = USB_PWR_VBUS_DETECT_BITS | USB_PWR_VBUS_DETECT_OVERRIDE_EN_BITS;
+    *usb_reg(USB_MAIN_CTRL) = USB_MAIN_CTRL_CONTROLLER_EN_BITS;
+    *usb_reg(USB_SIE_CTRL) = USB_SIE_CTRL_EP0_INT_1BUF_BITS;
+    *usb_reg(USB_INTE) = USB_INT_BUFF_STATUS_BITS | USB_INT_BUS_RESET_BITS |
+                         USB_INT_SETUP_REQ_BITS | USB_INT_DEV_SUSPEND_BITS |
+                         USB_INT_DEV_RESUME_FROM_HOST_BITS;
+    *(volatile uint32_t *)NVIC_ISER = 1u << USBCTRL_IRQ;
+    *usb_reg(USB_SIE_CTRL + REG_ALIAS_SET) = USB_SIE_CTRL_PULLUP_EN_BITS;
+}
+
+void usb_port_reset(void)
+{
+    for (unsigned n = 1; n < USB_PORT_MAX_EP; n++) {
+        for (unsigned d = 0; d < 2; d++) {
+            *usb_dpram_word(USB_DPRAM_EP_CTRL(n, d == 0)) = 0;
+            *usb_dpram_word(USB_DPRAM_BUF_CTRL(n, d == 0)) = 0;
+            eps[n][d] = (usb_ep_t){0};
+        }
+    }
+    usb_port_ep0_setup();
+    *usb_reg(USB_ADDR_ENDP) = 0;
+    *usb_reg(USB_INTE + REG_ALIAS_CLR) = USB_INT_DEV_SOF_BITS;
+    sof_seen = false;
+}
+
+void usb_port_set_address(uint8_t addr)
+{
+    *usb_reg(USB_ADDR_ENDP) = addr & 0x7fu;
+}
+
+void usb_port_ep_open(uint8_t ep_addr, enum usb_ep_type type, uint16_t mps, uint16_t buf_off)
+{
+    uint8_t n = USB_EP_NUM(ep_addr);
+    if (n == 0 || n >= USB_PORT_MAX_EP) {
+        return;
+    }
+    usb_ep_t *ep = ep_of(ep_addr);
+    *ep = (usb_ep_t){.buf_off = buf_off, .mps = mps, .type = (uint8_t)type};
+    *buf_ctrl_of(ep_addr) = 0;
+    *usb_dpram_word(USB_DPRAM_EP_CTRL(n, !USB_EP_IS_IN(ep_addr))) =
+        USB_EP_CTRL_ENABLE_BITS | USB_EP_CTRL_INTERRUPT_PER_BUFF_BITS |
+        ((uint32_t)type << USB_EP_CTRL_ENDPOINT_TYPE_LSB) | buf_off;
+    if (type == USB_EP_TYPE_BULK && USB_EP_IS_IN(ep_addr)) {
+        *usb_reg(USB_INTE + REG_ALIAS_SET) = USB_INT_DEV_SOF_BITS; /* E15 needs frame timing */
+    }
+}
+
+static bool e15_in_critical_window(const usb_ep_t *ep)
+{
+    if (ep->type != USB_EP_TYPE_BULK || !sof_seen) {
+        return false;
+    }
+    uint32_t since = hal_time_us() - last_sof_us;
+    return since >= E15_WINDOW_START_US && since <= E15_WINDOW_END_US;
+}
+
+void usb_port_ep_in(uint8_t ep_addr, const uint8_t *data, uint16_t len)
+{
+    usb_ep_t *ep = ep_of(ep_addr | USB_DIR_IN);
+    if (ep->buf_off == 0 || len > ep->mps) {
+        return;
+    }
+    dpram_write(ep->buf_off, data, len);
+    uint32_t val = USB_BUF_CTRL_FULL | len | (ep->next_pid1 ? USB_BUF_CTRL_DATA1_PID : 0);
+    ep->next_pid1 = !ep->next_pid1;
+    ep->armed_len = len;
+    ep->armed = true;
+    volatile uint32_t *bc = buf_ctrl_of(ep_addr | USB_DIR_IN);
+    if (e15_in_critical_window(ep)) {
+        *bc = val;
+        ep->deferred = true;
+        e15_deferred_count++;
+        return;
+    }
+    buf_ctrl_arm(bc, val);
+}
+
+void usb_port_ep_out(uint8_t ep_num, uint16_t len)
+{
+    usb_ep_t *ep = ep_of(ep_num & 0x0fu);
+    if (ep->buf_off == 0 || len > ep->mps) {
+        return;
+    }
+    uint32_t val = len | (ep->next_pid1 ? USB_BUF_CTRL_DATA1_PID : 0);
+    ep->next_pid1 = !ep->next_pid1;
+    ep->armed_len = len;
+    ep->armed = true;
+    buf_ctrl_arm(buf_ctrl_of(ep_num & 0x0fu), val);
+}
+
+void usb_port_ep_out_copy(uint8_t ep_num, uint8_t *dst, uint16_t len)
+{
+    const usb_ep_t *ep = ep_of(ep_num & 0x0fu);
+    if (ep->buf_off != 0 && len <= ep->mps) {
+        dpram_read(ep->buf_off, dst, len);
+    }
+}
+
+void usb_port_ep0_setup(void)
+{
+    *usb_dpram_word(USB_DPRAM_BUF_CTRL(0, false)) = 0;
+    *usb_dpram_word(USB_DPRAM_BUF_CTRL(0, true)) = 0;
+    *usb_reg(USB_EP_STALL_ARM + REG_ALIAS_CLR) =
+        USB_EP_STALL_ARM_EP0_IN_BITS | USB_EP_STALL_ARM_EP0_OUT_BITS;
+    for (unsigned d = 0; d < 2; d++) {
+        eps[0][d].next_pid1 = true;
+        eps[0][d].armed = false;
+        eps[0][d].stalled = false;
+    }
+}
+
+void usb_port_ep0_stall(void)
+{
+    /* EP0 needs both: EP_STALL_ARM (so the SIE may answer STALL) and the STALL bit. */
+    *usb_reg(USB_EP_STALL_ARM + REG_ALIAS_SET) =
+        USB_EP_STALL_ARM_EP0_IN_BITS | USB_EP_STALL_ARM_EP0_OUT_BITS;
+    *usb_dpram_word(USB_DPRAM_BUF_CTRL(0, false)) = USB_BUF_CTRL_STALL;
+    *usb_dpram_word(USB_DPRAM_BUF_CTRL(0, true)) = USB_BUF_CTRL_STALL;
+    eps[0][0].stalled = eps[0][1].stalled = true;
+    eps[0][0].armed = eps[0][1].armed = false;
+}
+
+void usb_port_ep_set_stall(uint8_t ep_addr, bool stall)
+{
+    usb_ep_t *ep = ep_of(ep_addr);
+    if (USB_EP_NUM(ep_addr) == 0 || ep->buf_off == 0) {
+        return;
+    }
+    ep->stalled = stall;
+    ep->armed = false;
+    ep->deferred = false;
+    if (!stall) {
+        ep->next_pid1 = false;
+    }
+    *buf_ctrl_of(ep_addr) = stall ? USB_BUF_CTRL_STALL : 0;
+}
+
+bool usb_port_ep_is_stalled(uint8_t ep_addr)
+{
+    return ep_of(ep_addr)->stalled;
+}
+
+uint32_t usb_port_e15_deferred(void)
+{
+    return e15_deferred_count;
+}
+
+/* ---- interrupt ------------------------------------------------------------------------- */
+
+static void handle_buff_status(void)
+{
+    uint32_t bs = *usb_reg(USB_BUFF_STATUS);
+    for (uint8_t n = 0; n < USB_PORT_MAX_EP && bs != 0; n++) {
+        for (uint8_t d = 0; d < 2; d++) {
+            uint32_t bit = 1u << (2u * n + (d == 0 ? 1u : 0u)); /* 2n = IN, 2n+1 = OUT */
+            if (!(bs & bit)) {
+                continue;
+            }
+            bs &= ~bit;
+            *usb_reg(USB_BUFF_STATUS) = bit;
+            usb_ep_t *ep = &eps[n][d];
+            if (!ep->armed) {
+                continue; /* left over from a transfer a SETUP or reset replaced */
+            }
+            ep->armed = false;
+            uint16_t len = ep->armed_len;
+            if (d == 0) {
+                len = (uint16_t)(*usb_dpram_word(USB_DPRAM_BUF_CTRL(n, true)) &
+                                 USB_BUF_CTRL_LEN_MASK);
+            }
+            usb_core_on_xfer((uint8_t)(n | (d ? USB_DIR_IN : 0)), len);
+        }
+    }
+}
+
+static void handle_sof(void)
+{
+    (void)*usb_reg(USB_SOF_RD); /* reading SOF_RD acknowledges DEV_SOF */
+    last_sof_us = hal_time_us();
+    sof_seen = true;
+    for (unsigned n = 1; n < USB_PORT_MAX_EP; n++) {
+        usb_ep_t *ep = &eps[n][1];
+        if (ep->deferred) {
+            ep->deferred = false;
+            volatile uint32_t *bc = usb_dpram_word(USB_DPRAM_BUF_CTRL(n, false));
+            buf_ctrl_arm(bc, *bc);
+        }
+    }
+}
+
+static void handle_bus_reset(void)
+{
+    /* Forget the old state before acknowledging: a host (and rp2040js) may send the next
+     * SETUP the moment BUS_RESET is cleared. */
+    usb_core_on_bus_reset();
+    *usb_reg(USB_BUFF_STATUS) = 0xffffffffu;
+    *usb_reg(USB_SIE_STATUS) = USB_SIE_STATUS_BUS_RESET_BITS;
+}
+
+static void handle_setup(void)
+{
+    *usb_reg(USB_SIE_STATUS) = USB_SIE_STATUS_SETUP_REC_BITS;
+    uint8_t setup[8];
+    dpram_read(USB_DPRAM_SETUP, setup, sizeof setup);
+    usb_core_on_setup(setup);
+}
+
+void isr_usbctrl(void)
+{
+    /* Bounded: anything still pending afterwards re-enters through the NVIC. */
+    for (int round = 0; round < 8; round++) {
+        uint32_t ints = *usb_reg(USB_INTS);
+        if (ints == 0) {
+            break;
+        }
+        if (ints & USB_INT_BUS_RESET_BITS) {
+            handle_bus_reset();
+            continue;
+        }
+        /* Completions first: they belong to the transfer that was running before any new
+         * SETUP (e.g. the SET_ADDRESS status stage, after which the address applies). */
+        if (ints & USB_INT_BUFF_STATUS_BITS) {
+            handle_buff_status();
+        }
+        if (ints & USB_INT_SETUP_REQ_BITS) {
+            handle_setup();
+        }
+        if (ints & USB_INT_DEV_SOF_BITS) {
+            handle_sof();
+        }
+        if (ints & USB_INT_DEV_SUSPEND_BITS) {
+            *usb_reg(USB_SIE_STATUS) = USB_SIE_STATUS_SUSPENDED_BITS;
+            usb_core_on_suspend(true);
+        }
+        if (ints & USB_INT_DEV_RESUME_FROM_HOST_BITS) {
+            *usb_reg(USB_SIE_STATUS) = USB_SIE_STATUS_RESUME_BITS;
+            usb_core_on_suspend(false);
+        }
+    }
+}
