@@ -26,9 +26,9 @@ enum cdc_request {
     CDC_SET_CONTROL_LINE_STATE = 0x22,
     CDC_SEND_BREAK = 0x23,
 };
-#define CDC_LINE_DTR        0x01u
-#define CDC_SERIAL_STATE    0x20u
-#define CDC_STATE_DCD_DSR   0x03u
+#define CDC_LINE_DTR      0x01u
+#define CDC_SERIAL_STATE  0x20u
+#define CDC_STATE_DCD_DSR 0x03u
 
 /* DPRAM buffers after EP0's: 128 bytes apart, room to double-buffer later. */
 #define BUF_NOTIF 0x180u
@@ -109,8 +109,8 @@ static void send_serial_state(void)
     if (notif_busy) {
         return;
     }
-    const uint8_t n[10] = {0xa1, CDC_SERIAL_STATE, 0, 0, USB_CDC_IFACE_COMM, 0, 2, 0,
-                           CDC_STATE_DCD_DSR, 0};
+    const uint8_t n[10] = {0xa1, CDC_SERIAL_STATE,  0, 0, USB_CDC_IFACE_COMM, 0, 2,
+                           0,    CDC_STATE_DCD_DSR, 0};
     for (unsigned i = 0; i < sizeof n; i++) {
         notif[i] = n[i];
     }

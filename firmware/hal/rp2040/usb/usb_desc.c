@@ -10,14 +10,24 @@
 #define HI(x) ((uint8_t)(((x) >> 8) & 0xffu))
 
 static const uint8_t device_desc[18] = {
-    18, USB_DESC_DEVICE, /* bLength, bDescriptorType */
-    0x00, 0x02,          /* bcdUSB 2.00 (full speed only) */
-    0xef, 0x02, 0x01,    /* Miscellaneous / Common / IAD: the function is described by its IAD */
-    64,                  /* bMaxPacketSize0 */
-    LO(USB_DESC_VID), HI(USB_DESC_VID), LO(USB_DESC_PID), HI(USB_DESC_PID),
-    0x00, 0x01, /* bcdDevice 1.00 */
-    1, 2, 3,    /* iManufacturer, iProduct, iSerialNumber */
-    1,          /* bNumConfigurations */
+    18,
+    USB_DESC_DEVICE, /* bLength, bDescriptorType */
+    0x00,
+    0x02, /* bcdUSB 2.00 (full speed only) */
+    0xef,
+    0x02,
+    0x01, /* Miscellaneous / Common / IAD: the function is described by its IAD */
+    64,   /* bMaxPacketSize0 */
+    LO(USB_DESC_VID),
+    HI(USB_DESC_VID),
+    LO(USB_DESC_PID),
+    HI(USB_DESC_PID),
+    0x00,
+    0x01, /* bcdDevice 1.00 */
+    1,
+    2,
+    3, /* iManufacturer, iProduct, iSerialNumber */
+    1, /* bNumConfigurations */
 };
 
 static const uint8_t config_desc[USB_DESC_CONFIG_LEN] = {
@@ -31,16 +41,16 @@ static const uint8_t config_desc[USB_DESC_CONFIG_LEN] = {
     /* interface association: interfaces 0-1 are one CDC function */
     8, 0x0b, USB_CDC_IFACE_COMM, 2, 0x02, 0x02, 0x00, 0,
     /* interface 0: CDC communications, ACM, protocol 0 (no AT commands: ModemManager skips) */
-    9, 0x04, USB_CDC_IFACE_COMM, 0, 1, 0x02, 0x02, 0x00, 0,
-    5, 0x24, 0x00, 0x10, 0x01,                            /* CDC header, bcdCDC 1.10 */
-    5, 0x24, 0x01, 0x00, USB_CDC_IFACE_DATA,              /* call management: none */
-    4, 0x24, 0x02, 0x02,                                  /* ACM: line coding + serial state */
-    5, 0x24, 0x06, USB_CDC_IFACE_COMM, USB_CDC_IFACE_DATA, /* union: comm -> data */
+    9, 0x04, USB_CDC_IFACE_COMM, 0, 1, 0x02, 0x02, 0x00, 0, 5, 0x24, 0x00, 0x10,
+    0x01,                                                      /* CDC header, bcdCDC 1.10 */
+    5, 0x24, 0x01, 0x00, USB_CDC_IFACE_DATA,                   /* call management: none */
+    4, 0x24, 0x02, 0x02,                                       /* ACM: line coding + serial state */
+    5, 0x24, 0x06, USB_CDC_IFACE_COMM, USB_CDC_IFACE_DATA,     /* union: comm -> data */
     7, 0x05, USB_CDC_EP_NOTIF, 0x03, USB_CDC_NOTIF_MPS, 0, 16, /* interrupt IN, 16 ms */
     /* interface 1: CDC data */
-    9, 0x04, USB_CDC_IFACE_DATA, 0, 2, 0x0a, 0x00, 0x00, 0,
-    7, 0x05, USB_CDC_EP_OUT, 0x02, USB_CDC_BULK_MPS, 0, 0, /* bulk OUT */
-    7, 0x05, USB_CDC_EP_IN, 0x02, USB_CDC_BULK_MPS, 0, 0,  /* bulk IN */
+    9, 0x04, USB_CDC_IFACE_DATA, 0, 2, 0x0a, 0x00, 0x00, 0, 7, 0x05, USB_CDC_EP_OUT, 0x02,
+    USB_CDC_BULK_MPS, 0, 0,                               /* bulk OUT */
+    7, 0x05, USB_CDC_EP_IN, 0x02, USB_CDC_BULK_MPS, 0, 0, /* bulk IN */
 };
 
 static const uint8_t lang_desc[4] = {4, USB_DESC_STRING, 0x09, 0x04}; /* en-US */

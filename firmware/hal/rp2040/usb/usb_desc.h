@@ -18,13 +18,13 @@
 #define USB_DESC_CONFIGURATION 2u
 #define USB_DESC_STRING        3u
 
-#define USB_CDC_IFACE_COMM 0u
-#define USB_CDC_IFACE_DATA 1u
-#define USB_CDC_EP_NOTIF   0x81u
-#define USB_CDC_EP_OUT     0x02u
-#define USB_CDC_EP_IN      0x82u
-#define USB_CDC_NOTIF_MPS  16u
-#define USB_CDC_BULK_MPS   64u
+#define USB_CDC_IFACE_COMM  0u
+#define USB_CDC_IFACE_DATA  1u
+#define USB_CDC_EP_NOTIF    0x81u
+#define USB_CDC_EP_OUT      0x02u
+#define USB_CDC_EP_IN       0x82u
+#define USB_CDC_NOTIF_MPS   16u
+#define USB_CDC_BULK_MPS    64u
 #define USB_DESC_CONFIG_LEN 75u
 
 /* Build the string descriptors; id is the 8-byte board ID (borrowed for the call). */

@@ -32,8 +32,9 @@ static bool sof_seen;
 static uint32_t e15_deferred_count;
 
 /* E15: arming a bulk IN buffer in the last ~200 us of a frame can leave the device state
- * machine unable to take the host's ACK (seen behind some hubs). Keep clear of that window. */
-#define E15_WINDOW_START_US 800u
+ * machine unable to take the host's ACK (seen behind some hubs). Keep clear of that window;
+ * it starts 10 us early because the SOF timestamp is taken in the interrupt, a little late. */
+#define E15_WINDOW_START_US 790u
 #define E15_WINDOW_END_US   998u
 
 static usb_ep_t *ep_of(uint8_t ep_addr)
@@ -323,6 +324,9 @@ void isr_usbctrl(void)
         if (ints == 0) {
             break;
         }
+        if (ints & USB_INT_DEV_SOF_BITS) {
+            handle_sof(); /* first: the E15 window is timed from this timestamp */
+        }
         if (ints & USB_INT_BUS_RESET_BITS) {
             handle_bus_reset();
             continue;
@@ -334,9 +338,6 @@ void isr_usbctrl(void)
         }
         if (ints & USB_INT_SETUP_REQ_BITS) {
             handle_setup();
-        }
-        if (ints & USB_INT_DEV_SOF_BITS) {
-            handle_sof();
         }
         if (ints & USB_INT_DEV_SUSPEND_BITS) {
             *usb_reg(USB_SIE_STATUS) = USB_SIE_STATUS_SUSPENDED_BITS;

@@ -19,10 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define USB_EP0_MPS      64u
-#define USB_PORT_MAX_EP  4u   /* endpoint numbers 0..3 are enough for CDC-ACM */
-#define USB_DIR_IN       0x80u
-#define USB_EP_NUM(addr) ((uint8_t)((addr)&0x0fu))
+#define USB_EP0_MPS        64u
+#define USB_PORT_MAX_EP    4u /* endpoint numbers 0..3 are enough for CDC-ACM */
+#define USB_DIR_IN         0x80u
+#define USB_EP_NUM(addr)   ((uint8_t)((addr)&0x0fu))
 #define USB_EP_IS_IN(addr) (((addr)&USB_DIR_IN) != 0)
 
 enum usb_ep_type {

@@ -21,19 +21,19 @@
 #define REG_ALIAS_CLR 0x3000u
 
 /* ---- DPRAM, device mode ------------------------------------------------------------------- */
-#define USB_DPRAM_SETUP           0x000u /* 8 bytes: the last SETUP packet */
-#define USB_DPRAM_EP_CTRL(n, out) (0x008u + 8u * ((n)-1u) + ((out) ? 4u : 0u)) /* n = 1..15 */
-#define USB_DPRAM_BUF_CTRL(n, out) (0x080u + 8u * (n) + ((out) ? 4u : 0u))    /* n = 0..15 */
-#define USB_DPRAM_EP0_BUF         0x100u /* EP0 IN and OUT share this 64-byte buffer */
-#define USB_DPRAM_DATA            0x180u /* first free buffer for EP1..15 (64-byte aligned) */
+#define USB_DPRAM_SETUP            0x000u /* 8 bytes: the last SETUP packet */
+#define USB_DPRAM_EP_CTRL(n, out)  (0x008u + 8u * ((n)-1u) + ((out) ? 4u : 0u)) /* n = 1..15 */
+#define USB_DPRAM_BUF_CTRL(n, out) (0x080u + 8u * (n) + ((out) ? 4u : 0u))      /* n = 0..15 */
+#define USB_DPRAM_EP0_BUF          0x100u /* EP0 IN and OUT share this 64-byte buffer */
+#define USB_DPRAM_DATA             0x180u /* first free buffer for EP1..15 (64-byte aligned) */
 
 /* Endpoint control word (EPn_IN/OUT_CONTROL). */
-#define USB_EP_CTRL_ENABLE_BITS                 (1u << 31)
-#define USB_EP_CTRL_DOUBLE_BUFFERED_BITS        (1u << 30)
-#define USB_EP_CTRL_INTERRUPT_PER_BUFF_BITS     (1u << 29)
+#define USB_EP_CTRL_ENABLE_BITS                    (1u << 31)
+#define USB_EP_CTRL_DOUBLE_BUFFERED_BITS           (1u << 30)
+#define USB_EP_CTRL_INTERRUPT_PER_BUFF_BITS        (1u << 29)
 #define USB_EP_CTRL_INTERRUPT_PER_DOUBLE_BUFF_BITS (1u << 28)
-#define USB_EP_CTRL_ENDPOINT_TYPE_LSB           26
-#define USB_EP_CTRL_BUFFER_ADDRESS_BITS         0xffffu
+#define USB_EP_CTRL_ENDPOINT_TYPE_LSB              26
+#define USB_EP_CTRL_BUFFER_ADDRESS_BITS            0xffffu
 
 /* Buffer control word, buffer 0 in bits 15:0 (buffer 1 in 31:16 when double buffered). */
 #define USB_BUF_CTRL_FULL      (1u << 15)
@@ -93,9 +93,9 @@
 #define RESETS_RESET_DONE         0x8u
 #define RESETS_RESET_USBCTRL_BITS (1u << 24)
 
-#define NVIC_ISER         0xe000e100u
-#define NVIC_ICER         0xe000e180u
-#define USBCTRL_IRQ       5u
+#define NVIC_ISER   0xe000e100u
+#define NVIC_ICER   0xe000e180u
+#define USBCTRL_IRQ 5u
 
 static inline volatile uint32_t *usb_reg(uint32_t off)
 {
