@@ -5,7 +5,7 @@
  * hal_link_write, hal_link_tx_space and hal_link_is_connected (hal.h) on top of a CDC-ACM
  * function, and the port's hal_init calls usb_link_init once clocks run (clk_usb = 48 MHz
  * from PLL_USB) and the timer counts. The vector table must route IRQ 5 (USBCTRL_IRQ) to
- * isr_usbctrl (usb_port.h).
+ * rp2040_isr_usbctrl (usb_port.h).
  *
  * Ring sizes are build-time macros; the interrupt only moves packets between the rings and
  * the endpoint buffers and calls ev->link_rx_cb / link_tx_cb / link_state_cb.

@@ -316,7 +316,7 @@ static void handle_setup(void)
     usb_core_on_setup(setup);
 }
 
-void isr_usbctrl(void)
+void rp2040_isr_usbctrl(void)
 {
     /* Bounded: anything still pending afterwards re-enters through the NVIC. */
     for (int round = 0; round < 8; round++) {

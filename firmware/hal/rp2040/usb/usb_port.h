@@ -71,7 +71,7 @@ void usb_port_ep_set_stall(uint8_t ep_addr, bool stall);
 bool usb_port_ep_is_stalled(uint8_t ep_addr);
 
 /* The USB interrupt handler (IRQ 5, USBCTRL_IRQ); the rp2040 port's vector table names it. */
-void isr_usbctrl(void);
+void rp2040_isr_usbctrl(void);
 
 /* Counters for tests and docs: packets deferred by the E15 workaround. */
 uint32_t usb_port_e15_deferred(void);

@@ -27,7 +27,7 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[48])(void
     reset_handler,
     default_handler, /* NMI */
     default_handler, /* HardFault */
-    [16 + 5] = isr_usbctrl,
+    [16 + 5] = rp2040_isr_usbctrl,
 };
 
 void reset_handler(void)
