@@ -11,7 +11,7 @@ if(NOT PICOD_ARM_GCC)
     return()
 endif()
 
-set(PICOD_FW_LINK "uart" CACHE STRING "Host link of the RP2040 firmware: uart or usb")
+set(PICOD_FW_LINK "usb" CACHE STRING "Host link of the RP2040 firmware: uart or usb")
 set_property(CACHE PICOD_FW_LINK PROPERTY STRINGS uart usb)
 option(PICOD_FW_STUB_APP "RP2040 firmware: link a stub app_main instead of firmware/core" OFF)
 
