@@ -519,7 +519,7 @@ void api_line(server_t *s, client_t *c, const char *line, size_t len, bool too_l
         len--;
     if (len == 0)
         return; /* blank lines are keep-alives, not requests */
-    r.args = json_loadb(line, len, 0, &jerr);
+    r.args = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
     if (!r.args) {
         api_err(&r, "parse_error", "not valid JSON: %s (column %d)", jerr.text, jerr.column);
         return;

@@ -1,0 +1,160 @@
+"""A live simulated board as a user sees it through picoctl and the socket API."""
+import json
+import subprocess
+import unittest
+
+from harness import PICOCTL, Client, Picod, PicodTestCase, picoctl, wait_until
+
+BOARD = "0123456789abcdef"
+
+
+class TestLiveBoard(PicodTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = cls.start_sim("board0", BOARD)
+        cls.picod = Picod(cls.tmp, [cls.sim.pty]).start()
+
+    def setUp(self):
+        self.wait_state(BOARD, "online")
+
+    def sensor_value(self, key):
+        for s in self.status(BOARD)[0]["sensors"]:
+            if key in s:
+                return s[key]
+        return None
+
+    def test_status_table_shows_live_board_with_sensors(self):
+        self.sim.control("set temp 21.5")
+        wait_until(lambda: self.sensor_value("temp_c") == 21.5, 10, "temp 21.5 in status")
+        r = picoctl(self.picod.socket, "status", check=True)
+        lines = r.stdout.splitlines()
+        self.assertIn("BOARD", lines[0])
+        self.assertIn("TEMPERATURE", lines[0])
+        row = [line for line in lines if line.startswith(BOARD)]
+        self.assertEqual(len(row), 1, r.stdout)
+        self.assertIn("online", row[0])
+        self.assertIn("21.50 C", row[0])
+        self.assertIn(" Pa ", row[0])
+        self.assertIn(" % ", row[0])
+
+    def test_status_json_and_list(self):
+        r = picoctl(self.picod.socket, "--json", "status", BOARD[:6], check=True)
+        b = json.loads(r.stdout)["boards"][0]
+        self.assertEqual(b["board"], BOARD)
+        self.assertEqual(b["device"], self.sim.pty)
+        self.assertEqual(b["platform"], "picosim")
+        self.assertIn(b["led"]["mode"], ("auto", "on", "off", "blink", "toggle"))
+        r = picoctl(self.picod.socket, "list", check=True)
+        self.assertIn(BOARD, r.stdout)
+        self.assertIn(self.sim.pty, r.stdout)
+
+    def test_led_on_off_toggle_seen_by_the_board(self):
+        picoctl(self.picod.socket, "led", BOARD, "on", check=True)
+        self.assertEqual(self.sim.control("led"), "on")
+        r = picoctl(self.picod.socket, "led", BOARD[:4], "off", check=True)
+        self.assertIn("led off", r.stdout)
+        self.assertEqual(self.sim.control("led"), "off")
+        picoctl(self.picod.socket, "led", self.sim.pty, "toggle", check=True)
+        self.assertEqual(self.sim.control("led"), "on")
+        picoctl(self.picod.socket, "led", BOARD, "toggle", check=True)
+        self.assertEqual(self.sim.control("led"), "off")
+        r = picoctl(self.picod.socket, "--json", "status", BOARD, check=True)
+        led = json.loads(r.stdout)["boards"][0]["led"]
+        self.assertEqual((led["on"], led["mode"]), (False, "off"))
+        picoctl(self.picod.socket, "led", BOARD, "blink", "200", "30", check=True)
+        picoctl(self.picod.socket, "led", BOARD, "auto", check=True)
+
+    def test_click_shows_up_in_watch(self):
+        w = subprocess.Popen([PICOCTL, "--socket", self.picod.socket, "--json", "watch",
+                              "--count", "200"], stdout=subprocess.PIPE, text=True)
+        try:
+            # Wait for the watch to be registered: its first event is a periodic sensor one.
+            first = json.loads(w.stdout.readline())
+            self.assertEqual(first["board"], BOARD)
+            self.sim.control("click")
+            kinds = []
+            while "release" not in kinds:
+                ev = json.loads(w.stdout.readline())
+                self.assertIsInstance(ev["rev"], int)
+                if ev["event"] == "button":
+                    self.assertEqual(ev["board"], BOARD)
+                    kinds.append(ev["kind"])
+            self.assertEqual(kinds[:1], ["press"])
+        finally:
+            w.terminate()
+            w.wait(5)
+
+    def test_watch_count_exits_after_n_events(self):
+        r = picoctl(self.picod.socket, "watch", "--count", "2", timeout=20, check=True)
+        self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)
+        self.assertTrue(all(line.startswith(BOARD) for line in r.stdout.splitlines()))
+
+    def test_rev_increases_per_board(self):
+        c = Client(self.picod.socket)
+        try:
+            self.assertTrue(c.call("watch")["ok"])
+            a = c.next_event()
+            b = c.next_event()
+            self.assertGreater(b["rev"], a["rev"])
+        finally:
+            c.close()
+
+    def test_i2c_scan_and_read_chip_id(self):
+        r = picoctl(self.picod.socket, "i2c", BOARD, "scan", check=True)
+        self.assertIn("0x76", r.stdout.split())
+        # BME280 chip id register 0xD0 reads 0x60.
+        r = picoctl(self.picod.socket, "i2c", BOARD, "xfer", "0x76", "d0", "1", check=True)
+        self.assertEqual(r.stdout.strip(), "60")
+        r = picoctl(self.picod.socket, "i2c", BOARD, "read", "0x10", "1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("i2c_nack_addr", r.stderr)
+
+    def test_ping_stats_version(self):
+        r = picoctl(self.picod.socket, "ping", BOARD, check=True)
+        self.assertIn("reply in", r.stdout)
+        r = picoctl(self.picod.socket, "ping", check=True)
+        self.assertIn("alive", r.stdout)
+        r = picoctl(self.picod.socket, "--json", "stats", BOARD, check=True)
+        b = json.loads(r.stdout)["boards"][0]
+        self.assertGreater(b["decoder"]["frames"], 0)
+        self.assertIn("board_reported", b)
+        r = picoctl(self.picod.socket, "version", check=True)
+        self.assertIn("protocol 1.", r.stdout)
+
+    def test_unknown_and_ambiguous_board(self):
+        r = picoctl(self.picod.socket, "led", "ffff", "on")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unknown_board", r.stderr)
+        r = picoctl(self.picod.socket, "status", "nope")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.splitlines()), 1)
+
+    def test_help_and_usage(self):
+        r = picoctl(self.picod.socket, "led", "--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("usage: picoctl led", r.stdout)
+        r = picoctl(self.picod.socket, "led", BOARD, "purple")
+        self.assertEqual(r.returncode, 2)
+
+
+class TestTwoBoards(PicodTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.a = cls.start_sim("a", "aaaa000000000001")
+        cls.b = cls.start_sim("b", "aaaa000000000002")
+        cls.picod = Picod(cls.tmp, [cls.a.pty, cls.b.pty]).start()
+
+    def test_prefix_must_be_unique(self):
+        self.wait_state("aaaa000000000001", "online")
+        self.wait_state("aaaa000000000002", "online")
+        r = picoctl(self.picod.socket, "led", "aaaa", "on")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("ambiguous_board", r.stderr)
+        picoctl(self.picod.socket, "led", "aaaa000000000002", "on", check=True)
+        self.assertEqual(self.b.control("led"), "on")
+
+
+if __name__ == "__main__":
+    unittest.main()
