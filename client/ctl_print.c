@@ -33,7 +33,11 @@ static const json_t *ctl_find_quantity(const json_t *board, const char *key)
     const json_t *sensors = json_object_get(board, "sensors"), *s;
     size_t i;
 
-    json_array_foreach(sensors, i, s) if (json_object_get(s, key)) return s;
+    for (i = 0; i < json_array_size(sensors); i++) {
+        s = json_array_get(sensors, i);
+        if (json_object_get(s, key))
+            return s;
+    }
     return NULL;
 }
 
@@ -62,8 +66,8 @@ void ctl_print_status(FILE *f, const json_t *result)
     }
     fprintf(f, "%-16s  %-10s  %-10s  %-6s  %-14s  %-15s  %-17s\n", "BOARD", "STATE", "LED",
             "BUTTON", "TEMPERATURE", "HUMIDITY", "PRESSURE");
-    json_array_foreach(boards, i, b)
-    {
+    for (i = 0; i < json_array_size(boards); i++) {
+        b = json_array_get(boards, i);
         const json_t *led = json_object_get(b, "led"), *btn = json_object_get(b, "button");
         char ledtxt[24] = "-", btntxt[16] = "-", t[32], h[32], p[40];
 
@@ -94,9 +98,10 @@ void ctl_print_list(FILE *f, const json_t *result)
     }
     fprintf(f, "%-16s  %-10s  %-8s  %-8s  %s\n", "BOARD", "STATE", "PLATFORM", "FIRMWARE",
             "DEVICE");
-    json_array_foreach(boards, i, b) fprintf(
-        f, "%-16s  %-10s  %-8s  %-8s  %s\n", ctl_str(b, "board", "-"), ctl_str(b, "state", "?"),
-        ctl_str(b, "platform", "-"), ctl_str(b, "firmware", "-"), ctl_str(b, "device", "?"));
+    for (i = 0; i < json_array_size(boards) && (b = json_array_get(boards, i)); i++)
+        fprintf(f, "%-16s  %-10s  %-8s  %-8s  %s\n", ctl_str(b, "board", "-"),
+                ctl_str(b, "state", "?"), ctl_str(b, "platform", "-"), ctl_str(b, "firmware", "-"),
+                ctl_str(b, "device", "?"));
 }
 
 void ctl_print_event(FILE *f, const json_t *ev)
@@ -105,8 +110,10 @@ void ctl_print_event(FILE *f, const json_t *ev)
     json_t *v;
 
     fprintf(f, "%s %s", ctl_str(ev, "board", "?"), ctl_str(ev, "event", "?"));
-    json_object_foreach((json_t *)ev, key, v)
-    {
+    for (void *it = json_object_iter((json_t *)ev); it;
+         it = json_object_iter_next((json_t *)ev, it)) {
+        key = json_object_iter_key(it);
+        v = json_object_iter_value(it);
         char *s;
 
         if (!strcmp(key, "board") || !strcmp(key, "event") || !strcmp(key, "rev"))
@@ -130,14 +137,16 @@ void ctl_print_tree(FILE *f, const json_t *v, const char *prefix)
     size_t i;
 
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, key, child)
-        {
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
+            key = json_object_iter_key(it);
+            child = json_object_iter_value(it);
             snprintf(sub, sizeof(sub), "%s%s%s", prefix, *prefix ? "." : "", key);
             ctl_print_tree(f, child, sub);
         }
     } else if (json_is_array(v) && json_array_size(v) && json_is_object(json_array_get(v, 0))) {
-        json_array_foreach(v, i, child)
-        {
+        for (i = 0; i < json_array_size(v); i++) {
+            child = json_array_get(v, i);
             const char *name = ctl_str(child, "board", NULL);
             if (name)
                 snprintf(sub, sizeof(sub), "%s[%s]", prefix, name);

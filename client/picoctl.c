@@ -206,7 +206,8 @@ static void ctl_print_i2c_cb(ctl_t *ctl, const json_t *r)
     if (addrs) {
         if (json_array_size(addrs) == 0)
             printf("no devices\n");
-        json_array_foreach(addrs, i, a) printf("0x%02llx\n", (long long)json_integer_value(a));
+        for (i = 0; i < json_array_size(addrs) && (a = json_array_get(addrs, i)); i++)
+            printf("0x%02llx\n", (long long)json_integer_value(a));
         return;
     }
     printf("%s\n", json_integer_value(json_object_get(r, "len"))

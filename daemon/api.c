@@ -141,8 +141,8 @@ static int api_arg_bytes(api_req_t *r, const char *name, uint8_t *out, size_t ca
         return -1;
     }
     if (json_is_array(v)) {
-        json_array_foreach(v, i, e)
-        {
+        for (i = 0; i < json_array_size(v); i++) {
+            e = json_array_get(v, i);
             if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 255 ||
                 n >= cap)
                 goto bad;
