@@ -67,11 +67,12 @@ function vectorTableAddress(image) {
   throw new Error('no vector table at 0x10000000 or 0x10000100');
 }
 
-// A fresh MCU running the image at path; rp2040js logs only errors, to stderr.
-export function createMcu(path) {
+// A fresh MCU running the image at path (or a flash image already loaded); rp2040js logs
+// only errors, to stderr.
+export function createMcu(pathOrImage) {
   const mcu = new RP2040();
   mcu.logger = new ConsoleLogger(LogLevel.Error, false);
-  const image = flashImage(path);
+  const image = typeof pathOrImage === 'string' ? flashImage(pathOrImage) : pathOrImage;
   mcu.flash.set(image, 0);
   mcu.core.VTOR = vectorTableAddress(image);
   mcu.core.reset();
