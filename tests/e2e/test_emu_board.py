@@ -1,0 +1,228 @@
+"""picod and picoctl against the real firmware in rp2040js (tools/emu-board.sh): what a user
+with a Pico on USB sees, minus the Pico.
+
+The board is the product firmware.elf; its USB CDC goes through the bridge's Linux-like host
+and socat to a pty that picod opens like /dev/ttyACM0. The bridge's control socket stands in
+for the physical world: button, sensor values, LED observation on GP25, reset.
+"""
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import PICOCTL, PICOD, Client, Picod, picoctl, wait_until  # noqa: E402
+
+FIRMWARE = os.environ.get("PICOD_FIRMWARE", "")
+EMU_BOARD = os.path.join(ROOT, "tools", "emu-board.sh")
+# Board time runs at most at real time and often slower (the emulator does 30-50 % of real
+# time when busy): give requests and state changes room.
+SLOW = ["--request-timeout-ms", "3000", "--heartbeat-ms", "500", "--poll-ms", "1000",
+        "--stale-misses", "6", "--offline-misses", "12"]
+
+
+def skip_reason():
+    if not PICOD or not PICOCTL:
+        return "PICOD/PICOCTL not set (run through ctest)"
+    if not os.path.isdir(os.path.join(ROOT, "tests", "emu", "node_modules", "rp2040js")):
+        return "rp2040js not installed in tests/emu/node_modules (run tools/setup.sh)"
+    if not shutil.which("socat") or not shutil.which("node"):
+        return "socat or node missing"
+    if not FIRMWARE or not os.path.isfile(FIRMWARE):
+        return f"firmware not built ({FIRMWARE or 'PICOD_FIRMWARE unset'})"
+    mapfile = os.path.splitext(FIRMWARE)[0] + ".map"
+    if os.path.isfile(mapfile) and "app_stub" in open(mapfile, errors="replace").read():
+        return "firmware was linked with the stub app_main (firmware/core not built in)"
+    return None
+
+
+class EmuBoard:
+    """tools/emu-board.sh as a child: waits for its ready line, talks to its control socket."""
+
+    def __init__(self, workdir):
+        self.pty = os.path.join(workdir, "emu.tty")
+        self.control_path = os.path.join(workdir, "emu.ctl")
+        self.log_path = os.path.join(workdir, "emu.log")
+        self.proc = None
+
+    def start(self, timeout=60):
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [EMU_BOARD, "--pty", self.pty, "--control", self.control_path, "--firmware", FIRMWARE],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log,
+            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline and b"\n" not in line:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if r:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                line += chunk
+        text = line.decode(errors="replace")
+        if "emu-board: ready" not in text:
+            raise AssertionError(f"emu-board did not get ready: {text!r} {self.tail()}")
+        self.serial = text.split("serial=")[1].split()[0]
+        return self
+
+    def control(self, command, timeout=10.0):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(self.control_path)
+        try:
+            s.sendall(command.encode() + b"\n")
+            buf = b""
+            while b"\n" not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        finally:
+            s.close()
+        reply = buf.decode().strip()
+        if not reply.startswith("ok"):
+            raise AssertionError(f"control {command!r}: {reply}")
+        return reply[3:]
+
+    def tail(self):
+        try:
+            with open(self.log_path) as f:
+                return "".join(f.readlines()[-20:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc:
+            self.proc.stdout.close()
+            self.log.close()
+
+
+class TestEmulatedPico(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        why = skip_reason()
+        if why:
+            print(f"SKIP: {why}", flush=True)
+            raise unittest.SkipTest(why)
+        cls.tmp = tempfile.mkdtemp(prefix="picod-e2e-")
+        cls.board = EmuBoard(cls.tmp).start()
+        cls.picod = Picod(cls.tmp, [cls.board.pty], extra=SLOW).start()
+        cls.id = cls.board.serial
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.picod.stop() if getattr(cls, "picod", None) else None
+        if getattr(cls, "board", None):
+            cls.board.stop()
+        if os.environ.get("PICOD_KEEP_TMP"):
+            print("kept", cls.tmp)
+        elif getattr(cls, "tmp", None):
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+        if rc not in (None, 0):
+            raise AssertionError(f"picod exited {rc} on SIGTERM")
+
+    def status(self):
+        c = Client(self.picod.socket)
+        try:
+            r = c.call("status", board=self.id)
+        finally:
+            c.close()
+        return r["result"]["boards"][0] if r.get("ok") and r["result"]["boards"] else None
+
+    def setUp(self):
+        wait_until(lambda: (self.status() or {}).get("state") == "online", 60,
+                   f"board {self.id} online ({self.picod.tail()})")
+
+    def sensor(self, key):
+        for s in (self.status() or {}).get("sensors", []):
+            if key in s:
+                return s[key]
+        return None
+
+    def test_hello_identifies_the_emulated_pico(self):
+        self.assertRegex(self.id, r"^[0-9a-f]{16}$", "USB serial number = board ID")
+        b = self.status()
+        self.assertEqual(b["board"], self.id, "HELLO board ID matches the USB serial number")
+        self.assertEqual(b["platform"], "rp2040")
+        self.assertEqual(b["device"], self.board.pty)
+        r = picoctl(self.picod.socket, "list", check=True)
+        self.assertIn(self.id, r.stdout)
+
+    def test_led_set_by_picoctl_is_seen_on_gp25(self):
+        picoctl(self.picod.socket, "led", self.id, "on", check=True)
+        wait_until(lambda: self.board.control("led") == "on", 10, "GP25 high")
+        picoctl(self.picod.socket, "led", self.id, "off", check=True)
+        wait_until(lambda: self.board.control("led") == "off", 10, "GP25 low")
+
+    def test_button_click_arrives_in_watch(self):
+        w = subprocess.Popen([PICOCTL, "--socket", self.picod.socket, "--json", "watch",
+                              "--count", "500"], stdout=subprocess.PIPE, text=True)
+        try:
+            # The watch is registered once its first event (a periodic sensor one) arrives.
+            r, _, _ = select.select([w.stdout], [], [], 30)
+            self.assertTrue(r, "no event at all in picoctl watch")
+            json.loads(w.stdout.readline())
+            self.board.control("click 150")
+            kinds = []
+            deadline = time.monotonic() + 30
+            while "release" not in kinds and time.monotonic() < deadline:
+                r, _, _ = select.select([w.stdout], [], [], 1.0)
+                if not r:
+                    continue
+                ev = json.loads(w.stdout.readline())
+                if ev.get("event") == "button":
+                    self.assertEqual(ev["board"], self.id)
+                    kinds.append(ev["kind"])
+            self.assertEqual(kinds[:1], ["press"], kinds)
+            self.assertIn("release", kinds)
+        finally:
+            w.terminate()
+            w.wait(5)
+
+    def test_sensor_readings_have_the_simulated_values(self):
+        self.board.control("set temp 23.25")
+        self.board.control("set pressure 99000")
+        self.board.control("set humidity 55")
+        wait_until(lambda: self.sensor("temp_c") == 23.25, 30, "temp 23.25 in status")
+        self.assertAlmostEqual(self.sensor("pressure_pa"), 99000, delta=2)
+        self.assertAlmostEqual(self.sensor("humidity_pct"), 55, delta=0.1)
+
+    def test_i2c_scan_lists_the_simulated_devices(self):
+        r = picoctl(self.picod.socket, "i2c", self.id, "scan", check=True)
+        found = r.stdout.split()
+        self.assertIn("0x76", found, r.stdout)
+        self.assertIn("0x44", found, r.stdout)
+
+    def test_z_board_reset_goes_and_comes_back_with_the_same_identity(self):
+        before = self.status()
+        self.assertNotEqual(before["reset_cause"], "software")
+        self.board.control("reset")
+        self.assertIn("boots=2", self.board.control("stats"))
+
+        def back():
+            b = self.status()
+            return b and b["state"] == "online" and b["reset_cause"] == "software" and b
+        after = wait_until(back, 60, "picod to see the reset and the board back online")
+        self.assertEqual(after["board"], self.id)
+        self.assertLess(after["uptime_ms"], before["uptime_ms"] + 60000)
+
+
+if __name__ == "__main__":
+    unittest.main()
