@@ -76,10 +76,16 @@ static void tx_pump(void)
     if (used == 0 && !last_in_full) {
         return;
     }
-    uint8_t pkt[USB_CDC_BULK_MPS];
+    uint32_t words[USB_CDC_BULK_MPS / 4]; /* word-aligned: the port copies it by words */
+    uint8_t *pkt = (uint8_t *)words;
     uint16_t n = used > USB_CDC_BULK_MPS ? USB_CDC_BULK_MPS : (uint16_t)used;
-    for (uint16_t i = 0; i < n; i++) {
-        pkt[i] = tx_buf[(tx_tail + i) & (USB_LINK_TX_RING - 1)];
+    uint32_t at = tx_tail & (USB_LINK_TX_RING - 1);
+    uint16_t first = (uint16_t)(USB_LINK_TX_RING - at < n ? USB_LINK_TX_RING - at : n);
+    for (uint16_t i = 0; i < first; i++) { /* two straight runs instead of masking each byte */
+        pkt[i] = tx_buf[at + i];
+    }
+    for (uint16_t i = first; i < n; i++) {
+        pkt[i] = tx_buf[i - first];
     }
     tx_tail += n;
     last_in_full = n == USB_CDC_BULK_MPS;
@@ -183,13 +189,19 @@ static void out_done(uint16_t len)
     if (len == 0) {
         stats.rx_zlp++;
     } else {
-        uint8_t pkt[USB_CDC_BULK_MPS];
+        uint32_t words[USB_CDC_BULK_MPS / 4]; /* word-aligned: the port copies it by words */
+        uint8_t *pkt = (uint8_t *)words;
         if (len > USB_CDC_BULK_MPS) {
             len = USB_CDC_BULK_MPS;
         }
         usb_port_ep_out_copy(USB_CDC_EP_OUT, pkt, len);
-        for (uint16_t i = 0; i < len; i++) {
-            rx_buf[(rx_head + i) & (USB_LINK_RX_RING - 1)] = pkt[i];
+        uint32_t at = rx_head & (USB_LINK_RX_RING - 1);
+        uint16_t first = (uint16_t)(USB_LINK_RX_RING - at < len ? USB_LINK_RX_RING - at : len);
+        for (uint16_t i = 0; i < first; i++) {
+            rx_buf[at + i] = pkt[i];
+        }
+        for (uint16_t i = first; i < len; i++) {
+            rx_buf[i - first] = pkt[i];
         }
         BARRIER();
         rx_head += len;

@@ -60,7 +60,14 @@ static void short_delay(void)
 static void dpram_write(uint16_t off, const uint8_t *src, uint16_t len)
 {
     volatile uint32_t *dst = usb_dpram_word(off);
-    for (uint16_t i = 0; i < len; i += 4) {
+    uint16_t i = 0;
+    if (((uintptr_t)src & 3u) == 0) { /* the common case: whole words straight across */
+        const uint32_t *w = (const uint32_t *)(const void *)src;
+        for (; i + 4 <= len; i += 4) {
+            dst[i / 4] = w[i / 4];
+        }
+    }
+    for (; i < len; i += 4) {
         uint32_t w = 0;
         for (uint16_t b = 0; b < 4 && i + b < len; b++) {
             w |= (uint32_t)src[i + b] << (8u * b);
@@ -72,7 +79,14 @@ static void dpram_write(uint16_t off, const uint8_t *src, uint16_t len)
 static void dpram_read(uint16_t off, uint8_t *dst, uint16_t len)
 {
     const volatile uint32_t *src = usb_dpram_word(off);
-    for (uint16_t i = 0; i < len; i += 4) {
+    uint16_t i = 0;
+    if (((uintptr_t)dst & 3u) == 0) {
+        uint32_t *w = (uint32_t *)(void *)dst;
+        for (; i + 4 <= len; i += 4) {
+            w[i / 4] = src[i / 4];
+        }
+    }
+    for (; i < len; i += 4) {
         uint32_t w = src[i / 4];
         for (uint16_t b = 0; b < 4 && i + b < len; b++) {
             dst[i + b] = (uint8_t)(w >> (8u * b));
