@@ -55,6 +55,9 @@ static void short_delay(void)
     }
 }
 
+/* Callers pass byte buffers; reading them as words must not break strict aliasing. */
+typedef uint32_t __attribute__((may_alias)) word_alias_t;
+
 /* Word-wise copies: DPRAM buffers are 64-byte aligned, and a word store is one bus access
  * (and one emulator call) where a byte store is a read-modify-write. */
 static void dpram_write(uint16_t off, const uint8_t *src, uint16_t len)
@@ -62,7 +65,7 @@ static void dpram_write(uint16_t off, const uint8_t *src, uint16_t len)
     volatile uint32_t *dst = usb_dpram_word(off);
     uint16_t i = 0;
     if (((uintptr_t)src & 3u) == 0) { /* the common case: whole words straight across */
-        const uint32_t *w = (const uint32_t *)(const void *)src;
+        const word_alias_t *w = (const word_alias_t *)(const void *)src;
         for (; i + 4 <= len; i += 4) {
             dst[i / 4] = w[i / 4];
         }
@@ -81,7 +84,7 @@ static void dpram_read(uint16_t off, uint8_t *dst, uint16_t len)
     const volatile uint32_t *src = usb_dpram_word(off);
     uint16_t i = 0;
     if (((uintptr_t)dst & 3u) == 0) {
-        uint32_t *w = (uint32_t *)(void *)dst;
+        word_alias_t *w = (word_alias_t *)(void *)dst;
         for (; i + 4 <= len; i += 4) {
             w[i / 4] = src[i / 4];
         }
