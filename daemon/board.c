@@ -325,8 +325,15 @@ static void board_tick_cb(uv_timer_t *t)
         else if (silent >= hb * b->opt->stale_misses)
             board_set_state(b, BOARD_STALE);
     }
-    if (!b->link.up)
+    if (!b->link.up) {
+        /* Say once why the device cannot be opened, not on every retry. */
+        if (b->link.last_errno && b->link.last_errno != b->logged_errno)
+            log_warning("%s: cannot open: %s (retrying)", b->link.path,
+                        strerror(b->link.last_errno));
+        b->logged_errno = b->link.last_errno;
         return;
+    }
+    b->logged_errno = 0;
     if (board_is_reachable(b)) {
         if (!reqtrack_has_type(&b->rt, PROTO_MSG_HEARTBEAT))
             board_submit(b, PROTO_MSG_HEARTBEAT, NULL, 0, board_heartbeat_done, b);

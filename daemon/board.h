@@ -81,6 +81,7 @@ struct board {
     board_event_cb event_cb;
     board_close_cb close_cb;
     int pending_closes;
+    int logged_errno; /* last open error logged, to log each cause once */
     bool closing;
     void *data; /* owner's */
 };
