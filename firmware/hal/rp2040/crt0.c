@@ -101,7 +101,9 @@ __attribute__((noreturn, used)) void rp2040_reset_handler(void)
 __attribute__((naked)) void rp2040_isr_unexpected(void)
 {
     __asm volatile("mrs r0, msp\n\t"
-                   "b rp2040_hardfault_c\n\t");
+                   "ldr r1, =rp2040_hardfault_c\n\t"
+                   "bx r1\n\t"
+                   ".ltorg\n\t");
 }
 
 /* HardFault: find the exception frame (MSP or PSP, from EXC_RETURN bit 2) and hand it to C. */
@@ -112,10 +114,13 @@ __attribute__((naked)) void rp2040_isr_hardfault(void)
                    "tst r0, r1\n\t"
                    "beq 1f\n\t"
                    "mrs r0, psp\n\t"
-                   "b rp2040_hardfault_c\n\t"
+                   "b 2f\n\t"
                    "1:\n\t"
                    "mrs r0, msp\n\t"
-                   "b rp2040_hardfault_c\n\t");
+                   "2:\n\t"
+                   "ldr r1, =rp2040_hardfault_c\n\t" /* may be out of reach of a b */
+                   "bx r1\n\t"
+                   ".ltorg\n\t");
 }
 
 uint32_t rp2040_stack_high_water(void)

@@ -1,0 +1,52 @@
+// The heartbeat on GP25 and host control of the LED, observed on the pin.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { emuFirmware } from './lib/env.mjs';
+
+const fw = emuFirmware();
+const { bootBoard, hello, settle } = await import('./lib/scenario.mjs');
+const { MSG, decodeState, u16le, u32le } = await import('./lib/proto.mjs');
+
+function ledReq(op, periodMs = 0, duty = 0) {
+  return [op, duty, ...u16le(periodMs), ...u32le(0), 0];
+}
+
+test('heartbeat blinks on GP25 before and after a host says HELLO', () => {
+  const { board, client } = bootBoard(fw, { sensors: false });
+  settle(board, 20);
+  const t0 = board.timeUs();
+  board.run(3_000_000);
+  const waiting = board.ledEdges(t0);
+  assert.ok(waiting.filter((e) => e.on).length >= 2, `waiting: ${waiting.length} edges in 3 s`);
+  assert.ok(waiting.filter((e) => !e.on).length >= 2);
+  hello(client, 60_000);
+  const t1 = board.timeUs();
+  board.run(3_000_000);
+  const online = board.ledEdges(t1);
+  assert.ok(online.filter((e) => e.on).length >= 2, `online: ${online.length} edges in 3 s`);
+});
+
+test('SET_LED on holds GP25 high; blink follows the period; auto returns to the heartbeat', () => {
+  const { board, client } = bootBoard(fw, { sensors: false });
+  settle(board, 20);
+  hello(client, 60_000);
+  const st = decodeState(client.request(MSG.SET_LED, ledReq(1)));
+  assert.equal(st.ledOn, 1);
+  const t0 = board.timeUs();
+  board.run(1_000_000);
+  assert.equal(board.ledEdges(t0).length, 0, 'steady');
+  assert.ok(board.ledOn());
+  client.request(MSG.SET_LED, ledReq(3, 100, 50));
+  const t1 = board.timeUs();
+  board.run(1_000_000);
+  const ons = board.ledEdges(t1).filter((e) => e.on);
+  assert.ok(ons.length >= 9 && ons.length <= 11, `${ons.length} blinks at 10 Hz in 1 s`);
+  for (let i = 1; i < ons.length; i++) {
+    const period = ons[i].tUs - ons[i - 1].tUs;
+    assert.ok(Math.abs(period - 100_000) <= 100, `period ${period} us`);
+  }
+  client.request(MSG.SET_LED, ledReq(4));
+  const t2 = board.timeUs();
+  board.run(3_000_000);
+  assert.ok(board.ledEdges(t2).length >= 2, 'heartbeat again');
+});

@@ -1,0 +1,210 @@
+// board.mjs - the real picod firmware image running in rp2040js, with a Pico's surroundings:
+// LED on GP25 (observed), button on GP15 (driven; active low), I2C0 with simulated sensors,
+// the host link on UART0 and the debug text channel on UART1.
+//
+// There is no bootrom in the npm package, so boot2 does not run: the image is loaded at flash
+// offset 0 and the core starts from the vector table after boot2 (VTOR = 0x10000100), which
+// the firmware's own reset handler sets again. A watchdog reset (timeout or forced) is
+// modelled as a new RP2040 whose SRAM and watchdog scratch/reason registers carry over, as on
+// silicon; an undefined instruction (UDF) raises HardFault as the real core does.
+
+import { readFileSync } from 'node:fs';
+import { RP2040, GPIOPinState } from 'rp2040js';
+import { I2CBus } from './devices.mjs';
+
+export const PIN_LED = 25;
+export const PIN_BUTTON = 15;
+const NS_PER_CYCLE = 8; // 125 MHz: rp2040js does not scale with the clock registers
+const WATCHDOG_KEY = 0x40058;
+const FLASH_ID_PAGE = 0x1ff000; // see firmware/hal/rp2040/board_id.c
+const UART_FIFO_ROOM = 28;
+
+class QuietLogger {
+  constructor(echo) {
+    this.echo = echo;
+    this.warnings = [];
+  }
+  debug() {}
+  info() {}
+  warn(component, msg) {
+    this.warnings.push(`[${component}] ${msg}`);
+    if (this.echo) console.warn(`[${component}] ${msg}`);
+  }
+  error(component, msg) {
+    this.warnings.push(`[${component}] ERROR ${msg}`);
+    console.error(`[${component}] ${msg}`);
+  }
+}
+
+export class EmuBoard {
+  // opts: { firmware: path to .bin, boardId: 16 hex digits (optional), echoWarnings }
+  constructor(opts) {
+    this.image = readFileSync(opts.firmware);
+    this.boardId = opts.boardId;
+    this.logger = new QuietLogger(!!opts.echoWarnings);
+    this.bus = new I2CBus(this);
+    this.ledLog = [];      // { tUs, on }
+    this.linkListeners = [];
+    this.linkQueue = [];   // host -> board bytes waiting for UART FIFO room
+    this.debugText = '';
+    this.resets = [];      // { tUs, reason }
+    this.baseNanos = 0;
+    this.totalCycles = 0;
+    this.buttonDown = false;
+    this.pendingReset = false;
+    this.pendingFault = false;
+    this.create(null);
+  }
+
+  create(carry) {
+    const mcu = new RP2040();
+    mcu.logger = this.logger;
+    this.mcu = mcu;
+    this.clock = mcu.clock;
+    const wd = mcu.peripherals[WATCHDOG_KEY];
+    if (carry) {
+      mcu.sram.set(carry.sram);
+      wd.scratchData.set(carry.scratch);
+      wd.reason = carry.reason;
+    }
+    wd.onWatchdogTrigger = () => {
+      // Stop the counter: rp2040js re-arms its periodic alarm at "0 ns from now" after firing,
+      // which would spin inside clock.tick(). The chip resets next anyway.
+      wd.alarm.enable = false;
+      wd.timer.enable = false;
+      this.pendingReset = true;
+    };
+    mcu.onBreak = () => {
+      this.pendingFault = true;
+    };
+    mcu.gpio[PIN_LED].addListener((state) => {
+      this.ledLog.push({ tUs: this.timeUs(), on: state === GPIOPinState.High });
+    });
+    mcu.gpio[PIN_BUTTON].setInputValue(!this.buttonDown);
+    mcu.uart[0].onByte = (b) => {
+      for (const fn of this.linkListeners) fn(b);
+    };
+    mcu.uart[1].onByte = (b) => {
+      this.debugText += String.fromCharCode(b);
+    };
+    this.bus.attach(mcu.i2c[0]);
+    this.linkQueue = [];
+    this.load();
+  }
+
+  load() {
+    const { mcu } = this;
+    mcu.flash.set(this.image, 0);
+    if (this.boardId) {
+      const id = Buffer.from(this.boardId, 'hex');
+      if (id.length !== 8) throw new Error(`boardId must be 16 hex digits, got '${this.boardId}'`);
+      mcu.flash.set(Buffer.concat([Buffer.from('PICODID1', 'latin1'), id]), FLASH_ID_PAGE);
+    }
+    mcu.core.VTOR = 0x10000100;
+    mcu.core.reset();
+  }
+
+  reboot() {
+    const wd = this.mcu.peripherals[WATCHDOG_KEY];
+    const carry = {
+      sram: this.mcu.sram.slice(),
+      scratch: Uint32Array.from(wd.scratchData),
+      reason: wd.reason,
+    };
+    this.resets.push({ tUs: this.timeUs(), reason: wd.reason === 1 ? 'timer' : 'force' });
+    this.baseNanos += this.clock.nanos;
+    this.pendingReset = false;
+    this.pendingFault = false;
+    this.create(carry);
+  }
+
+  // Emulated microseconds since the harness started (monotonic across resets).
+  timeUs() {
+    return (this.baseNanos + this.clock.nanos) / 1000;
+  }
+
+  // Microseconds since the last reset: the board's own TIMER.
+  boardUs() {
+    return this.clock.nanos / 1000;
+  }
+
+  feedLink() {
+    const uart = this.mcu.uart[0];
+    while (this.linkQueue.length && uart.rxFIFO.itemCount < UART_FIFO_ROOM) {
+      uart.feedByte(this.linkQueue.shift());
+    }
+  }
+
+  // Run the CPU for us microseconds of emulated time (WFI skips ahead to the next alarm).
+  run(us) {
+    const end = this.timeUs() + us;
+    while (this.timeUs() < end) {
+      const target = end * 1000 - this.baseNanos; // in this instance's clock
+      this.runInstance(target);
+      if (this.pendingReset) this.reboot();
+    }
+  }
+
+  runInstance(targetNanos) {
+    const { core } = this.mcu;
+    const clock = this.clock;
+    let n = 0;
+    while (clock.nanos < targetNanos && !this.pendingReset) {
+      if (core.waiting) {
+        this.feedLink();
+        if (!core.waiting) continue;
+        const rem = targetNanos - clock.nanos;
+        const dt = clock.nextAlarm ? Math.min(clock.nanosToNextAlarm, rem) : rem;
+        clock.tick(dt);
+        continue;
+      }
+      const cycles = core.executeInstruction();
+      this.totalCycles += cycles;
+      clock.tick(cycles * NS_PER_CYCLE);
+      if (this.pendingFault) {
+        this.pendingFault = false;
+        core.exceptionEntry(3); // HardFault
+      }
+      if ((++n & 63) === 0) this.feedLink();
+    }
+  }
+
+  // Run until pred() is true (checked every stepUs); throws after timeoutMs of emulated time.
+  runUntil(pred, { timeoutMs = 2000, stepUs = 200, what = 'condition' } = {}) {
+    const end = this.timeUs() + timeoutMs * 1000;
+    while (!pred()) {
+      if (this.timeUs() >= end) {
+        throw new Error(`timed out after ${timeoutMs} ms of board time waiting for ${what}` +
+          `\n--- debug UART ---\n${this.debugText}`);
+      }
+      this.run(stepUs);
+    }
+  }
+
+  // ---- I/O ----------------------------------------------------------------------------------
+
+  writeLink(bytes) {
+    for (const b of bytes) this.linkQueue.push(b);
+  }
+
+  onLinkByte(fn) {
+    this.linkListeners.push(fn);
+  }
+
+  setButton(down) {
+    this.buttonDown = down;
+    this.mcu.gpio[PIN_BUTTON].setInputValue(!down); // active low, pull-up
+  }
+
+  press() { this.setButton(true); }
+  release() { this.setButton(false); }
+
+  ledOn() {
+    return this.mcu.gpio[PIN_LED].value === GPIOPinState.High;
+  }
+
+  // LED transitions within [fromUs, toUs) of harness time.
+  ledEdges(fromUs = 0, toUs = Infinity) {
+    return this.ledLog.filter((e) => e.tUs >= fromUs && e.tUs < toUs);
+  }
+}
