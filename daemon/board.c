@@ -144,6 +144,10 @@ static void board_note_uptime(board_t *b, uint32_t uptime_ms, const char *how)
                    b->uptime_ms);
         board_emit(b, "board_reset",
                    json_pack("{s:s, s:I}", "detected_by", how, "uptime_ms", (json_int_t)uptime_ms));
+        /* A rebooted board forgot our HELLO (host timeout, link state): introduce ourselves
+         * again. Not when the HELLO answer itself revealed the reset. */
+        if (strcmp(how, "hello") != 0)
+            board_send_hello(b);
     }
     b->uptime_ms = uptime_ms;
     b->uptime_at_ms = board_now(b);

@@ -105,6 +105,7 @@ class Picosim:
                 self.proc.wait()
         if self.proc:
             self._drain.wait(5)
+            self.proc.stderr.close()
             self._log.close()
         self.proc = None
 
@@ -281,4 +282,10 @@ class PicodTestCase(unittest.TestCase):
         return b[0]["state"] if b else None
 
     def wait_state(self, board, state, timeout=10.0):
-        wait_until(lambda: self.board_state(board) == state, timeout, f"{board} {state}")
+        # Until its HELLO is answered picod does not know the board's id: keep waiting.
+        def state_now():
+            try:
+                return self.board_state(board)
+            except AssertionError:
+                return None
+        wait_until(lambda: state_now() == state, timeout, f"{board} {state}")

@@ -29,7 +29,7 @@ class TestBoardFaults(PicodTestCase):
             self.sim.control("garbage 2000")
         wait_until(lambda: bad(self.stats()["decoder"]) > bad(before), 10, "decoder errors")
         after = self.stats()
-        self.assertGreater(after["decoder"]["bytes"], before["bytes"] + 10000)
+        self.assertGreaterEqual(after["decoder"]["bytes"], before["bytes"] + 10000)
         self.assertEqual(after["state"], "online")
         # Still fully usable: a request round trip works.
         picoctl(self.picod.socket, "ping", BOARD, check=True)
