@@ -65,12 +65,12 @@ class Picosim:
         self.log_path = log or os.path.join(workdir, name + ".log")
         self.proc = None
 
-    def start(self):
+    def start(self, env=None):
         args = [PICOSIM, "--pty", self.pty, "--control", self.control_path]
         if self.board_id:
             args += ["--id", self.board_id]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=env)
         text = _read_line_until(self.proc.stderr, "picosim: ready", 10)
         self._log = open(self.log_path, "a")
         self._log.write(text)
@@ -261,10 +261,10 @@ class PicodTestCase(unittest.TestCase):
             raise AssertionError(f"picod exited {rc} on SIGTERM (expected 0)")
 
     @classmethod
-    def start_sim(cls, name="board0", board_id=None):
+    def start_sim(cls, name="board0", board_id=None, env=None):
         if not PICOSIM:
             raise unittest.SkipTest("picosim not built")
-        sim = Picosim(cls.tmp, name, board_id).start()
+        sim = Picosim(cls.tmp, name, board_id).start(env)
         cls.sims.append(sim)
         return sim
 
