@@ -18,6 +18,11 @@ const skip = !emu ? 'rp2040js is not installed (run tools/setup.sh)'
   : !fw || !existsSync(fw) ? 'PICOD_USB_TESTFW not set or missing (build the usb_testfw target)' : false;
 
 const BOARD_SERIAL = 'e6613852832f1a2b'; // fw/start.c's hal_board_id
+// Which build this run is for (CMake sets it: emu.usb = 1, emu.usb.single = 0); unset: either.
+const expectDbuf = process.env.PICOD_USB_EXPECT_DBUF;
+const EP_CTRL_DOUBLE_BUFFERED = 1 << 30;
+const EP2_IN_CTRL = 0x10;
+const EP2_OUT_CTRL = 0x14;
 const u32 = (n) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
 
 function linuxHost() {
@@ -26,6 +31,24 @@ function linuxHost() {
   const r = host.enumerateLikeLinux();
   return { mcu, host, r };
 }
+
+// Are the configured device's bulk endpoints double-buffered (endpoint control, DPRAM)?
+function isDbuf(mcu) {
+  const v = mcu.usbDPRAMView;
+  const out = (v.getUint32(EP2_OUT_CTRL, true) & EP_CTRL_DOUBLE_BUFFERED) !== 0;
+  const inn = (v.getUint32(EP2_IN_CTRL, true) & EP_CTRL_DOUBLE_BUFFERED) !== 0;
+  assert.equal(out, inn, 'both bulk endpoints buffered alike');
+  return out;
+}
+
+// What the double-buffer model saw the firmware do wrong: nothing, ever.
+function assertModelClean(mcu) {
+  const st = mcu.dbufModel.stats;
+  assert.deepEqual(st.ownedRewrites, [], 'buffer control rewritten while the controller owned a buffer');
+  assert.equal(st.seqErrors, 0, 'DATA0/DATA1 sequence errors');
+}
+
+const modelPackets = (mcu, out) => mcu.dbufModel.stats.packets.filter((p) => p.ep === 2 && p.out === out);
 
 // Walk a configuration descriptor into its sub-descriptors.
 function parseConfig(c) {
@@ -218,7 +241,11 @@ test('RP2040-E15: bulk IN is never armed in the last 200 us of a frame', { skip 
   const arms = [];
   const dpram = usb.DPRAMUpdated.bind(usb);
   usb.DPRAMUpdated = (off, value) => {
-    if (off === 0x90 && value & (1 << 10) && lastSof > 0) arms.push(emu.nowUs(mcu) - lastSof);
+    // One entry per packet handed over: AVAILABLE of buffer 0 (bit 10) and, double-buffered,
+    // of buffer 1 (bit 26).
+    for (const avail of [1 << 10, 1 << 26]) {
+      if (off === 0x90 && value & avail && lastSof > 0) arms.push(emu.nowUs(mcu) - lastSof);
+    }
     dpram(off, value);
   };
   sof.schedule(1e6);
@@ -230,4 +257,129 @@ test('RP2040-E15: bulk IN is never armed in the last 200 us of a frame', { skip 
   assert.ok(arms.some((t) => t < 30), 'deferred packets go out right after SOF');
   const data = host.take(40000);
   for (let i = 0; i < data.length; i++) if (data[i] !== (i & 0xff)) assert.fail(`byte ${i} corrupt`);
+});
+
+// ---- double buffering (USB_BULK_DOUBLE_BUFFER): tests/emu/usb/lib/dbuf-model.mjs ------------
+
+test('build variant: bulk endpoints double-buffered as PICOD_USB_EXPECT_DBUF says', { skip }, () => {
+  const { mcu } = linuxHost();
+  const dbuf = isDbuf(mcu);
+  if (expectDbuf !== undefined) assert.equal(dbuf, expectDbuf === '1');
+  const notif = mcu.usbDPRAMView.getUint32(0x08, true); // EP1 IN: the notification endpoint
+  assert.equal(notif & EP_CTRL_DOUBLE_BUFFERED, 0, 'notification endpoint single-buffered');
+});
+
+test('host -> device: two back-to-back OUT packets, no NAK when double-buffered', { skip }, () => {
+  const { mcu, host } = linuxHost();
+  host.settle(200);
+  mcu.dbufModel.logPackets = true;
+  const n = 128 - 5; // command + payload = exactly two full packets
+  host.write(['k'.charCodeAt(0), ...u32(n), ...new Array(n).fill(0x33)]);
+  assert.ok(host.run(() => host.received.length >= 1), 'sink never acknowledged');
+  assert.deepEqual([...host.take(1)], [0x4b]);
+  if (isDbuf(mcu)) {
+    assert.equal(host.outNaks, 0, 'the second packet found buffer 1 armed');
+    const pk = modelPackets(mcu, true);
+    assert.deepEqual(pk.map((p) => [p.half, p.len]), [[0, 64], [1, 64]]);
+    assert.ok(pk[1].us - pk[0].us <= 11, `second packet ${pk[1].us - pk[0].us} us after the first`);
+    assertModelClean(mcu);
+  } else {
+    assert.equal(host.outNaks, 1, 'single-buffered: the second packet waits for the re-arm');
+  }
+});
+
+test('host -> device: short packets and ZLPs in either buffer half', { skip }, () => {
+  const { mcu, host } = linuxHost();
+  host.settle(200);
+  mcu.dbufModel.logPackets = true;
+  host.sendPacket(['e'.charCodeAt(0), ...u32(4)]); // 5 bytes
+  host.sendPacket([]);
+  host.sendPacket([]);
+  host.sendPacket([9, 8]);
+  host.sendPacket([7, 6]);
+  assert.ok(host.run(() => host.received.length >= 4), `echoed ${host.received.length} of 4`);
+  assert.deepEqual([...host.take(4)], [9, 8, 7, 6]);
+  if (isDbuf(mcu)) {
+    assert.deepEqual(modelPackets(mcu, true).map((p) => [p.half, p.len]),
+      [[0, 5], [1, 0], [0, 0], [1, 2], [0, 2]]);
+    assertModelClean(mcu);
+  }
+});
+
+test('device -> host: IN packets in order, ZLPs and short packets in either half', { skip }, () => {
+  const { mcu, host } = linuxHost();
+  host.settle(200);
+  mcu.dbufModel.logPackets = true;
+  const dbuf = isDbuf(mcu);
+  // [bytes asked for, expected IN packet sizes]: the closing ZLP or short packet falls in
+  // buffer 1 for the odd packet counts and in buffer 0 for the even ones.
+  const cases = [[64, [64, 0]], [128, [64, 64, 0]], [100, [64, 36]], [30, [30]], [5000, null]];
+  for (const [n, sizes] of cases) {
+    host.inPackets = [];
+    mcu.dbufModel.stats.packets = [];
+    host.write(['s'.charCodeAt(0), ...u32(n)]);
+    assert.ok(host.run(() => host.received.length >= n, 2e6), `source ${n}: got ${host.received.length}`);
+    host.settle(200);
+    const data = host.take(host.received.length);
+    assert.equal(data.length, n, `source ${n}: nothing extra`);
+    for (let i = 0; i < n; i++) if (data[i] !== (i & 0xff)) assert.fail(`source ${n}: byte ${i} out of order`);
+    if (sizes) assert.deepEqual(host.inPackets, sizes, `source ${n}: packet sizes`);
+    if (dbuf) {
+      const pk = modelPackets(mcu, false);
+      assert.deepEqual(pk.map((p) => p.len), host.inPackets);
+      if (sizes) {
+        pk.forEach((p, i) => assert.equal(p.half, i % 2, `source ${n}: packet ${i} from buffer ${p.half}`));
+      } else {
+        // Each arming starts at buffer 0 (RESET); buffer 1 only ever follows buffer 0.
+        pk.forEach((p, i) => p.half === 1 && assert.equal(pk[i - 1]?.half, 0, `source ${n}: packet ${i}`));
+        assert.ok(pk.filter((p) => p.half === 1).length > pk.length / 4, 'pairs were used');
+      }
+    }
+  }
+  if (dbuf) assertModelClean(mcu);
+});
+
+test('bus reset with buffer 1 selected: the next arming starts at buffer 0 again', { skip }, (t) => {
+  const { mcu, host } = linuxHost();
+  if (!isDbuf(mcu)) {
+    t.skip('single-buffered build: no buffer alternation');
+    return;
+  }
+  host.settle(200);
+  // One OUT packet ('p') and its one IN answer: both endpoints' selectors now point at buffer 1,
+  // and buffer 1 of OUT is still armed.
+  host.write([0x70]);
+  assert.ok(host.run(() => host.received.length >= 1));
+  host.take(1);
+  host.settle(200);
+  const sel = (out) => mcu.dbufModel.state(2, out).sel;
+  assert.deepEqual([sel(true), sel(false)], [1, 1], 'selectors on buffer 1 before the reset');
+  host.busReset();
+  assert.deepEqual([sel(true), sel(false)], [1, 1], 'a bus reset does not move the selectors (R4)');
+  host.controlOut({ bRequest: 5, wValue: 7 });
+  host.controlOut({ bRequest: 9, wValue: 1 });
+  host.controlOut({ type: 1, recipient: 1, bRequest: 0x22, wValue: 3, wIndex: 0 });
+  host.settle(200);
+  mcu.dbufModel.logPackets = true;
+  const payload = Array.from({ length: 300 }, (_, i) => (i * 13) & 0xff);
+  host.write(['e'.charCodeAt(0), ...u32(payload.length), ...payload]);
+  assert.ok(host.run(() => host.received.length >= payload.length, 2e6), `echoed ${host.received.length}`);
+  assert.deepEqual([...host.take(payload.length)], payload);
+  assert.equal(modelPackets(mcu, true)[0].half, 0, 'first OUT packet after the reset in buffer 0');
+  assert.equal(modelPackets(mcu, false)[0].half, 0, 'first IN packet after the reset from buffer 0');
+  assertModelClean(mcu);
+});
+
+test('double-buffered streams both ways stay clean under the model', { skip }, (t) => {
+  const { mcu, host } = linuxHost();
+  if (!isDbuf(mcu)) {
+    t.skip('single-buffered build');
+    return;
+  }
+  const n = 20000;
+  const payload = Array.from({ length: n }, (_, i) => (i * 7 + (i >> 9)) & 0xff);
+  host.write(['e'.charCodeAt(0), ...u32(n), ...payload]);
+  assert.ok(host.run(() => host.received.length >= n, 5e6), `echoed ${host.received.length} of ${n}`);
+  assert.deepEqual([...host.take(n)], payload);
+  assertModelClean(mcu);
 });

@@ -5,6 +5,9 @@
  *            hal_link_write (task) -> TX ring -> (interrupt) IN EP 0x82 -> host
  * Flow control host -> device is USB's own: when the RX ring has no room for a full packet
  * the OUT endpoint stays un-armed (the host sees NAK) until hal_link_read frees space.
+ * Double buffering (USB_BULK_DOUBLE_BUFFER, usb_port.h): both bulk endpoints take two packets
+ * per arming (OUT when the ring has room for two), so the host can send or fetch two back to
+ * back while the interrupt handles the first.
  * Single producer / single consumer rings: the free-running indices are written by one side
  * only; a compiler barrier orders the data before the index.
  */
@@ -30,10 +33,12 @@ enum cdc_request {
 #define CDC_SERIAL_STATE  0x20u
 #define CDC_STATE_DCD_DSR 0x03u
 
-/* DPRAM buffers after EP0's: 128 bytes apart, room to double-buffer later. */
+/* DPRAM buffers after EP0's: 128 bytes apart, room for the second buffer of each. */
 #define BUF_NOTIF 0x180u
 #define BUF_OUT   0x200u
 #define BUF_IN    0x280u
+
+#define BULK_NBUF (USB_BULK_DOUBLE_BUFFER ? 2u : 1u)
 
 static const hal_events_t *events;
 static uint8_t line_coding[7] = {0x00, 0xc2, 0x01, 0x00, 0, 0, 8}; /* 115200 8N1 */
@@ -42,11 +47,9 @@ static volatile bool connected;
 
 static uint8_t rx_buf[USB_LINK_RX_RING];
 static volatile uint32_t rx_head, rx_tail; /* head: interrupt; tail: task */
-static volatile bool out_armed;
 
 static uint8_t tx_buf[USB_LINK_TX_RING];
 static volatile uint32_t tx_head, tx_tail; /* head: task; tail: interrupt */
-static volatile bool in_busy;
 static bool last_in_full; /* the last IN packet was 64 bytes: end the transfer with a ZLP */
 static bool notif_busy;
 static uint8_t notif[10];
@@ -58,23 +61,28 @@ static uint32_t rx_free(void)
     return USB_LINK_RX_RING - (rx_head - rx_tail);
 }
 
+/* Arm the OUT endpoint for as many packets (up to BULK_NBUF) as the RX ring has room for.
+ * The port refuses while the controller still owns a buffer or the endpoint is halted. */
 static void arm_out_if_room(void)
 {
-    if (!out_armed && usb_core_is_configured() && rx_free() >= USB_CDC_BULK_MPS) {
-        out_armed = true;
-        usb_port_ep_out(USB_CDC_EP_OUT, USB_CDC_BULK_MPS);
+    if (!usb_core_is_configured() || usb_port_ep_is_busy(USB_CDC_EP_OUT)) {
+        return;
+    }
+    uint32_t packets = rx_free() / USB_CDC_BULK_MPS;
+    if (packets > BULK_NBUF) {
+        packets = BULK_NBUF;
+    }
+    if (packets > 0) {
+        usb_port_ep_out(USB_CDC_EP_OUT, USB_CDC_BULK_MPS, (uint8_t)packets);
     }
 }
 
-/* Hand the next packet (or the closing ZLP) to the IN endpoint. Interrupts masked. */
-static void tx_pump(void)
+/* Queue the next packet (or the closing ZLP) from the TX ring; false when there is none. */
+static bool tx_queue_one(void)
 {
-    if (in_busy || !usb_core_is_configured()) {
-        return;
-    }
     uint32_t used = tx_head - tx_tail;
     if (used == 0 && !last_in_full) {
-        return;
+        return false;
     }
     uint32_t words[USB_CDC_BULK_MPS / 4]; /* word-aligned: the port copies it by words */
     uint8_t *pkt = (uint8_t *)words;
@@ -91,8 +99,25 @@ static void tx_pump(void)
     last_in_full = n == USB_CDC_BULK_MPS;
     stats.tx_bytes += n;
     stats.tx_zlp += n == 0 ? 1u : 0u;
-    in_busy = true;
-    usb_port_ep_in(USB_CDC_EP_IN, pkt, n);
+    usb_port_ep_in_queue(USB_CDC_EP_IN, pkt, n);
+    return true;
+}
+
+/* Fill the IN endpoint's free buffers (two when double-buffered and idle) and hand them over
+ * together. Interrupts masked. */
+static void tx_pump(void)
+{
+    if (!usb_core_is_configured()) {
+        return;
+    }
+    uint8_t room = usb_port_ep_in_room(USB_CDC_EP_IN);
+    bool queued = false;
+    while (room-- > 0 && tx_queue_one()) {
+        queued = true;
+    }
+    if (queued) {
+        usb_port_ep_in_commit(USB_CDC_EP_IN);
+    }
 }
 
 static void set_connected(bool c)
@@ -130,17 +155,15 @@ static void cdc_reset(void)
 {
     dtr = false;
     set_connected(false);
-    out_armed = false;
-    in_busy = false;
     notif_busy = false;
     last_in_full = false;
 }
 
 static void cdc_configured(void)
 {
-    usb_port_ep_open(USB_CDC_EP_NOTIF, USB_EP_TYPE_INTERRUPT, USB_CDC_NOTIF_MPS, BUF_NOTIF);
-    usb_port_ep_open(USB_CDC_EP_OUT, USB_EP_TYPE_BULK, USB_CDC_BULK_MPS, BUF_OUT);
-    usb_port_ep_open(USB_CDC_EP_IN, USB_EP_TYPE_BULK, USB_CDC_BULK_MPS, BUF_IN);
+    usb_port_ep_open(USB_CDC_EP_NOTIF, USB_EP_TYPE_INTERRUPT, USB_CDC_NOTIF_MPS, BUF_NOTIF, 1);
+    usb_port_ep_open(USB_CDC_EP_OUT, USB_EP_TYPE_BULK, USB_CDC_BULK_MPS, BUF_OUT, BULK_NBUF);
+    usb_port_ep_open(USB_CDC_EP_IN, USB_EP_TYPE_BULK, USB_CDC_BULK_MPS, BUF_IN, BULK_NBUF);
     arm_out_if_room();
 }
 
@@ -185,7 +208,6 @@ static void cdc_control_out(const usb_setup_t *s, const uint8_t *data, uint16_t 
 
 static void out_done(uint16_t len)
 {
-    out_armed = false;
     if (len == 0) {
         stats.rx_zlp++;
     } else {
@@ -208,7 +230,7 @@ static void out_done(uint16_t len)
         stats.rx_bytes += len;
     }
     arm_out_if_room();
-    if (!out_armed) {
+    if (!usb_port_ep_is_busy(USB_CDC_EP_OUT)) {
         stats.rx_paused++;
     }
     if (len > 0 && events != 0 && events->link_rx_cb != 0) {
@@ -221,8 +243,7 @@ static void cdc_xfer(uint8_t ep_addr, uint16_t len)
     if (ep_addr == USB_CDC_EP_OUT) {
         out_done(len);
     } else if (ep_addr == USB_CDC_EP_IN) {
-        in_busy = false;
-        tx_pump();
+        tx_pump(); /* refills once the controller has finished with both buffers */
         if (events != 0 && events->link_tx_cb != 0) {
             events->link_tx_cb();
         }
@@ -234,10 +255,8 @@ static void cdc_xfer(uint8_t ep_addr, uint16_t len)
 static void cdc_halt_cleared(uint8_t ep_addr)
 {
     if (ep_addr == USB_CDC_EP_OUT) {
-        out_armed = false;
         arm_out_if_room();
     } else if (ep_addr == USB_CDC_EP_IN) {
-        in_busy = false;
         tx_pump();
     } else if (ep_addr == USB_CDC_EP_NOTIF) {
         notif_busy = false;
@@ -275,7 +294,7 @@ size_t hal_link_read(uint8_t *buf, size_t cap)
     }
     BARRIER();
     rx_tail = tail + (uint32_t)n;
-    if (n > 0 && !out_armed) {
+    if (n > 0 && !usb_port_ep_is_busy(USB_CDC_EP_OUT)) {
         uint32_t irq = hal_irq_save();
         arm_out_if_room();
         hal_irq_restore(irq);

@@ -263,7 +263,7 @@ static bool class_request(const usb_setup_t *s)
         ctl.class_out = true;
         ctl.out_len = 0;
         ctl.stage = STAGE_DATA_OUT;
-        usb_port_ep_out(0, USB_EP0_MPS);
+        usb_port_ep_out(0, USB_EP0_MPS, 1);
     } else {
         start_status_in();
     }
@@ -308,7 +308,7 @@ static void ep0_in_done(void)
             return;
         }
         ctl.stage = STAGE_STATUS_OUT;
-        usb_port_ep_out(0, USB_EP0_MPS);
+        usb_port_ep_out(0, USB_EP0_MPS, 1);
     } else if (ctl.stage == STAGE_STATUS_IN) {
         if (ctl.pending_addr & 0x80u) {
             usb_port_set_address(ctl.pending_addr & 0x7fu);
@@ -334,7 +334,7 @@ static void ep0_out_done(uint16_t len)
     usb_port_ep_out_copy(0, ctl.out_buf + ctl.out_len, len);
     ctl.out_len = (uint16_t)(ctl.out_len + len);
     if (ctl.out_len < ctl.setup.wLength && len == USB_EP0_MPS) {
-        usb_port_ep_out(0, USB_EP0_MPS);
+        usb_port_ep_out(0, USB_EP0_MPS, 1);
         return;
     }
     if (ctl.class_out && cls->control_out != 0) {

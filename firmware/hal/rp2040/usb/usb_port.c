@@ -16,12 +16,18 @@
 #include "usb_regs.h"
 
 typedef struct usb_ep {
-    uint16_t buf_off; /* DPRAM offset of its 64-byte buffer; 0 = not open */
+    uint16_t buf_off; /* DPRAM offset of buffer 0 (buffer 1 follows at +64); 0 = not open */
     uint16_t mps;
-    uint16_t armed_len; /* length handed to the controller (IN) or offered (OUT) */
+    uint16_t len[2]; /* per buffer: length handed to the controller (IN) or offered (OUT) */
+    uint32_t word;   /* buffer-control word of the current arming, without AVAILABLE */
+    uint32_t avail;  /* its AVAILABLE bits */
     uint8_t type;
+    uint8_t nbuf;   /* 1, or 2 when double-buffered */
+    uint8_t queued; /* IN buffers filled but not yet handed over */
+    uint8_t owned;  /* buffers handed to the controller and not yet reported */
+    uint8_t next;   /* the buffer the controller completes next */
+    uint8_t cur;    /* the buffer whose packet is being reported */
     bool next_pid1; /* next packet is DATA1 */
-    bool armed;
     bool stalled;
     bool deferred; /* E15: written without AVAILABLE, waiting for the next SOF */
 } usb_ep_t;
@@ -97,11 +103,18 @@ static void dpram_read(uint16_t off, uint8_t *dst, uint16_t len)
     }
 }
 
-static void buf_ctrl_arm(volatile uint32_t *bc, uint32_t val)
+/* Datasheet 4.1.2.5.3: write everything but AVAILABLE first, so that the controller (on
+ * clk_usb) never sees AVAILABLE with the previous packet's length or PID. */
+static void buf_ctrl_arm(volatile uint32_t *bc, uint32_t val, uint32_t avail)
 {
     *bc = val;
     short_delay();
-    *bc = val | USB_BUF_CTRL_AVAILABLE;
+    *bc = val | avail;
+}
+
+static uint32_t half_bits(uint8_t h, uint32_t bits)
+{
+    return h ? bits << 16 : bits;
 }
 
 void usb_port_init(void)
@@ -121,7 +134,8 @@ void usb_port_init(void)
         eps[n][0] = (usb_ep_t){0};
         eps[n][1] = (usb_ep_t){0};
     }
-    eps[0][0] = (usb_ep_t){.buf_off = USB_DPRAM_EP0_BUF, .mps = USB_EP0_MPS, .next_pid1 = true};
+    eps[0][0] =
+        (usb_ep_t){.buf_off = USB_DPRAM_EP0_BUF, .mps = USB_EP0_MPS, .nbuf = 1, .next_pid1 = true};
     eps[0][1] = eps[0][0];
 
     *usb_reg(USB_MUXING) = USB_MUXING_TO_PHY_BITS | USB_MUXING_SOFTCON_BITS;
@@ -156,17 +170,19 @@ void usb_port_set_address(uint8_t addr)
     *usb_reg(USB_ADDR_ENDP) = addr & 0x7fu;
 }
 
-void usb_port_ep_open(uint8_t ep_addr, enum usb_ep_type type, uint16_t mps, uint16_t buf_off)
+void usb_port_ep_open(uint8_t ep_addr, enum usb_ep_type type, uint16_t mps, uint16_t buf_off,
+                      uint8_t nbuf)
 {
     uint8_t n = USB_EP_NUM(ep_addr);
-    if (n == 0 || n >= USB_PORT_MAX_EP) {
+    if (n == 0 || n >= USB_PORT_MAX_EP || nbuf < 1 || nbuf > 2 || (nbuf == 2 && mps > 64)) {
         return;
     }
     usb_ep_t *ep = ep_of(ep_addr);
-    *ep = (usb_ep_t){.buf_off = buf_off, .mps = mps, .type = (uint8_t)type};
+    *ep = (usb_ep_t){.buf_off = buf_off, .mps = mps, .type = (uint8_t)type, .nbuf = nbuf};
     *buf_ctrl_of(ep_addr) = 0;
     *usb_dpram_word(USB_DPRAM_EP_CTRL(n, !USB_EP_IS_IN(ep_addr))) =
         USB_EP_CTRL_ENABLE_BITS | USB_EP_CTRL_INTERRUPT_PER_BUFF_BITS |
+        (nbuf == 2 ? USB_EP_CTRL_DOUBLE_BUFFERED_BITS : 0) |
         ((uint32_t)type << USB_EP_CTRL_ENDPOINT_TYPE_LSB) | buf_off;
     if (type == USB_EP_TYPE_BULK && USB_EP_IS_IN(ep_addr)) {
         *usb_reg(USB_INTE + REG_ALIAS_SET) = USB_INT_DEV_SOF_BITS; /* E15 needs frame timing */
@@ -182,46 +198,115 @@ static bool e15_in_critical_window(const usb_ep_t *ep)
     return since >= E15_WINDOW_START_US && since <= E15_WINDOW_END_US;
 }
 
+/* Add one packet's buffer-control bits (buffer h = count so far) to ep->word. */
+static uint8_t ep_add_buffer(usb_ep_t *ep, uint32_t bits, uint16_t len)
+{
+    uint8_t h = ep->queued;
+    if (h == 0) {
+        ep->word = 0;
+    }
+    ep->word |= half_bits(h, bits | len | (ep->next_pid1 ? USB_BUF_CTRL_DATA1_PID : 0));
+    ep->next_pid1 = !ep->next_pid1;
+    ep->len[h] = len;
+    ep->queued++;
+    return h;
+}
+
+/* Hand the ep->queued buffers described by ep->word to the controller in one write. A
+ * double-buffered endpoint also gets RESET: its buffer select restarts at buffer 0, whatever
+ * an earlier arming or a bus reset left it on (datasheet 4.1.2.5.3). */
+static void ep_commit(usb_ep_t *ep, volatile uint32_t *bc, bool defer)
+{
+    ep->avail = USB_BUF_CTRL_AVAILABLE | (ep->queued == 2 ? USB_BUF_CTRL_AVAILABLE << 16 : 0);
+    if (ep->nbuf == 2) {
+        ep->word |= USB_BUF_CTRL_RESET;
+    }
+    ep->owned = ep->queued;
+    ep->queued = 0;
+    ep->next = 0;
+    if (defer) {
+        *bc = ep->word;
+        ep->deferred = true;
+        e15_deferred_count++;
+        return;
+    }
+    buf_ctrl_arm(bc, ep->word, ep->avail);
+}
+
+uint8_t usb_port_ep_in_room(uint8_t ep_addr)
+{
+    const usb_ep_t *ep = ep_of(ep_addr | USB_DIR_IN);
+    if (ep->buf_off == 0 || ep->stalled || ep->owned > 0) {
+        return 0;
+    }
+    return (uint8_t)(ep->nbuf - ep->queued);
+}
+
+void usb_port_ep_in_queue(uint8_t ep_addr, const uint8_t *data, uint16_t len)
+{
+    usb_ep_t *ep = ep_of(ep_addr | USB_DIR_IN);
+    if (usb_port_ep_in_room(ep_addr) == 0 || len > ep->mps) {
+        return;
+    }
+    dpram_write((uint16_t)(ep->buf_off + 64u * ep->queued), data, len);
+    ep_add_buffer(ep, USB_BUF_CTRL_FULL, len);
+}
+
+void usb_port_ep_in_commit(uint8_t ep_addr)
+{
+    usb_ep_t *ep = ep_of(ep_addr | USB_DIR_IN);
+    if (ep->queued == 0 || ep->owned > 0) {
+        return;
+    }
+    ep_commit(ep, buf_ctrl_of(ep_addr | USB_DIR_IN), e15_in_critical_window(ep));
+}
+
 void usb_port_ep_in(uint8_t ep_addr, const uint8_t *data, uint16_t len)
 {
     usb_ep_t *ep = ep_of(ep_addr | USB_DIR_IN);
     if (ep->buf_off == 0 || len > ep->mps) {
         return;
     }
-    dpram_write(ep->buf_off, data, len);
-    uint32_t val = USB_BUF_CTRL_FULL | len | (ep->next_pid1 ? USB_BUF_CTRL_DATA1_PID : 0);
-    ep->next_pid1 = !ep->next_pid1;
-    ep->armed_len = len;
-    ep->armed = true;
-    volatile uint32_t *bc = buf_ctrl_of(ep_addr | USB_DIR_IN);
-    if (e15_in_critical_window(ep)) {
-        *bc = val;
-        ep->deferred = true;
-        e15_deferred_count++;
-        return;
+    if (ep->nbuf == 1) {
+        /* EP0 and the notification endpoint: a new packet replaces whatever was armed (a
+         * control transfer's next stage, or a SETUP, supersedes the old one). */
+        ep->owned = 0;
+        ep->queued = 0;
+        ep->deferred = false;
     }
-    buf_ctrl_arm(bc, val);
+    usb_port_ep_in_queue(ep_addr, data, len);
+    usb_port_ep_in_commit(ep_addr);
 }
 
-void usb_port_ep_out(uint8_t ep_num, uint16_t len)
+void usb_port_ep_out(uint8_t ep_num, uint16_t len, uint8_t count)
 {
     usb_ep_t *ep = ep_of(ep_num & 0x0fu);
-    if (ep->buf_off == 0 || len > ep->mps) {
+    if (ep->buf_off == 0 || len > ep->mps || ep->stalled || count == 0) {
         return;
     }
-    uint32_t val = len | (ep->next_pid1 ? USB_BUF_CTRL_DATA1_PID : 0);
-    ep->next_pid1 = !ep->next_pid1;
-    ep->armed_len = len;
-    ep->armed = true;
-    buf_ctrl_arm(buf_ctrl_of(ep_num & 0x0fu), val);
+    if (ep->nbuf == 1) {
+        ep->owned = 0; /* EP0: a new stage replaces the old arming */
+    } else if (ep->owned > 0) {
+        return; /* never rewrite the word while the controller owns a buffer of it */
+    }
+    ep->queued = 0;
+    for (uint8_t i = 0; i < count && i < ep->nbuf; i++) {
+        ep_add_buffer(ep, 0, len);
+    }
+    ep_commit(ep, buf_ctrl_of(ep_num & 0x0fu), false);
 }
 
 void usb_port_ep_out_copy(uint8_t ep_num, uint8_t *dst, uint16_t len)
 {
     const usb_ep_t *ep = ep_of(ep_num & 0x0fu);
     if (ep->buf_off != 0 && len <= ep->mps) {
-        dpram_read(ep->buf_off, dst, len);
+        dpram_read((uint16_t)(ep->buf_off + 64u * ep->cur), dst, len);
     }
+}
+
+bool usb_port_ep_is_busy(uint8_t ep_addr)
+{
+    return ep_of(ep_addr)->owned > 0;
 }
 
 void usb_port_ep0_setup(void)
@@ -232,7 +317,8 @@ void usb_port_ep0_setup(void)
         USB_EP_STALL_ARM_EP0_IN_BITS | USB_EP_STALL_ARM_EP0_OUT_BITS;
     for (unsigned d = 0; d < 2; d++) {
         eps[0][d].next_pid1 = true;
-        eps[0][d].armed = false;
+        eps[0][d].owned = 0;
+        eps[0][d].queued = 0;
         eps[0][d].stalled = false;
     }
 }
@@ -245,7 +331,7 @@ void usb_port_ep0_stall(void)
     *usb_dpram_word(USB_DPRAM_BUF_CTRL(0, false)) = USB_BUF_CTRL_STALL;
     *usb_dpram_word(USB_DPRAM_BUF_CTRL(0, true)) = USB_BUF_CTRL_STALL;
     eps[0][0].stalled = eps[0][1].stalled = true;
-    eps[0][0].armed = eps[0][1].armed = false;
+    eps[0][0].owned = eps[0][1].owned = 0;
 }
 
 void usb_port_ep_set_stall(uint8_t ep_addr, bool stall)
@@ -255,7 +341,8 @@ void usb_port_ep_set_stall(uint8_t ep_addr, bool stall)
         return;
     }
     ep->stalled = stall;
-    ep->armed = false;
+    ep->owned = 0;
+    ep->queued = 0;
     ep->deferred = false;
     if (!stall) {
         ep->next_pid1 = false;
@@ -275,6 +362,34 @@ uint32_t usb_port_e15_deferred(void)
 
 /* ---- interrupt ------------------------------------------------------------------------- */
 
+/* Report the endpoint's completed buffers in the order the controller used them. One
+ * BUFF_STATUS bit can stand for two buffers (the bit is set again at once if both completed),
+ * so a double-buffered endpoint's buffers are read from their own AVAILABLE bits: the
+ * controller clears AVAILABLE when it writes a buffer's status back (datasheet 4.1.2.5.3). A
+ * single buffer is done when its bit is set (rp2040js clears AVAILABLE as soon as it is armed). */
+static void ep_buffers_done(uint8_t n, uint8_t d)
+{
+    usb_ep_t *ep = &eps[n][d];
+    const volatile uint32_t *bc = usb_dpram_word(USB_DPRAM_BUF_CTRL(n, d == 0));
+    /* None owned: the bit is left over from an arming a SETUP or reset replaced, or a second
+     * buffer already handled. Deferred (E15): written without AVAILABLE, nothing sent yet. */
+    while (ep->owned > 0 && !ep->deferred) {
+        uint8_t h = ep->next;
+        uint32_t b = (h ? *bc >> 16 : *bc) & 0xffffu;
+        if (ep->nbuf == 2 && (b & USB_BUF_CTRL_AVAILABLE)) {
+            break; /* still the controller's */
+        }
+        ep->owned--;
+        ep->next = (uint8_t)((h + 1u) % ep->nbuf);
+        ep->cur = h;
+        uint16_t len = d == 0 ? (uint16_t)(b & USB_BUF_CTRL_LEN_MASK) : ep->len[h];
+        usb_core_on_xfer((uint8_t)(n | (d ? USB_DIR_IN : 0)), len); /* may arm again */
+        if (ep->nbuf == 1) {
+            break;
+        }
+    }
+}
+
 static void handle_buff_status(void)
 {
     uint32_t bs = *usb_reg(USB_BUFF_STATUS);
@@ -285,18 +400,9 @@ static void handle_buff_status(void)
                 continue;
             }
             bs &= ~bit;
-            *usb_reg(USB_BUFF_STATUS) = bit;
-            usb_ep_t *ep = &eps[n][d];
-            if (!ep->armed) {
-                continue; /* left over from a transfer a SETUP or reset replaced */
-            }
-            ep->armed = false;
-            uint16_t len = ep->armed_len;
-            if (d == 0) {
-                len = (uint16_t)(*usb_dpram_word(USB_DPRAM_BUF_CTRL(n, true)) &
-                                 USB_BUF_CTRL_LEN_MASK);
-            }
-            usb_core_on_xfer((uint8_t)(n | (d ? USB_DIR_IN : 0)), len);
+            *usb_reg(USB_BUFF_STATUS) =
+                bit; /* before reading the buffers: a later one re-sets it */
+            ep_buffers_done(n, d);
         }
     }
 }
@@ -310,8 +416,7 @@ static void handle_sof(void)
         usb_ep_t *ep = &eps[n][1];
         if (ep->deferred) {
             ep->deferred = false;
-            volatile uint32_t *bc = usb_dpram_word(USB_DPRAM_BUF_CTRL(n, false));
-            buf_ctrl_arm(bc, *bc);
+            buf_ctrl_arm(usb_dpram_word(USB_DPRAM_BUF_CTRL(n, false)), ep->word, ep->avail);
         }
     }
 }

@@ -5,10 +5,14 @@
  * buffer, stall, set the address. The port reports what the hardware did through the
  * usb_core_on_* functions (declared in usb_core.h), all called from the USB interrupt.
  *
- * Buffering: every endpoint uses one 64-byte buffer, re-armed from the interrupt as soon as a
- * packet completes (see docs/USB.md "Buffering" for why double buffering is a build option
- * that is off: rp2040js does not model the buffer alternation, and the emulator is where the
- * binary is proven).
+ * Buffering: EP0 and the notification endpoint use one 64-byte buffer. An endpoint opened with
+ * nbuf = 2 is double-buffered (datasheet 4.1.2.5): two halves of one buffer-control word, used
+ * by the controller strictly in turn. The port hands the controller both halves together, in one
+ * word written while neither half is the controller's (the controller writes its status back
+ * into that same word: re-arming one half while it still owns the other would race that
+ * write-back), with RESET so that buffer 0 goes first. So a double-buffered endpoint takes up
+ * to two packets per arming: the host can send or fetch two back to back without a NAK while
+ * the interrupt handles the first. See docs/USB.md "Buffering".
  *
  * Data toggles are kept here: EP0 restarts at DATA1 after each SETUP; bulk/interrupt
  * endpoints start at DATA0 when opened or when a halt is cleared.
@@ -18,6 +22,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Bulk endpoints double-buffered (1, default) or single-buffered (0). */
+#ifndef USB_BULK_DOUBLE_BUFFER
+#define USB_BULK_DOUBLE_BUFFER 1
+#endif
 
 #define USB_EP0_MPS        64u
 #define USB_PORT_MAX_EP    4u /* endpoint numbers 0..3 are enough for CDC-ACM */
@@ -42,21 +51,39 @@ void usb_port_reset(void);
 /* Apply a device address. The core calls this after the SET_ADDRESS status stage. */
 void usb_port_set_address(uint8_t addr);
 
-/* Configure endpoint ep_addr (number | USB_DIR_IN) of type/mps with its packet buffer at
- * DPRAM offset buf_off (64-byte aligned, >= USB_DPRAM_DATA). Resets its toggle to DATA0. */
-void usb_port_ep_open(uint8_t ep_addr, enum usb_ep_type type, uint16_t mps, uint16_t buf_off);
+/* Configure endpoint ep_addr (number | USB_DIR_IN) of type/mps with its packet buffer(s) at
+ * DPRAM offset buf_off (64-byte aligned, >= USB_DPRAM_DATA; nbuf = 2 uses buf_off + 64 too,
+ * and needs mps <= 64). Resets its toggle to DATA0. */
+void usb_port_ep_open(uint8_t ep_addr, enum usb_ep_type type, uint16_t mps, uint16_t buf_off,
+                      uint8_t nbuf);
 
-/* Copy len (<= mps) bytes into the endpoint's buffer and hand it to the controller; len 0
- * sends a zero-length packet. On bulk IN endpoints the arming may be deferred to the next SOF
- * (RP2040-E15). Completion is reported by usb_core_on_xfer(ep_addr, len). */
+/* How many IN packets usb_port_ep_in_queue may take now: 0 while the controller still owns
+ * any of the endpoint's buffers, else its free halves (1 or 2). */
+uint8_t usb_port_ep_in_room(uint8_t ep_addr);
+
+/* Copy len (<= mps) bytes into the endpoint's next free buffer, not yet handed over; len 0 is
+ * a zero-length packet. Ignored when usb_port_ep_in_room() is 0. */
+void usb_port_ep_in_queue(uint8_t ep_addr, const uint8_t *data, uint16_t len);
+
+/* Hand every queued IN packet to the controller in one buffer-control write. On bulk IN
+ * endpoints the arming may be deferred to the next SOF (RP2040-E15). Each packet's
+ * completion is reported, in order, by usb_core_on_xfer(ep_addr, len). */
+void usb_port_ep_in_commit(uint8_t ep_addr);
+
+/* usb_port_ep_in_queue + usb_port_ep_in_commit for one packet. */
 void usb_port_ep_in(uint8_t ep_addr, const uint8_t *data, uint16_t len);
 
-/* Accept one OUT packet of up to len bytes on endpoint number ep. Completion is reported by
- * usb_core_on_xfer(ep, received); then read it with usb_port_ep_out_copy. */
-void usb_port_ep_out(uint8_t ep, uint16_t len);
+/* Accept up to count (1, or 2 on a double-buffered endpoint) OUT packets of up to len bytes
+ * each on endpoint number ep. Ignored while the controller owns any of its buffers. Each
+ * packet is reported, in order, by usb_core_on_xfer(ep, received); read it with
+ * usb_port_ep_out_copy from inside that call. */
+void usb_port_ep_out(uint8_t ep, uint16_t len, uint8_t count);
 
-/* Copy the last received OUT packet of endpoint ep (len bytes, as reported) into dst. */
+/* Copy the OUT packet being reported on endpoint ep (len bytes, as reported) into dst. */
 void usb_port_ep_out_copy(uint8_t ep, uint8_t *dst, uint16_t len);
+
+/* True while the controller owns any buffer of the endpoint (armed, not yet completed). */
+bool usb_port_ep_is_busy(uint8_t ep_addr);
 
 /* Reset EP0's toggles for a new control transfer (next IN and OUT packet are DATA1) and
  * drop whatever EP0 had armed or stalled. Called on each SETUP. */

@@ -5,6 +5,7 @@
 // state (a predicate), never wall-clock sleeps. The bridge has its own real-time-paced loop.
 import { readFileSync } from 'node:fs';
 import { RP2040, ConsoleLogger, LogLevel } from 'rp2040js';
+import { installDoubleBufferModel } from './dbuf-model.mjs';
 
 const FLASH = 0x10000000;
 const SRAM = 0x20000000;
@@ -68,10 +69,12 @@ function vectorTableAddress(image) {
 }
 
 // A fresh MCU running the image at path (or a flash image already loaded); rp2040js logs
-// only errors, to stderr.
+// only errors, to stderr. The double-buffered endpoint model (dbuf-model.mjs) is installed:
+// it takes over only endpoints whose control word has DOUBLE_BUFFERED set (mcu.dbufModel).
 export function createMcu(pathOrImage) {
   const mcu = new RP2040();
   mcu.logger = new ConsoleLogger(LogLevel.Error, false);
+  installDoubleBufferModel(mcu);
   const image = typeof pathOrImage === 'string' ? flashImage(pathOrImage) : pathOrImage;
   mcu.flash.set(image, 0);
   mcu.core.VTOR = vectorTableAddress(image);

@@ -23,6 +23,13 @@ export class UsbHost {
     this.ep0OutArmed = null; // size of the EP0 OUT buffer the device offers, or null
     this.outArmed = null;    // same for the bulk OUT endpoint
     this.outQueue = [];      // host -> device bytes not yet taken by the device
+    this.outPackets = [];    // explicit packets (sendPacket), sent before outQueue's bytes
+    // OUT packets the host had ready right after the previous one, but the device had no
+    // buffer armed: on a real bus each costs a NAK and a retry (single buffering's cost).
+    this.outNaks = 0;
+    this.nakCheck = mcu.clock.createAlarm(() => {
+      if ((this.outQueue.length > 0 || this.outPackets.length > 0) && this.outArmed === null) this.outNaks++;
+    });
     this.received = [];      // device -> host bulk bytes
     this.inPackets = [];     // their packet sizes (0 = ZLP)
     this.notifications = [];
@@ -60,13 +67,23 @@ export class UsbHost {
   }
 
   #feedOut() {
-    if (this.outArmed === null || this.outQueue.length === 0) {
-      return; // NAK: the device's buffer stays armed until we have data
+    if (this.outQueue.length === 0 && this.outPackets.length === 0) {
+      return; // nothing to send: the device's buffer stays armed until we have data
     }
-    const n = Math.min(this.outArmed, this.outQueue.length);
-    const pkt = Uint8Array.from(this.outQueue.splice(0, n));
+    if (this.outArmed === null) {
+      return; // NAK: the packet waits until the device arms a buffer
+    }
+    let pkt;
+    if (this.outPackets.length > 0) {
+      pkt = this.outPackets.shift();
+    } else {
+      const n = Math.min(this.outArmed, this.outQueue.length);
+      pkt = Uint8Array.from(this.outQueue.splice(0, n));
+    }
     this.outArmed = null;
     this.usb.endpointReadDone(this.bulkOut, pkt);
+    // Just after this packet's transaction ends, is the device ready for the next one?
+    this.nakCheck.schedule(this.usb.readDelayMicroseconds * 1000 + 1);
   }
 
   run(until, maxUs = 200000) {
@@ -90,6 +107,7 @@ export class UsbHost {
     this.ep0In = [];
     this.ep0OutArmed = null;
     this.outArmed = null;
+    this.outPackets = [];
     this.usb.resetDevice();
     if (!this.run(() => this.resets > before, 100000)) throw new Error('device did not acknowledge the bus reset');
   }
@@ -164,6 +182,13 @@ export class UsbHost {
   // Bulk: queue bytes for the device; they go out as the device arms its OUT buffer.
   write(bytes) {
     for (const b of bytes) this.outQueue.push(b);
+    this.#feedOut();
+  }
+
+  // Bulk: one OUT packet of exactly these bytes (an empty array is a zero-length packet).
+  sendPacket(bytes) {
+    if (bytes.length > 64) throw new Error('sendPacket: more than 64 bytes');
+    this.outPackets.push(Uint8Array.from(bytes));
     this.#feedOut();
   }
 
