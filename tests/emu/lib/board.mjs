@@ -158,8 +158,10 @@ export class EmuBoard {
         clock.tick(dt);
         continue;
       }
+      const pc = this.profiler ? core.PC : 0;
       const cycles = core.executeInstruction();
       this.totalCycles += cycles;
+      if (this.profiler) this.profiler(pc, cycles);
       clock.tick(cycles * NS_PER_CYCLE);
       if (this.pendingFault) {
         this.pendingFault = false;
