@@ -58,7 +58,11 @@ uint32_t hal_time_us(void);
 
 /* Sleep the core until deadline_us (if has_deadline) or until any interrupt/event arrives,
  * whichever is first. May return early (spurious wake-ups are fine). RP2040: arm an alarm,
- * WFI. Host: poll() on the pty and control fds, dispatching their "interrupts". */
+ * WFI. Host: poll() on the pty and control fds, dispatching their "interrupts".
+ * The core calls this with interrupts enabled, right after checking that no event is
+ * pending: a port must not lose an interrupt that fires between that check and the sleep
+ * (Cortex-M0+: WFE, whose event register latches every exception entry, does this; a bare
+ * WFI needs interrupts masked around the check, which the core does not do). */
 void hal_idle_until(uint32_t deadline_us, bool has_deadline);
 
 /* Critical section: mask interrupts, return the previous state for hal_irq_restore. Nests. */
@@ -118,6 +122,21 @@ uint8_t hal_platform(void);
 /* Reboot now (mode: enum proto_reboot_mode). Returns -HAL_E_UNSUPPORTED if mode cannot be
  * done here; otherwise does not return. */
 int hal_reboot(uint8_t mode);
+
+/* ---- optional: firmware/core/hal_weak.c has defaults, a port may define its own --------- */
+
+/* Bytes of the main stack ever used (painted-stack high-water mark); 0 = unknown. */
+uint16_t hal_stack_high_water(void);
+/* Static RAM used by the image and available in total, in bytes; 0/0 = unknown. */
+void hal_ram_usage(uint16_t *used, uint16_t *total);
+/* Fault on purpose, as a real bug would (DEBUG FAULT): the port's fault handler records the
+ * crash (kind, PC, LR, sched_running_id) and resets. Default: call through a null pointer. */
+void hal_debug_fault(void);
+
+/* ---- provided by firmware/core ----------------------------------------------------------- */
+
+/* The firmware's entry point (core/app.c), called by each port's startup. Never returns. */
+void app_main(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,79 @@
+/*
+ * config.h - compile-time sizes and timings of the firmware core.
+ *
+ * Every static pool in firmware/core is sized here. A port or a test may override any value
+ * with -D on the command line (each is guarded by #ifndef).
+ */
+#ifndef PICOD_CORE_CONFIG_H
+#define PICOD_CORE_CONFIG_H
+
+/* Firmware version reported in HELLO. */
+#define FW_VERSION_MAJOR 0
+#define FW_VERSION_MINOR 1
+#define FW_VERSION_PATCH 0
+#ifndef FW_BUILD_STRING
+#define FW_BUILD_STRING "0.1.0"
+#endif
+
+/* ---- scheduler ---- */
+#ifndef CONFIG_MAX_TASKS
+#define CONFIG_MAX_TASKS 8 /* size of the task registry (stats, event scan) */
+#endif
+#ifndef CONFIG_TASK_BUDGET_US
+#define CONFIG_TASK_BUDGET_US 2000 /* one run longer than this is reported as an overrun */
+#endif
+#ifndef CONFIG_WATCHDOG_MS
+#define CONFIG_WATCHDOG_MS 1000 /* hardware watchdog, fed by a healthy scheduler loop */
+#endif
+
+/* ---- host link ---- */
+#ifndef CONFIG_TXQ_SLOTS
+#define CONFIG_TXQ_SLOTS 6 /* encoded frames waiting for the host (responses + events) */
+#endif
+#ifndef CONFIG_LINK_RX_CHUNK
+#define CONFIG_LINK_RX_CHUNK 64 /* bytes read from the port per step */
+#endif
+#ifndef CONFIG_LINK_RX_BUDGET
+#define CONFIG_LINK_RX_BUDGET 4 /* frames dispatched per run before yielding */
+#endif
+#ifndef CONFIG_HOST_TIMEOUT_MS
+#define CONFIG_HOST_TIMEOUT_MS 3000 /* host watchdog when HELLO says 0 */
+#endif
+#ifndef CONFIG_HOST_TIMEOUT_MIN_MS
+#define CONFIG_HOST_TIMEOUT_MIN_MS 100
+#endif
+
+/* ---- button ---- */
+#ifndef CONFIG_BUTTON_DEBOUNCE_US
+#define CONFIG_BUTTON_DEBOUNCE_US 20000 /* level must be stable this long */
+#endif
+#ifndef CONFIG_BUTTON_LONG_US
+#define CONFIG_BUTTON_LONG_US 1000000 /* held this long -> LONG */
+#endif
+#ifndef CONFIG_BUTTON_DOUBLE_US
+#define CONFIG_BUTTON_DOUBLE_US 400000 /* second press within this of the first -> DOUBLE */
+#endif
+#ifndef CONFIG_BUTTON_EDGES
+#define CONFIG_BUTTON_EDGES 8 /* raw edges buffered between ISR and task */
+#endif
+
+/* ---- I2C and sensors ---- */
+#ifndef CONFIG_MAX_SENSORS
+#define CONFIG_MAX_SENSORS 4
+#endif
+#ifndef CONFIG_I2C_TIMEOUT_US
+#define CONFIG_I2C_TIMEOUT_US 25000 /* one transfer, start to stop */
+#endif
+#ifndef CONFIG_SENSOR_JOBS
+#define CONFIG_SENSOR_JOBS 2 /* host I2C/READ_SENSORS requests queued for the sensor task */
+#endif
+#ifndef CONFIG_POLL_MIN_MS
+#define CONFIG_POLL_MIN_MS 50 /* shortest SET_POLL interval accepted */
+#endif
+
+/* ---- debug ---- */
+#ifndef CONFIG_DEBUG_REQUESTS
+#define CONFIG_DEBUG_REQUESTS 0 /* 1: accept DEBUG requests (HANG/FAULT/SILENT), caps DEBUG */
+#endif
+
+#endif /* PICOD_CORE_CONFIG_H */

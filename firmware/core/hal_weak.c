@@ -1,0 +1,24 @@
+/*
+ * hal_weak.c - defaults for the optional HAL functions (declared in hal.h under "optional").
+ * A port overrides any of them by defining a function of the same name.
+ */
+#include "hal.h"
+
+__attribute__((weak)) uint16_t hal_stack_high_water(void)
+{
+    return 0; /* unknown */
+}
+
+__attribute__((weak)) void hal_ram_usage(uint16_t *used, uint16_t *total)
+{
+    *used = 0; /* unknown */
+    *total = 0;
+}
+
+__attribute__((weak)) void hal_debug_fault(void)
+{
+    /* Call through a null function pointer, as a real bug would: a HardFault on the M0+
+     * (branch to an even address), SIGSEGV on a host. */
+    void (*volatile fn)(void) = 0;
+    fn();
+}

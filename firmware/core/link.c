@@ -1,0 +1,447 @@
+/*
+ * link.c - host link task, TX queue with drop-oldest-event, duplicate cache, host watchdog.
+ */
+#include "link.h"
+
+#include <string.h>
+
+#include "board.h"
+#include "config.h"
+#include "hal.h"
+#include "led.h"
+
+typedef struct txslot {
+    uint16_t len;
+    uint8_t is_event;
+    uint8_t data[PROTO_MAX_FRAME];
+} txslot_t;
+
+static struct {
+    /* TX queue: order[0..count) are slot indices, oldest first; tx_off bytes of the oldest
+     * are already written to the port. */
+    txslot_t slots[CONFIG_TXQ_SLOTS];
+    uint8_t order[CONFIG_TXQ_SLOTS];
+    uint8_t count, responses;
+    uint16_t tx_off;
+    uint16_t deferred;     /* requests answered later (each will need a response slot) */
+    uint32_t drops_unsent; /* drops not yet reported by a FAULT event */
+    uint16_t evt_seq;
+
+    /* Duplicate detection: the last request, and a copy of the last response. */
+    uint16_t last_seq;
+    uint8_t last_type;
+    bool have_last;
+    uint16_t cache_seq;
+    uint16_t cache_len;
+    uint8_t cache[PROTO_MAX_FRAME];
+
+    /* RX */
+    proto_decoder_t dec;
+    uint8_t rx[CONFIG_LINK_RX_CHUNK];
+    uint16_t rx_len, rx_pos;
+    uint8_t body[PROTO_MAX_BODY]; /* response body scratch */
+
+    /* host watchdog and link state */
+    uint8_t state;
+    uint32_t host_timeout_us;
+    uint32_t last_rx_us;
+    bool silent;
+    uint32_t silent_until;
+    volatile uint8_t conn_changed;
+    volatile uint8_t connected;
+    void (*after_fn)(uint32_t);
+    uint32_t after_arg;
+
+    link_counters_t ctr;
+    sched_event_t ev; /* rx, tx space, connection change, self-wake */
+} lk;
+
+sched_task_t link_task;
+
+void link_rx_isr(void)
+{
+    sched_event_set(&lk.ev);
+}
+
+void link_tx_isr(void)
+{
+    sched_event_set(&lk.ev);
+}
+
+void link_conn_isr(bool connected)
+{
+    lk.connected = connected ? 1 : 0;
+    lk.conn_changed = 1;
+    sched_event_set(&lk.ev);
+}
+
+uint8_t link_state(void)
+{
+    return lk.state;
+}
+
+const link_counters_t *link_counters(void)
+{
+    return &lk.ctr;
+}
+
+const proto_decoder_stats_t *link_decoder_stats(void)
+{
+    return &lk.dec.stats;
+}
+
+uint8_t link_pending_events(void)
+{
+    return (uint8_t)(lk.count - lk.responses);
+}
+
+/* ---- TX queue ---------------------------------------------------------------------------- */
+
+static void txq_remove(uint8_t pos)
+{
+    uint8_t slot = lk.order[pos];
+    if (!lk.slots[slot].is_event)
+        lk.responses--;
+    for (uint8_t i = pos; i + 1 < lk.count; i++)
+        lk.order[i] = lk.order[i + 1];
+    lk.count--;
+    lk.order[lk.count] = slot;
+}
+
+/* Evict the oldest event not partly sent. Returns false if there is none. */
+static bool txq_drop_oldest_event(void)
+{
+    for (uint8_t i = (lk.tx_off ? 1 : 0); i < lk.count; i++) {
+        if (lk.slots[lk.order[i]].is_event) {
+            txq_remove(i);
+            lk.ctr.tx_events_dropped++;
+            lk.drops_unsent++;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void link_flush(void);
+
+/* Encode a frame into a free slot (evicting an event if needed). */
+static int txq_push(bool is_event, uint8_t type, uint16_t seq, const uint8_t *body, size_t len,
+                    bool cache_it)
+{
+    if (len > PROTO_MAX_BODY)
+        return -PROTO_E_LENGTH;
+    if (lk.count == CONFIG_TXQ_SLOTS && !txq_drop_oldest_event()) {
+        if (is_event) {
+            lk.ctr.tx_events_dropped++; /* full of responses: the new event is the oldest */
+            lk.drops_unsent++;
+            return 0;
+        }
+        return -PROTO_E_BUSY; /* cannot happen: see link_can_take_request() */
+    }
+    uint8_t slot = lk.order[lk.count];
+    txslot_t *s = &lk.slots[slot];
+    int n = proto_frame_encode(s->data, sizeof(s->data), type, seq, body, len);
+    if (n < 0)
+        return n;
+    s->len = (uint16_t)n;
+    s->is_event = is_event ? 1 : 0;
+    lk.count++;
+    if (!is_event)
+        lk.responses++;
+    if (cache_it) {
+        memcpy(lk.cache, s->data, (size_t)n);
+        lk.cache_len = (uint16_t)n;
+        lk.cache_seq = seq;
+    }
+    link_flush();
+    return 0;
+}
+
+static void report_drops(void)
+{
+    if (!lk.drops_unsent || lk.count >= CONFIG_TXQ_SLOTS)
+        return;
+    proto_fault_event_t fe = {PROTO_FAULT_QUEUE_DROP, 0xff, lk.ctr.tx_events_dropped};
+    uint8_t b[16];
+    int n = proto_fault_event_encode(&fe, b, sizeof(b));
+    lk.drops_unsent = 0;
+    if (n >= 0)
+        (void)txq_push(true, PROTO_MSG_FAULT, lk.evt_seq++, b, (size_t)n, false);
+}
+
+static void link_flush(void)
+{
+    if (lk.silent)
+        return;
+    while (lk.count) {
+        txslot_t *s = &lk.slots[lk.order[0]];
+        size_t n = hal_link_write(s->data + lk.tx_off, (size_t)(s->len - lk.tx_off));
+        lk.tx_off = (uint16_t)(lk.tx_off + n);
+        if (lk.tx_off < s->len)
+            return;
+        lk.tx_off = 0;
+        lk.ctr.tx_frames++;
+        txq_remove(0);
+    }
+    report_drops();
+}
+
+int link_send_event(uint8_t type, const uint8_t *body, size_t len)
+{
+    return txq_push(true, type, lk.evt_seq++, body, len, false);
+}
+
+int link_respond(uint16_t seq, uint8_t req_type, const uint8_t *body, size_t len)
+{
+    if (lk.deferred)
+        lk.deferred--;
+    return txq_push(false, PROTO_MSG_ACK(req_type), seq, body, len,
+                    lk.have_last && seq == lk.last_seq);
+}
+
+static int respond_error_now(uint16_t seq, uint8_t req_type, uint8_t code, uint16_t detail,
+                             bool cache_it)
+{
+    proto_error_t e = {code, req_type, detail};
+    uint8_t b[8];
+    int n = proto_error_encode(&e, b, sizeof(b));
+    if (n < 0)
+        return n;
+    return txq_push(false, PROTO_MSG_ERROR, seq, b, (size_t)n, cache_it);
+}
+
+int link_respond_error(uint16_t seq, uint8_t req_type, uint8_t code, uint16_t detail)
+{
+    if (lk.deferred)
+        lk.deferred--;
+    return respond_error_now(seq, req_type, code, detail, lk.have_last && seq == lk.last_seq);
+}
+
+/* A request may be taken only if its response (and every deferred one) has a slot. */
+static bool link_can_take_request(void)
+{
+    return (unsigned)lk.responses + lk.deferred + 1u <= CONFIG_TXQ_SLOTS;
+}
+
+/* ---- link state and host watchdog ---------------------------------------------------------- */
+
+static void set_state(uint8_t st)
+{
+    if (st == lk.state)
+        return;
+    lk.state = st;
+    led_set_link_state(st);
+    uint8_t b[1] = {st};
+    (void)link_send_event(PROTO_MSG_LINK_STATE, b, 1);
+}
+
+static void send_fault(uint8_t kind, uint32_t detail)
+{
+    proto_fault_event_t fe = {kind, 0xff, detail};
+    uint8_t b[16];
+    int n = proto_fault_event_encode(&fe, b, sizeof(b));
+    if (n >= 0)
+        (void)link_send_event(PROTO_MSG_FAULT, b, (size_t)n);
+}
+
+void link_hello(uint16_t host_timeout_ms)
+{
+    uint32_t ms = host_timeout_ms ? host_timeout_ms : CONFIG_HOST_TIMEOUT_MS;
+    if (ms < CONFIG_HOST_TIMEOUT_MIN_MS)
+        ms = CONFIG_HOST_TIMEOUT_MIN_MS;
+    lk.host_timeout_us = ms * 1000u;
+    set_state(PROTO_LINK_ONLINE);
+}
+
+static void host_heard(void)
+{
+    lk.last_rx_us = hal_time_us();
+    if (lk.state == PROTO_LINK_HOST_LOST) {
+        set_state(PROTO_LINK_ONLINE);
+        send_fault(PROTO_FAULT_HOST_BACK, lk.ctr.host_lost_count);
+    }
+}
+
+/* Microseconds until the host watchdog fires, or SCHED_FOREVER when it is not armed. */
+static uint32_t watchdog_check(uint32_t now)
+{
+    uint32_t wait = SCHED_FOREVER;
+    if (lk.silent) {
+        if (!sched_time_before(now, lk.silent_until))
+            lk.silent = false;
+        else
+            wait = lk.silent_until - now;
+    }
+    if (lk.state != PROTO_LINK_ONLINE || lk.host_timeout_us == 0)
+        return wait;
+    uint32_t deadline = lk.last_rx_us + lk.host_timeout_us;
+    if (sched_time_before(now, deadline)) {
+        uint32_t left = deadline - now;
+        return left < wait ? left : wait;
+    }
+    lk.ctr.host_lost_count++;
+    set_state(PROTO_LINK_HOST_LOST);
+    send_fault(PROTO_FAULT_HOST_LOST, lk.ctr.host_lost_count);
+    requests_host_lost();
+    return wait;
+}
+
+void link_silence(uint32_t ms)
+{
+    lk.silent_until = hal_time_us() + ms * 1000u;
+    lk.silent = true;
+    sched_event_set(&lk.ev); /* re-arm the link task's timeout */
+}
+
+void link_after_flush(void (*fn)(uint32_t arg), uint32_t arg)
+{
+    lk.after_fn = fn;
+    lk.after_arg = arg;
+    sched_event_set(&lk.ev);
+}
+
+/* ---- RX and dispatch ------------------------------------------------------------------------- */
+
+static void handle_request(const proto_frame_t *f)
+{
+    host_heard();
+    bool dup = lk.have_last && f->seq == lk.last_seq && f->type == lk.last_type &&
+               f->type != PROTO_MSG_HELLO;
+    if (dup) {
+        lk.ctr.rx_duplicates++;
+        if (lk.cache_seq == f->seq && lk.cache_len) {
+            /* Re-send the cached frame as it was (it carries the same seq). */
+            if (lk.count == CONFIG_TXQ_SLOTS && !txq_drop_oldest_event())
+                return;
+            uint8_t slot = lk.order[lk.count];
+            memcpy(lk.slots[slot].data, lk.cache, lk.cache_len);
+            lk.slots[slot].len = lk.cache_len;
+            lk.slots[slot].is_event = 0;
+            lk.count++;
+            lk.responses++;
+            link_flush();
+        }
+        return; /* else: still being executed; its response is on the way */
+    }
+    lk.have_last = true;
+    lk.last_seq = f->seq;
+    lk.last_type = f->type;
+    lk.cache_len = 0;
+    int n = requests_dispatch(f, lk.body, sizeof(lk.body));
+    if (n == LINK_DEFERRED) {
+        lk.deferred++;
+        return;
+    }
+    if (n < 0) {
+        (void)respond_error_now(f->seq, f->type, (uint8_t)-n, 0, true);
+        return;
+    }
+    (void)txq_push(false, PROTO_MSG_ACK(f->type), f->seq, lk.body, (size_t)n, true);
+}
+
+static void handle_frame(int rc, const proto_frame_t *f)
+{
+    if (rc == -PROTO_E_VERSION) {
+        (void)respond_error_now(f->seq, f->type, PROTO_E_VERSION, f->version, false);
+        return;
+    }
+    if (rc < 0)
+        return; /* counted by the decoder; resynchronised at the next delimiter */
+    if (!proto_type_is_request(f->type)) {
+        lk.ctr.rx_unknown++;
+        return; /* acks/events/errors from a host make no sense: drop, do not answer */
+    }
+    handle_request(f);
+}
+
+/* Decode and dispatch up to CONFIG_LINK_RX_BUDGET frames. Returns true if work remains. */
+static bool link_receive(void)
+{
+    unsigned frames = 0;
+    while (frames < CONFIG_LINK_RX_BUDGET) {
+        if (lk.rx_pos == lk.rx_len) {
+            lk.rx_pos = lk.rx_len = 0;
+            size_t n = hal_link_read(lk.rx, sizeof(lk.rx));
+            if (n == 0)
+                return false;
+            if (lk.silent)
+                continue; /* a silent board drops what it hears */
+            lk.rx_len = (uint16_t)n;
+        }
+        if (!link_can_take_request())
+            return false; /* wait for TX space (link_tx_isr wakes us) */
+        proto_frame_t f;
+        size_t used = 0;
+        int rc = proto_decoder_feed(&lk.dec, lk.rx + lk.rx_pos, (size_t)(lk.rx_len - lk.rx_pos),
+                                    &used, &f);
+        lk.rx_pos = (uint16_t)(lk.rx_pos + used);
+        if (rc != 0) {
+            frames++;
+            handle_frame(rc, &f);
+        }
+    }
+    return true;
+}
+
+static void link_reset_session(void)
+{
+    lk.count = lk.responses = 0;
+    lk.tx_off = 0;
+    for (uint8_t i = 0; i < CONFIG_TXQ_SLOTS; i++)
+        lk.order[i] = i;
+    lk.rx_len = lk.rx_pos = 0;
+    lk.have_last = false;
+    lk.cache_len = 0;
+    proto_decoder_init(&lk.dec);
+}
+
+/* Wake for the host watchdog, and at least once a second for the uptime extension. */
+static uint32_t link_wait_us(void)
+{
+    uint32_t w = watchdog_check(hal_time_us());
+    return w < 1000000u ? w : 1000000u;
+}
+
+static void link_fn(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (;;) {
+        TASK_AWAIT(t, &lk.ev, link_wait_us());
+        board_uptime_ms(); /* keeps the 64-bit uptime extension current */
+        if (lk.conn_changed) {
+            lk.conn_changed = 0;
+            if (lk.connected) {
+                /* A new opener: what was queued for the previous one is stale. */
+                uint32_t keep = lk.ctr.tx_events_dropped;
+                link_reset_session();
+                lk.ctr.tx_events_dropped = keep;
+                lk.drops_unsent = 0;
+            }
+        }
+        link_flush();
+        if (lk.after_fn && lk.count == 0) {
+            void (*fn)(uint32_t) = lk.after_fn;
+            lk.after_fn = NULL;
+            fn(lk.after_arg);
+        }
+        if (link_receive())
+            sched_event_set(&lk.ev); /* more input: continue after the others had a turn */
+        (void)watchdog_check(hal_time_us());
+    }
+    TASK_END(t);
+}
+
+void link_init(void)
+{
+    memset(&lk, 0, sizeof(lk));
+    link_reset_session();
+    sched_event_init(&lk.ev, true);
+    lk.connected = hal_link_is_connected() ? 1 : 0;
+    uint8_t cause = hal_reset_cause();
+    lk.state = (cause == PROTO_RESET_WATCHDOG || cause == PROTO_RESET_FAULT) ? PROTO_LINK_FAULT
+                                                                             : PROTO_LINK_WAITING;
+    led_set_link_state(lk.state);
+    memset(&link_task, 0, sizeof(link_task));
+    (void)sched_task_add(&link_task, link_fn, "link");
+    sched_event_set(&lk.ev);
+}

@@ -1,0 +1,349 @@
+/*
+ * sched.h - a cooperative scheduler of stackless coroutines, with zero heap.
+ *
+ * A task is a static sched_task_t plus a function that the scheduler calls every time the
+ * task is resumed. The function is written as a coroutine with the TASK_* macros: each
+ * TASK_SLEEP_US / TASK_AWAIT / TASK_YIELD records where the task stopped (a line number in
+ * t->lc) and returns to the scheduler; the next call jumps back there through a switch. There
+ * is no per-task stack, so local variables do NOT survive a wait: keep anything that must
+ * live across a wait in the task's own static context struct.
+ *
+ *     static struct { sched_task_t task; int n; } blink;   // state that survives waits
+ *     static void blink_fn(sched_task_t *t)
+ *     {
+ *         TASK_BEGIN(t);
+ *         for (blink.n = 0;; blink.n++) {
+ *             hal_led_set(blink.n & 1);
+ *             TASK_SLEEP_MS(t, 250);           // like `await asyncio.sleep_ms(250)`
+ *         }
+ *         TASK_END(t);
+ *     }
+ *     sched_task_add(&blink.task, blink_fn, "blink");
+ *
+ * Rules: every macro use must be on its own source line (the line number is the resume
+ * point); TASK_* macros may only be used in the task function itself (not inside a nested
+ * switch); a helper that needs to wait is a sub-coroutine (SUB_* macros, its own resume
+ * point) called with TASK_CALL/SUB_CALL. The macros contain `return`: this is the price of a
+ * stackless coroutine and is why they are spelled in capitals.
+ *
+ * Time is the HAL's wrapping 32-bit microsecond counter; every comparison is a signed
+ * difference, so a deadline is valid as long as it is less than 2^31 us (~35 min) away.
+ * Interrupt handlers may only call sched_event_set().
+ */
+#ifndef PICOD_CORE_SCHED_H
+#define PICOD_CORE_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sched_task;
+typedef void (*sched_fn_t)(struct sched_task *t);
+
+enum sched_state {
+    SCHED_READY = 0,    /* in the ready queue */
+    SCHED_RUNNING = 1,  /* its function is executing */
+    SCHED_SLEEPING = 2, /* in the timer list */
+    SCHED_WAITING = 3,  /* waiting on an event (also in the timer list if it has a timeout) */
+    SCHED_DONE = 4,     /* finished or cancelled; never runs again unless re-added */
+};
+
+/* Task control block. 28 bytes on a 32-bit target (static_assert'ed in sched.c); the
+ * optional instrumentation lives in a separate table (sched_task_stats). Fields are private
+ * to the scheduler except where the macros touch them. */
+typedef struct sched_task {
+    struct sched_task *next; /* ready FIFO or timer list */
+    sched_fn_t fn;
+    const struct sched_event *wait; /* event waited on while SCHED_WAITING */
+    const char *name;
+    uint32_t deadline;  /* wake-up time while sleeping / waiting with a timeout */
+    uint16_t lc;        /* resume point: 0 = start, else a __LINE__ */
+    uint16_t budget_us; /* a run longer than this is reported (0 = CONFIG_TASK_BUDGET_US) */
+    uint8_t id;         /* index in the registry */
+    uint8_t state;      /* enum sched_state */
+    uint8_t flags;      /* SCHED_F_* */
+    uint8_t reserved;
+} sched_task_t;
+
+#define SCHED_F_TIMEDOUT 0x01u /* the last wait ended by its timeout */
+#define SCHED_F_TIMED    0x02u /* waiting with a timeout (in the timer list) */
+#define SCHED_F_TIMER    0x04u /* woken by the timer: lateness is measured */
+#define SCHED_F_CANCELED 0x08u /* sched_cancel() was called */
+
+#define SCHED_LC_CANCEL   0xfffeu     /* resume point that TASK_CLEANUP labels */
+#define SCHED_FOREVER     0xffffffffu /* timeout meaning "no timeout" */
+#define SCHED_MAX_WAIT_US 0x7fffffffu
+#define SCHED_PENDING     1 /* a sub-coroutine is still running (results are <= 0) */
+
+/* An event (flag) a task can wait on. Set from task or interrupt context.
+ * auto_clear = true: like uasyncio's ThreadSafeFlag: a set wakes ONE waiter and is consumed
+ *   (if nobody waits it stays set until the next wait consumes it).
+ * auto_clear = false: like uasyncio's Event: a set wakes ALL waiters and stays set until
+ *   sched_event_clear(). */
+typedef struct sched_event {
+    volatile uint8_t set;
+    uint8_t auto_clear;
+} sched_event_t;
+
+/* Bounded queue of fixed-size elements, copied in and out (no pointers kept). The storage
+ * is the caller's static array of cap * elem_size bytes. Task context only. */
+typedef struct sched_queue {
+    uint8_t *buf;
+    uint16_t elem_size;
+    uint8_t cap, head, count;
+    sched_event_t not_empty, not_full; /* level events mirroring the fill state */
+} sched_queue_t;
+
+/* Instrumentation per task (all times in us). */
+typedef struct sched_task_stats {
+    uint32_t runs;
+    uint32_t total_us;
+    uint32_t max_us;
+    uint32_t max_late_us; /* worst delay between a deadline and the start of the run */
+} sched_task_stats_t;
+
+/* Scheduler-wide counters. */
+typedef struct sched_global_stats {
+    uint32_t idle_us;    /* time spent in hal_idle_until */
+    uint32_t idle_calls; /* number of times the core went to sleep */
+    uint32_t overruns;   /* task runs longer than their budget */
+} sched_global_stats_t;
+
+/* Called (from the scheduler, never from an ISR) when a task overruns its budget.
+ * kind is a PROTO_FAULT_* value. */
+typedef void (*sched_fault_cb_t)(uint8_t kind, uint8_t task, uint32_t detail);
+
+/* Index of the task whose function is executing, 0xff when none (for crash records). */
+extern volatile uint8_t sched_running_id;
+
+/* Forget all tasks and timers. Call once before adding tasks (tests call it per test). */
+void sched_init(void);
+
+/* Register a static task and make it ready. name is borrowed (a string literal). Returns
+ * the task's id (>= 0), or -1 if CONFIG_MAX_TASKS tasks already exist. A task that is
+ * SCHED_DONE may be added again (it restarts from TASK_BEGIN). */
+int sched_task_add(sched_task_t *t, sched_fn_t fn, const char *name);
+
+/* Request cancellation. The task is woken (if waiting or sleeping) and resumed at its
+ * TASK_CLEANUP point, or finishes at once if it has none. Cancelling a DONE task does
+ * nothing. Task context only. */
+void sched_cancel(sched_task_t *t);
+
+/* Set or clear an event. sched_event_set is ISR-safe (two byte stores); waiters run later
+ * from the scheduler loop. */
+void sched_event_init(sched_event_t *ev, bool auto_clear);
+void sched_event_set(sched_event_t *ev);
+void sched_event_clear(sched_event_t *ev);
+static inline bool sched_event_is_set(const sched_event_t *ev)
+{
+    return ev->set != 0;
+}
+
+void sched_queue_init(sched_queue_t *q, void *storage, uint16_t elem_size, uint8_t cap);
+/* Copy elem in / the oldest element out. Return false if full / empty. Never block. */
+bool sched_queue_put(sched_queue_t *q, const void *elem);
+bool sched_queue_get(sched_queue_t *q, void *out);
+static inline uint8_t sched_queue_count(const sched_queue_t *q)
+{
+    return q->count;
+}
+
+/* One scheduler step: wake timers and event waiters, feed the watchdog, run at most one
+ * ready task. Returns true if a task ran. Used by sched_run() and by tests with fake time. */
+bool sched_poll(void);
+/* Earliest timer deadline; false if no task has a deadline. */
+bool sched_next_deadline(uint32_t *deadline);
+/* True if a task is ready or an event is waiting to be delivered. */
+bool sched_has_work(void);
+/* Run forever: sched_poll() while there is work, else hal_idle_until(next deadline). */
+void sched_run(void) __attribute__((noreturn));
+
+void sched_set_fault_cb(sched_fault_cb_t cb);
+uint8_t sched_task_count(void);
+sched_task_t *sched_task_at(uint8_t id);
+const sched_task_stats_t *sched_task_stats(uint8_t id);
+const sched_global_stats_t *sched_global_stats(void);
+static inline bool sched_timed_out(const sched_task_t *t)
+{
+    return (t->flags & SCHED_F_TIMEDOUT) != 0;
+}
+static inline bool sched_time_before(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+/* ---- internals used by the macros -------------------------------------------------------- */
+void sched_sleep_(sched_task_t *t, uint32_t us);
+void sched_sleep_until_(sched_task_t *t, uint32_t deadline);
+bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us);
+void sched_exit_(sched_task_t *t);
+
+#if defined(__GNUC__)
+#define SCHED_FALLTHROUGH __attribute__((fallthrough))
+#else
+#define SCHED_FALLTHROUGH ((void)0)
+#endif
+
+/* ---- task macros --------------------------------------------------------------------------- */
+
+#define TASK_BEGIN(t)                                                                              \
+    switch ((t)->lc) {                                                                             \
+    case 0:
+
+/* Let every other ready task run once, then continue (asyncio.sleep(0)). */
+#define TASK_YIELD(t)                                                                              \
+    do {                                                                                           \
+        (t)->lc = (uint16_t)__LINE__;                                                              \
+        return;                                                                                    \
+    case __LINE__:;                                                                                \
+    } while (0)
+
+/* Sleep at least us microseconds (asyncio.sleep_ms / sleep_us). */
+#define TASK_SLEEP_US(t, us)                                                                       \
+    do {                                                                                           \
+        sched_sleep_((t), (us));                                                                   \
+        (t)->lc = (uint16_t)__LINE__;                                                              \
+        return;                                                                                    \
+    case __LINE__:;                                                                                \
+    } while (0)
+#define TASK_SLEEP_MS(t, ms) TASK_SLEEP_US(t, (uint32_t)(ms)*1000u)
+
+/* Sleep until an absolute time (drift-free periodic loops). */
+#define TASK_SLEEP_UNTIL(t, when)                                                                  \
+    do {                                                                                           \
+        sched_sleep_until_((t), (when));                                                           \
+        (t)->lc = (uint16_t)__LINE__;                                                              \
+        return;                                                                                    \
+    case __LINE__:;                                                                                \
+    } while (0)
+
+/* Wait until ev is set or timeout_us passes (SCHED_FOREVER: no timeout; 0: just test).
+ * Afterwards sched_timed_out(t) tells which (asyncio.wait_for(ev.wait(), timeout)). */
+#define TASK_AWAIT(t, ev, timeout_us)                                                              \
+    do {                                                                                           \
+        if (!sched_await_((t), (ev), (timeout_us))) {                                              \
+            (t)->lc = (uint16_t)__LINE__;                                                          \
+            return;                                                                                \
+        case __LINE__:;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* Take the oldest element of q into *out, waiting up to timeout_us for one to arrive.
+ * sched_timed_out(t) afterwards means nothing was taken. The timeout restarts if another
+ * consumer took the element first. */
+#define TASK_QUEUE_GET(t, q, out, timeout_us)                                                      \
+    do {                                                                                           \
+        (t)->flags &= (uint8_t)~SCHED_F_TIMEDOUT;                                                  \
+        while (!sched_queue_get((q), (out))) {                                                     \
+            TASK_AWAIT_LINE_((t), &(q)->not_empty, (timeout_us));                                  \
+            if (sched_timed_out(t))                                                                \
+                break;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Put *elem into q, waiting up to timeout_us for space. sched_timed_out(t): not queued. */
+#define TASK_QUEUE_PUT(t, q, elem, timeout_us)                                                     \
+    do {                                                                                           \
+        (t)->flags &= (uint8_t)~SCHED_F_TIMEDOUT;                                                  \
+        while (!sched_queue_put((q), (elem))) {                                                    \
+            TASK_AWAIT_LINE_((t), &(q)->not_full, (timeout_us));                                   \
+            if (sched_timed_out(t))                                                                \
+                break;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Same as TASK_AWAIT; used inside other macros (one resume point per source line). */
+#define TASK_AWAIT_LINE_(t, ev, timeout_us)                                                        \
+    if (!sched_await_((t), (ev), (timeout_us))) {                                                  \
+        (t)->lc = (uint16_t)__LINE__;                                                              \
+        return;                                                                                    \
+    case __LINE__:;                                                                                \
+    }
+
+/* Run a sub-coroutine: call expr (which returns SCHED_PENDING or a result <= 0) until it
+ * stops returning SCHED_PENDING; its result lands in res. */
+#define TASK_CALL(t, res, expr)                                                                    \
+    do {                                                                                           \
+        (t)->lc = (uint16_t)__LINE__;                                                              \
+        SCHED_FALLTHROUGH;                                                                         \
+    case __LINE__:                                                                                 \
+        (res) = (expr);                                                                            \
+        if ((res) == SCHED_PENDING)                                                                \
+            return;                                                                                \
+    } while (0)
+
+/* The defined cleanup point: after sched_cancel() the task resumes here (instead of where
+ * it waited). Normal control flow reaching this line also runs it, like `finally`. Code after
+ * it may wait again. Reset sub-coroutine state here if the task can be cancelled inside one. */
+#define TASK_CLEANUP(t)                                                                            \
+    SCHED_FALLTHROUGH;                                                                             \
+    case SCHED_LC_CANCEL:
+
+/* End of the task function: the task becomes SCHED_DONE. */
+#define TASK_END(t)                                                                                \
+    }                                                                                              \
+    sched_exit_(t)
+
+/* ---- sub-coroutine macros: a helper with its own resume point *lcp (a uint16_t in the
+ * helper's context, zero to start) that waits on behalf of task t. Returns SCHED_PENDING while
+ * waiting, then its result (<= 0). ---- */
+#define SUB_BEGIN(lcp)                                                                             \
+    switch (*(lcp)) {                                                                              \
+    case 0:
+
+#define SUB_SLEEP_US(t, lcp, us)                                                                   \
+    do {                                                                                           \
+        sched_sleep_((t), (us));                                                                   \
+        *(lcp) = (uint16_t)__LINE__;                                                               \
+        return SCHED_PENDING;                                                                      \
+    case __LINE__:;                                                                                \
+    } while (0)
+
+#define SUB_AWAIT(t, lcp, ev, timeout_us)                                                          \
+    do {                                                                                           \
+        if (!sched_await_((t), (ev), (timeout_us))) {                                              \
+            *(lcp) = (uint16_t)__LINE__;                                                           \
+            return SCHED_PENDING;                                                                  \
+        case __LINE__:;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#define SUB_YIELD(t, lcp)                                                                          \
+    do {                                                                                           \
+        *(lcp) = (uint16_t)__LINE__;                                                               \
+        return SCHED_PENDING;                                                                      \
+    case __LINE__:;                                                                                \
+    } while (0)
+
+#define SUB_CALL(lcp, res, expr)                                                                   \
+    do {                                                                                           \
+        *(lcp) = (uint16_t)__LINE__;                                                               \
+        SCHED_FALLTHROUGH;                                                                         \
+    case __LINE__:                                                                                 \
+        (res) = (expr);                                                                            \
+        if ((res) == SCHED_PENDING)                                                                \
+            return SCHED_PENDING;                                                                  \
+    } while (0)
+
+/* Finish with a result (<= 0); the next call starts from SUB_BEGIN again. */
+#define SUB_RETURN(lcp, val)                                                                       \
+    do {                                                                                           \
+        *(lcp) = 0;                                                                                \
+        return (val);                                                                              \
+    } while (0)
+
+#define SUB_END(lcp)                                                                               \
+    }                                                                                              \
+    *(lcp) = 0;                                                                                    \
+    return 0
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PICOD_CORE_SCHED_H */
