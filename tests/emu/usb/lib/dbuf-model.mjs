@@ -51,6 +51,11 @@
 //     SIE_STATUS bit 31 on a mismatch and counts it; IN packets with a PID the host did not
 //     expect are counted too (stats.seqErrors).
 //
+// Option takeSingle (for benchmarks): also take over enabled single-buffered endpoints EP1..15,
+// which then use buffer 0 only (4.1.2.5.3: "only the first half"), so that both builds run
+// under the same host timing (rp2040js reports a single-buffered IN complete as soon as it is
+// armed). Off by default: single-buffered endpoints are rp2040js's.
+//
 // Host-side timing follows rp2040js: a transaction takes packetUs (10 us) of emulated time
 // after the half becomes usable; IN data reaches usbCtrl.onEndpointWrite then, and an OUT half
 // is offered to the host with usbCtrl.onEndpointRead(ep, length), answered (possibly later:
@@ -93,8 +98,9 @@ class EndpointState {
 }
 
 export class DoubleBufferModel {
-  constructor(mcu, { packetUs = 10 } = {}) {
+  constructor(mcu, { packetUs = 10, takeSingle = false } = {}) {
     this.mcu = mcu;
+    this.takeSingle = takeSingle;
     this.usb = mcu.usbCtrl;
     this.dpram = mcu.usbDPRAMView;
     this.packetUs = packetUs;
@@ -108,7 +114,7 @@ export class DoubleBufferModel {
   isModelled(ep, out) {
     if (ep < 1 || ep > 15 || this.usb.hostMode) return false;
     const ctrl = this.dpram.getUint32(epCtrlOffset(ep, out), true);
-    return (ctrl & EP_CTRL_ENABLE) !== 0 && (ctrl & EP_CTRL_DOUBLE_BUFFERED) !== 0;
+    return (ctrl & EP_CTRL_ENABLE) !== 0 && (this.takeSingle || (ctrl & EP_CTRL_DOUBLE_BUFFERED) !== 0);
   }
 
   state(ep, out) {
@@ -257,7 +263,7 @@ export class DoubleBufferModel {
     word &= ~BC_RESET; // R4: cleared when the status is written back
     this.dpram.setUint32(off, word >>> 0, true);
     s.owned[h] = false;
-    s.sel ^= 1; // R3
+    if (ctrl & EP_CTRL_DOUBLE_BUFFERED) s.sel ^= 1; // R3
     if (this.logPackets) this.stats.packets.push({ ep: s.ep, out: s.out, half: h, len: data.length, pid, us: this.#nowUs() });
     this.#complete(s, h, ctrl);
     if (!s.out) this.usb.onEndpointWrite?.(s.ep, data);
@@ -268,7 +274,8 @@ export class DoubleBufferModel {
   #complete(s, h, ctrl) {
     s.sinceReset++;
     const perBuff = (ctrl & EP_CTRL_INTERRUPT_PER_BUFF) !== 0;
-    const perDouble = (ctrl & EP_CTRL_INTERRUPT_PER_DOUBLE_BUFF) !== 0 && s.sinceReset % 2 === 0;
+    const perDouble = (ctrl & EP_CTRL_INTERRUPT_PER_DOUBLE_BUFF) !== 0 &&
+      (ctrl & EP_CTRL_DOUBLE_BUFFERED) !== 0 && s.sinceReset % 2 === 0;
     if (!perBuff && !perDouble) return;
     s.completions.push(h);
     this.usb.buffStatus |= statusBit(s.ep, s.out);
