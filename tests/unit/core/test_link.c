@@ -1,0 +1,157 @@
+/*
+ * test_link.c - the host link on the fake HAL: HELLO, host-watchdog transitions, the TX
+ * queue dropping the oldest event but never a response, duplicate requests answered from the
+ * cache without being executed again, bad frames counted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "frames.h"
+
+static void test_hello_then_host_watchdog(void **state)
+{
+    (void)state;
+    boot_board(0xfff00000u); /* the wrap happens during the test */
+    fake_run_for(1000);
+    assert_int_equal(link_state(), PROTO_LINK_WAITING);
+    hello(1, 200);
+    fake_run_for(100);
+    collect();
+    const rx_frame_t *a = find_type(PROTO_MSG_ACK(PROTO_MSG_HELLO), 0);
+    assert_non_null(a);
+    proto_hello_ack_t ack;
+    assert_int_equal(proto_hello_ack_decode(a->body, a->len, &ack), 0);
+    assert_int_equal(ack.platform, PROTO_PLATFORM_HOST_SIM);
+    assert_int_equal(link_state(), PROTO_LINK_ONLINE);
+
+    /* the host takes the LED over and starts polling */
+    proto_set_led_req_t led = {.op = PROTO_LED_ON};
+    uint8_t b[16];
+    int n = proto_set_led_req_encode(&led, b, sizeof(b));
+    send_req(PROTO_MSG_SET_LED, 2, b, (size_t)n);
+    fake_run_for(150000);
+    assert_int_equal(led_mode(), PROTO_LED_ON);
+    assert_true(fake_led);
+
+    /* 150 ms after the last request: still online; at 200 ms: host lost, safe state */
+    assert_int_equal(link_state(), PROTO_LINK_ONLINE);
+    fake_run_for(51000);
+    assert_int_equal(link_state(), PROTO_LINK_HOST_LOST);
+    assert_int_equal(led_mode(), PROTO_LED_AUTO);
+    assert_int_equal(link_counters()->host_lost_count, 1);
+    collect();
+    const rx_frame_t *ls = find_type(PROTO_MSG_LINK_STATE, 0);
+    assert_non_null(ls);
+    assert_int_equal(ls->body[0], PROTO_LINK_HOST_LOST);
+
+    /* any request brings it back */
+    send_req(PROTO_MSG_HEARTBEAT, 3, NULL, 0);
+    fake_run_for(1000);
+    assert_int_equal(link_state(), PROTO_LINK_ONLINE);
+    collect();
+    assert_non_null(find_type(PROTO_MSG_ACK(PROTO_MSG_HEARTBEAT), 0));
+    ls = find_type(PROTO_MSG_LINK_STATE, 0);
+    assert_non_null(ls);
+    assert_int_equal(ls->body[0], PROTO_LINK_ONLINE);
+}
+
+static void test_full_tx_queue_drops_events_not_responses(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 60000);
+    fake_run_for(1000);
+    collect();
+    fake_tx_space = 0; /* the host stops reading */
+    for (int i = 0; i < 3 * CONFIG_TXQ_SLOTS; i++) {
+        fake_button = !fake_button;
+        button_edge_isr(fake_button, fake_now);
+        fake_run_for(30000); /* debounced: one PRESS or RELEASE event each */
+    }
+    assert_true(link_counters()->tx_events_dropped > 0);
+    send_req(PROTO_MSG_PING, 77, (const uint8_t *)"hi", 2);
+    fake_run_for(1000);
+    fake_tx_space = SIZE_MAX; /* reading again */
+    link_tx_isr();
+    fake_run_for(1000);
+    collect();
+    const rx_frame_t *p = find_type(PROTO_MSG_ACK(PROTO_MSG_PING), 0);
+    assert_non_null(p);
+    assert_int_equal(p->seq, 77);
+    assert_memory_equal(p->body, "hi", 2);
+    /* the newest events survived, the oldest went; the loss is reported */
+    const rx_frame_t *f = find_type(PROTO_MSG_FAULT, 0);
+    assert_non_null(f);
+    proto_fault_event_t fe;
+    assert_int_equal(proto_fault_event_decode(f->body, f->len, &fe), 0);
+    assert_int_equal(fe.kind, PROTO_FAULT_QUEUE_DROP);
+    const rx_frame_t *be = find_type(PROTO_MSG_BUTTON_EVENT, 0);
+    assert_non_null(be);
+    proto_button_event_t ev;
+    assert_int_equal(proto_button_event_decode(be->body, be->len, &ev), 0);
+    assert_true(ev.count > 1); /* not the first press: that one was dropped */
+}
+
+static void test_duplicate_answered_from_cache(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 60000);
+    fake_run_for(1000);
+    proto_set_led_req_t led = {.op = PROTO_LED_TOGGLE};
+    uint8_t b[16];
+    int n = proto_set_led_req_encode(&led, b, sizeof(b));
+    bool before = fake_led;
+    send_req(PROTO_MSG_SET_LED, 9, b, (size_t)n);
+    fake_run_for(1000);
+    send_req(PROTO_MSG_SET_LED, 9, b, (size_t)n); /* retransmission */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_SET_LED)), 2);
+    assert_int_equal(fake_led, !before); /* toggled once, not twice */
+    assert_int_equal(link_counters()->rx_duplicates, 1);
+    /* same seq, different type: a new request */
+    send_req(PROTO_MSG_PING, 9, NULL, 0);
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_PING)), 1);
+}
+
+static void test_bad_requests(void **state)
+{
+    (void)state;
+    boot_board(0);
+    uint8_t junk[] = {0x13, 0x37, 0x00, 0x05, 0xff, 0x00};
+    fake_link_push(junk, sizeof(junk));
+    send_req(0x3e, 4, NULL, 0); /* unknown request type */
+    proto_set_led_req_t led = {.op = PROTO_LED_BLINK, .duty_pct = 0, .period_ms = 5};
+    uint8_t b[16];
+    int n = proto_set_led_req_encode(&led, b, sizeof(b));
+    send_req(PROTO_MSG_SET_LED, 5, b, (size_t)n); /* out of range */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ERROR), 2);
+    proto_error_t e;
+    assert_int_equal(proto_error_decode(frames[0].body, frames[0].len, &e), 0);
+    assert_int_equal(e.code, PROTO_E_UNKNOWN_TYPE);
+    assert_int_equal(frames[1].seq, 5);
+    assert_int_equal(proto_error_decode(frames[1].body, frames[1].len, &e), 0);
+    assert_int_equal(e.code, PROTO_E_ARG);
+    const proto_decoder_stats_t *ds = link_decoder_stats();
+    assert_true(ds->crc_errors + ds->cobs_errors + ds->short_frames > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hello_then_host_watchdog),
+        cmocka_unit_test(test_full_tx_queue_drops_events_not_responses),
+        cmocka_unit_test(test_duplicate_answered_from_cache),
+        cmocka_unit_test(test_bad_requests),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,360 @@
+/*
+ * test_sched.c - the scheduler with fake time: ordering, fairness, timeouts, cancellation,
+ * queues, time-base wrap-around, events set from "interrupts", overrun reports.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake_hal.h"
+#include "sched.h"
+
+static char trace[256];
+static size_t trace_len;
+
+static void mark(char c)
+{
+    if (trace_len + 1 < sizeof(trace)) {
+        trace[trace_len++] = c;
+        trace[trace_len] = '\0';
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    fake_hal_reset(1000);
+    sched_init();
+    trace_len = 0;
+    trace[0] = '\0';
+    return 0;
+}
+
+/* ---- sleepers: wake in deadline order, not creation order ---- */
+static sched_task_t ta, tb, tc;
+static void sleeper_a(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_SLEEP_US(t, 300);
+    mark('a');
+    TASK_END(t);
+}
+static void sleeper_b(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_SLEEP_US(t, 100);
+    mark('b');
+    TASK_END(t);
+}
+static void sleeper_c(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_SLEEP_US(t, 200);
+    mark('c');
+    TASK_END(t);
+}
+
+static void test_sleep_order(void **state)
+{
+    (void)state;
+    sched_task_add(&ta, sleeper_a, "a");
+    sched_task_add(&tb, sleeper_b, "b");
+    sched_task_add(&tc, sleeper_c, "c");
+    fake_run_for(1000);
+    assert_string_equal(trace, "bca");
+    assert_int_equal(ta.state, SCHED_DONE);
+    /* each woke exactly at its deadline: no lateness with fake time */
+    assert_int_equal(sched_task_stats(tb.id)->max_late_us, 0);
+}
+
+/* ---- fairness: yielding tasks alternate round-robin ---- */
+static int count_x, count_y;
+static void yielder_x(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (count_x = 0; count_x < 5; count_x++) {
+        mark('x');
+        TASK_YIELD(t);
+    }
+    TASK_END(t);
+}
+static void yielder_y(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (count_y = 0; count_y < 5; count_y++) {
+        mark('y');
+        TASK_YIELD(t);
+    }
+    TASK_END(t);
+}
+
+static void test_round_robin(void **state)
+{
+    (void)state;
+    sched_task_add(&ta, yielder_x, "x");
+    sched_task_add(&tb, yielder_y, "y");
+    fake_run_for(10);
+    assert_string_equal(trace, "xyxyxyxyxy");
+}
+
+/* ---- events: wait with timeout, ISR set, auto-clear wakes one ---- */
+static sched_event_t ev;
+static int woke_timeout;
+static void waiter(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_AWAIT(t, &ev, 5000);
+    woke_timeout = sched_timed_out(t) ? 1 : 0;
+    mark(woke_timeout ? 'T' : 'E');
+    TASK_END(t);
+}
+
+static void test_event_timeout(void **state)
+{
+    (void)state;
+    sched_event_init(&ev, true);
+    sched_task_add(&ta, waiter, "w");
+    fake_run_for(4999);
+    assert_string_equal(trace, "");
+    fake_run_for(1);
+    assert_string_equal(trace, "T");
+}
+
+static void test_event_from_isr(void **state)
+{
+    (void)state;
+    sched_event_init(&ev, true);
+    sched_task_add(&ta, waiter, "w");
+    fake_run_for(100);
+    sched_event_set(&ev); /* what an interrupt handler does */
+    assert_true(sched_has_work());
+    fake_run_for(1);
+    assert_string_equal(trace, "E");
+    assert_false(sched_event_is_set(&ev)); /* consumed */
+    /* the task left the timer list: nothing fires later */
+    fake_run_for(10000);
+    assert_string_equal(trace, "E");
+}
+
+static void test_auto_clear_wakes_one_level_wakes_all(void **state)
+{
+    (void)state;
+    sched_event_init(&ev, true);
+    sched_task_add(&ta, waiter, "w1");
+    sched_task_add(&tb, waiter, "w2");
+    fake_run_for(10);
+    sched_event_set(&ev);
+    fake_run_for(10);
+    assert_string_equal(trace, "E");
+    fake_run_for(6000);
+    assert_string_equal(trace, "ET");
+
+    setup(NULL);
+    sched_event_init(&ev, false);
+    sched_task_add(&ta, waiter, "w1");
+    sched_task_add(&tb, waiter, "w2");
+    fake_run_for(10);
+    sched_event_set(&ev);
+    fake_run_for(10);
+    assert_string_equal(trace, "EE");
+    assert_true(sched_event_is_set(&ev));
+}
+
+/* ---- wrap-around: deadlines across 2^32 keep their order ---- */
+static void test_wraparound(void **state)
+{
+    (void)state;
+    fake_hal_reset(0xffffff00u);         /* 256 us before the wrap */
+    sched_task_add(&ta, sleeper_a, "a"); /* wakes at 0x0000002c, after the wrap */
+    sched_task_add(&tb, sleeper_b, "b"); /* 0xffffff64, before */
+    sched_task_add(&tc, sleeper_c, "c"); /* 0xffffffc8, before */
+    fake_run_for(1000);
+    assert_string_equal(trace, "bca");
+    assert_true(fake_now < 0x1000u);
+}
+
+/* ---- cancellation: the task resumes at its cleanup point ---- */
+static void cancellable(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    mark('s');
+    TASK_SLEEP_MS(t, 1000);
+    mark('!'); /* never reached when cancelled */
+    TASK_CLEANUP(t);
+    mark('c');
+    TASK_END(t);
+}
+
+static void test_cancel(void **state)
+{
+    (void)state;
+    sched_task_add(&ta, cancellable, "k");
+    fake_run_for(100);
+    assert_string_equal(trace, "s");
+    sched_cancel(&ta);
+    fake_run_for(1);
+    assert_string_equal(trace, "sc");
+    assert_int_equal(ta.state, SCHED_DONE);
+    fake_run_for(2000000);
+    assert_string_equal(trace, "sc");
+    /* cancelling a finished task is harmless; re-adding restarts it */
+    sched_cancel(&ta);
+    sched_task_add(&ta, cancellable, "k");
+    fake_run_for(1);
+    assert_string_equal(trace, "scs");
+}
+
+static void test_cancel_waiting_task(void **state)
+{
+    (void)state;
+    sched_event_init(&ev, true);
+    sched_task_add(&ta, waiter, "w"); /* no cleanup point: finishes at once */
+    fake_run_for(10);
+    sched_cancel(&ta);
+    fake_run_for(1);
+    assert_int_equal(ta.state, SCHED_DONE);
+    assert_string_equal(trace, "");
+    fake_run_for(10000); /* its timeout no longer fires */
+    assert_string_equal(trace, "");
+}
+
+/* ---- queues: copy semantics, full/empty, blocking get with timeout ---- */
+static uint32_t qstore[3];
+static sched_queue_t q;
+static uint32_t got[8];
+static int ngot;
+static void consumer(sched_task_t *t)
+{
+    static uint32_t v;
+    TASK_BEGIN(t);
+    for (;;) {
+        TASK_QUEUE_GET(t, &q, &v, 10000);
+        if (sched_timed_out(t)) {
+            mark('T');
+            break;
+        }
+        got[ngot++] = v;
+    }
+    TASK_END(t);
+}
+
+static void test_queue_full_empty(void **state)
+{
+    (void)state;
+    sched_queue_init(&q, qstore, sizeof(uint32_t), 3);
+    uint32_t v = 1, out;
+    assert_false(sched_queue_get(&q, &out));
+    for (v = 1; v <= 3; v++)
+        assert_true(sched_queue_put(&q, &v));
+    assert_false(sched_queue_put(&q, &v)); /* full */
+    v = 99;                                /* the queue holds copies */
+    assert_true(sched_queue_get(&q, &out));
+    assert_int_equal(out, 1);
+    assert_true(sched_queue_put(&q, &v));
+    assert_true(sched_queue_get(&q, &out));
+    assert_int_equal(out, 2);
+    assert_true(sched_queue_get(&q, &out));
+    assert_int_equal(out, 3);
+    assert_true(sched_queue_get(&q, &out));
+    assert_int_equal(out, 99);
+    assert_false(sched_queue_get(&q, &out));
+}
+
+static void test_queue_blocking_get(void **state)
+{
+    (void)state;
+    ngot = 0;
+    sched_queue_init(&q, qstore, sizeof(uint32_t), 3);
+    sched_task_add(&ta, consumer, "c");
+    fake_run_for(100);
+    uint32_t v = 7;
+    sched_queue_put(&q, &v);
+    v = 8;
+    sched_queue_put(&q, &v);
+    fake_run_for(100);
+    assert_int_equal(ngot, 2);
+    assert_int_equal(got[0], 7);
+    assert_int_equal(got[1], 8);
+    fake_run_for(9800); /* 10 ms after the last element arrived: not yet */
+    assert_string_equal(trace, "");
+    fake_run_for(200);
+    assert_string_equal(trace, "T");
+}
+
+/* ---- overrun: a task that runs past its budget is reported ---- */
+static int faults;
+static uint8_t fault_kind, fault_task;
+static void on_fault(uint8_t kind, uint8_t task, uint32_t detail)
+{
+    (void)detail;
+    faults++;
+    fault_kind = kind;
+    fault_task = task;
+}
+static void hog(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    fake_now += 5000; /* "runs" 5 ms without yielding */
+    TASK_YIELD(t);
+    TASK_END(t);
+}
+
+static void test_overrun_reported(void **state)
+{
+    (void)state;
+    faults = 0;
+    sched_set_fault_cb(on_fault);
+    sched_task_add(&ta, sleeper_a, "a");
+    sched_task_add(&tb, hog, "hog");
+    tb.budget_us = 1000;
+    fake_run_for(10);
+    assert_int_equal(faults, 1);
+    assert_int_equal(fault_kind, PROTO_FAULT_TASK_OVERRUN);
+    assert_int_equal(fault_task, tb.id);
+    assert_int_equal(sched_global_stats()->overruns, 1);
+    assert_int_equal(sched_task_stats(tb.id)->max_us, 5000);
+    /* the sleeper, due at +300 us, ran ~4.7 ms late because of the hog: measured */
+    fake_run_for(10000);
+    assert_true(sched_task_stats(ta.id)->max_late_us >= 4700);
+}
+
+static void test_watchdog_fed_by_loop(void **state)
+{
+    (void)state;
+    sched_task_add(&ta, yielder_x, "x");
+    fake_run_for(10);
+    assert_true(fake_feeds >= 5);
+}
+
+static void test_registry_full(void **state)
+{
+    (void)state;
+    static sched_task_t many[CONFIG_MAX_TASKS + 1];
+    for (int i = 0; i < CONFIG_MAX_TASKS; i++)
+        assert_int_equal(sched_task_add(&many[i], sleeper_a, "m"), i);
+    assert_int_equal(sched_task_add(&many[CONFIG_MAX_TASKS], sleeper_a, "m"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_sleep_order, setup),
+        cmocka_unit_test_setup(test_round_robin, setup),
+        cmocka_unit_test_setup(test_event_timeout, setup),
+        cmocka_unit_test_setup(test_event_from_isr, setup),
+        cmocka_unit_test_setup(test_auto_clear_wakes_one_level_wakes_all, setup),
+        cmocka_unit_test_setup(test_wraparound, setup),
+        cmocka_unit_test_setup(test_cancel, setup),
+        cmocka_unit_test_setup(test_cancel_waiting_task, setup),
+        cmocka_unit_test_setup(test_queue_full_empty, setup),
+        cmocka_unit_test_setup(test_queue_blocking_get, setup),
+        cmocka_unit_test_setup(test_overrun_reported, setup),
+        cmocka_unit_test_setup(test_watchdog_fed_by_loop, setup),
+        cmocka_unit_test_setup(test_registry_full, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
