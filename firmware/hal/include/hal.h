@@ -40,10 +40,10 @@ enum hal_err {
  * NULL. */
 typedef struct hal_events {
     void (*button_edge_cb)(bool down, uint32_t t_us); /* raw, undebounced edge */
-    void (*link_rx_cb)(void);                          /* bytes are waiting in hal_link_read */
-    void (*link_tx_cb)(void);                          /* TX space became free */
-    void (*link_state_cb)(bool connected);             /* host opened (DTR) / closed the port */
-    void (*i2c_cb)(void);                              /* an I2C transfer finished or failed */
+    void (*link_rx_cb)(void);                         /* bytes are waiting in hal_link_read */
+    void (*link_tx_cb)(void);                         /* TX space became free */
+    void (*link_state_cb)(bool connected);            /* host opened (DTR) / closed the port */
+    void (*i2c_cb)(void);                             /* an I2C transfer finished or failed */
 } hal_events_t;
 
 /* Bring up clocks, timer, GPIO, I2C, the host link and the watchdog (not yet started).
@@ -91,8 +91,8 @@ bool hal_link_is_connected(void);
 /* ---- I2C (non-blocking: start, then poll until not HAL_E_BUSY) --------------------------- */
 
 typedef struct hal_i2c_xfer {
-    uint8_t bus;  /* 0 */
-    uint8_t addr; /* 7-bit */
+    uint8_t bus;          /* 0 */
+    uint8_t addr;         /* 7-bit */
     const uint8_t *wdata; /* borrowed until the transfer completes */
     size_t wlen;
     uint8_t *rdata; /* borrowed until the transfer completes */
