@@ -120,7 +120,9 @@ static int do_task_stats(const proto_frame_t *f, uint8_t *out, size_t cap)
     if (idx < sched_task_count()) {
         const sched_task_t *t = sched_task_at(idx);
         const sched_task_stats_t *st = sched_task_stats(idx);
-        strncpy(s.name, t->name, sizeof(s.name));
+        /* NUL-padded on the wire, not necessarily terminated: copy at most 8 bytes. */
+        for (size_t i = 0; i < sizeof(s.name) && t->name[i]; i++)
+            s.name[i] = t->name[i];
         s.state = t->state;
         s.runs = st->runs;
         s.total_us = st->total_us;
