@@ -268,7 +268,7 @@ static int ctl_cmd_led(ctl_t *ctl, int argc, char **argv)
 
     if (argc < 3)
         return ctl_bad_usage("led", "needs BOARD and a mode");
-    for (i = 0; i < 5 && strcmp(argv[2], modes[i]); i++)
+    for (i = 0; i < 5 && strcmp(argv[2], modes[i]) != 0; i++)
         ;
     if (i == 5)
         return ctl_bad_usage("led", "mode must be on, off, toggle, blink or auto");

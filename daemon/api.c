@@ -384,7 +384,7 @@ static void api_cmd_i2c(api_req_t *r)
         api_board_request(r, API_I2C_SCAN, PROTO_MSG_I2C_SCAN, body, 1);
         return;
     }
-    if (strcmp(op, "read") && strcmp(op, "write") && strcmp(op, "write_read")) {
+    if (strcmp(op, "read") != 0 && strcmp(op, "write") != 0 && strcmp(op, "write_read") != 0) {
         api_err(r, "invalid_argument", "\"op\" must be scan, read, write or write_read");
         return;
     }

@@ -131,8 +131,9 @@ json_t *board_json_status(const board_t *b)
                             json_string(board_json_reset_cause(b->hello.reset_cause)));
         json_object_set_new(o, "caps", board_json_caps(b->hello.caps));
         /* Board uptime extrapolated from the last report. */
-        json_object_set_new(o, "uptime_ms",
-                            json_integer((json_int_t)(b->uptime_ms + (now - b->uptime_at_ms))));
+        json_object_set_new(
+            o, "uptime_ms",
+            json_integer((json_int_t)b->uptime_ms + (json_int_t)(now - b->uptime_at_ms)));
         if (b->hello.crash.kind)
             json_object_set_new(o, "last_crash",
                                 json_pack("{s:s, s:i, s:I, s:I}", "kind",

@@ -262,7 +262,7 @@ int link_init(link_t *l, uv_loop_t *loop, const char *path, uint32_t backoff_max
     memset(l, 0, sizeof(*l));
     if (strlen(path) >= sizeof(l->path))
         return UV_ENAMETOOLONG;
-    strcpy(l->path, path);
+    memcpy(l->path, path, strlen(path) + 1);
     l->loop = loop;
     l->fd = -1;
     l->frame_cb = frame_cb;

@@ -76,7 +76,7 @@ static int options_copy_path(const char *name, const char *val, char *dst)
                 OPTIONS_PATH_MAX - 1);
         return -EINVAL;
     }
-    strcpy(dst, val);
+    memcpy(dst, val, strlen(val) + 1);
     return 0;
 }
 
@@ -247,7 +247,7 @@ void options_resolve_socket(options_t *o)
         return;
     env = getenv("PICOD_SOCKET");
     if (env && *env && strlen(env) < OPTIONS_PATH_MAX) {
-        strcpy(o->socket_path, env);
+        memcpy(o->socket_path, env, strlen(env) + 1);
         return;
     }
     env = getenv("RUNTIME_DIRECTORY");
@@ -259,5 +259,5 @@ void options_resolve_socket(options_t *o)
             return;
         }
     }
-    strcpy(o->socket_path, "/run/picod/picod.sock");
+    snprintf(o->socket_path, OPTIONS_PATH_MAX, "%s", "/run/picod/picod.sock");
 }
