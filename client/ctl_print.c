@@ -48,7 +48,16 @@ static void ctl_quantity(char *out, size_t cap, const json_t *board, const char 
     char age[16];
 
     if (!s) {
-        snprintf(out, cap, "-");
+        /* No value: say why if a sensor reported an error (e.g. "i2c_nack_addr"). */
+        const json_t *sensors = json_object_get(board, "sensors");
+        const char *why = NULL;
+
+        for (size_t i = 0; i < json_array_size(sensors) && !why; i++) {
+            why = ctl_str(json_array_get(sensors, i), "status", NULL);
+            if (why && strcmp(why, "ok") == 0)
+                why = NULL;
+        }
+        snprintf(out, cap, "%s", why ? why : "-");
         return;
     }
     ctl_age(age, sizeof(age), json_object_get(s, "age_ms"));

@@ -201,9 +201,10 @@ static void board_accept_hello(board_t *b, const proto_frame_t *f)
         return;
     }
     if (h.proto_major != PROTO_VERSION_MAJOR) {
-        b->cnt.version_errors++;
-        log_err("board on %s speaks protocol %u.%u, picod %u.%u: refused", b->link.path,
-                h.proto_major, h.proto_minor, PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
+        /* Refused, and said once: HELLO is retried every heartbeat period. */
+        if (b->cnt.version_errors++ == 0)
+            log_err("board on %s speaks protocol %u.%u, picod %u.%u: refused", b->link.path,
+                    h.proto_major, h.proto_minor, PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
         return;
     }
     for (size_t i = 0; i < PROTO_BOARD_ID_LEN; i++)

@@ -106,6 +106,9 @@ class TestLiveBoard(PicodTestCase):
         # BME280 chip id register 0xD0 reads 0x60.
         r = picoctl(self.picod.socket, "i2c", BOARD, "xfer", "0x76", "d0", "1", check=True)
         self.assertEqual(r.stdout.strip(), "60")
+        # A plain write (the harmless "no reset" value to the reset register) is acked.
+        r = picoctl(self.picod.socket, "i2c", BOARD, "write", "0x76", "e0", "00", check=True)
+        self.assertEqual(r.stdout.strip(), "ok")
         r = picoctl(self.picod.socket, "i2c", BOARD, "read", "0x10", "1")
         self.assertEqual(r.returncode, 1)
         self.assertIn("i2c_nack_addr", r.stderr)

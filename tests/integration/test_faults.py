@@ -66,6 +66,24 @@ class TestBoardFaults(PicodTestCase):
         self.assertGreater(self.stats()["board_counters"]["resets"], resets)
         self.wait_state(BOARD, "online")
 
+    def test_sensor_nack_is_reported_not_fatal(self):
+        def sensor_status():
+            s = self.status(BOARD)[0]["sensors"]
+            return s[0]["status"] if s else None
+
+        self.sim.control("nack on")
+        try:
+            wait_until(lambda: sensor_status() == "i2c_nack_addr", 10, "nack in status")
+            r = picoctl(self.picod.socket, "status", check=True)
+            self.assertIn("i2c_nack_addr", r.stdout)
+            self.assertEqual(self.board_state(BOARD), "online")
+            r = picoctl(self.picod.socket, "i2c", BOARD, "read", "0x76", "1")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("i2c_nack_addr", r.stderr)
+        finally:
+            self.sim.control("nack off")
+        wait_until(lambda: sensor_status() == "ok", 10, "sensor back")
+
     def test_request_timeout_is_an_error_not_a_hang(self):
         self.sim.control("silent on")
         try:
