@@ -151,6 +151,17 @@ class Picod:
                 raise AssertionError(f"picod exited with {self.proc.returncode}: {self.tail()}")
         raise AssertionError(f"no {what} from picod within {timeout}s: {self.tail()}")
 
+    def wait_notify_prefix(self, prefix, timeout=10.0):
+        """The first notification line starting with prefix (e.g. "STATUS=")."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.notify], [], [], 0.1)
+            if r:
+                for line in self.notify.recv(4096).decode().split("\n"):
+                    if line.startswith(prefix):
+                        return line
+        raise AssertionError(f"no {prefix} notification within {timeout}s")
+
     def tail(self, n=30):
         try:
             with open(self.log_path) as f:

@@ -1,6 +1,7 @@
 """Bad input from clients (each gets one error with the documented code, the connection and
 other clients stay usable), slow watchers, no daemon, and clean shutdown."""
 import os
+import signal
 import socket
 import subprocess
 import unittest
@@ -126,6 +127,11 @@ class TestShutdown(PicodTestCase):
         self.assertTrue(watcher.call("watch")["ok"])
         idle = Client(self.picod.socket)
         idle.send_raw(b'{"cmd": "sta')  # half a request
+        # systemd hears the state: a STATUS= line while serving, STOPPING=1 on SIGTERM.
+        status = self.picod.wait_notify_prefix("STATUS=")
+        self.assertIn("board(s)", status)
+        self.picod.proc.send_signal(signal.SIGTERM)
+        self.picod.wait_notify("STOPPING=1")
         self.assertEqual(self.picod.stop(), 0)
         self.assertIsNone(watcher.recv())  # connection closed, not hung
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "picod.sock")))
