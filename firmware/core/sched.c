@@ -303,19 +303,27 @@ bool sched_has_work(void)
 void sched_run(void)
 {
     for (;;) {
-        if (sched_poll() || sched_has_work())
+        if (sched_poll())
             continue;
-        uint32_t now = hal_time_us();
-        /* Wake at least twice per watchdog period so an idle board is a healthy board. */
-        uint32_t limit = now + (uint32_t)CONFIG_WATCHDOG_MS * 500u;
-        uint32_t deadline;
-        if (!sched_next_deadline(&deadline) || sched_time_before(limit, deadline))
-            deadline = limit;
-        if (!sched_time_before(now, deadline))
-            continue; /* a timer is due already */
-        hal_idle_until(deadline, true);
-        gstats.idle_us += hal_time_us() - now;
-        gstats.idle_calls++;
+        /* Decide to sleep with interrupts masked: an event set by an ISR after this check
+         * leaves its interrupt pending, which ends the port's WFI at once (hal.h contract);
+         * the handler itself runs when the mask is restored. Unmasked, an ISR landing between
+         * the check and the WFI would sleep until the next timer. */
+        uint32_t irq = hal_irq_save();
+        if (!sched_has_work()) {
+            uint32_t now = hal_time_us();
+            /* Wake at least twice per watchdog period so an idle board is a healthy board. */
+            uint32_t limit = now + (uint32_t)CONFIG_WATCHDOG_MS * 500u;
+            uint32_t deadline;
+            if (!sched_next_deadline(&deadline) || sched_time_before(limit, deadline))
+                deadline = limit;
+            if (sched_time_before(now, deadline)) {
+                hal_idle_until(deadline, true);
+                gstats.idle_us += hal_time_us() - now;
+                gstats.idle_calls++;
+            }
+        }
+        hal_irq_restore(irq);
     }
 }
 

@@ -59,10 +59,17 @@ uint32_t hal_time_us(void);
 /* Sleep the core until deadline_us (if has_deadline) or until any interrupt/event arrives,
  * whichever is first. May return early (spurious wake-ups are fine). RP2040: arm an alarm,
  * WFI. Host: poll() on the pty and control fds, dispatching their "interrupts".
- * The core calls this with interrupts enabled, right after checking that no event is
- * pending: a port must not lose an interrupt that fires between that check and the sleep
- * (Cortex-M0+: WFE, whose event register latches every exception entry, does this; a bare
- * WFI needs interrupts masked around the check, which the core does not do). */
+ *
+ * Idle contract (no lost wake-ups): the core calls this with interrupts MASKED
+ * (hal_irq_save), right after finding nothing to do, and unmasks (hal_irq_restore) after it
+ * returns. The port must
+ *  - sleep in a way that an interrupt which became pending at any time after the mask was
+ *    taken still ends the sleep at once (Cortex-M: WFI with PRIMASK set does exactly this),
+ *  - not unmask interrupts itself: the handlers run when the core restores the mask, and the
+ *    core's next loop sees what they set,
+ *  - return without sleeping when the deadline is already due.
+ * A port whose "interrupts" are only produced inside this function (picosim) meets the
+ * contract trivially. */
 void hal_idle_until(uint32_t deadline_us, bool has_deadline);
 
 /* Critical section: mask interrupts, return the previous state for hal_irq_restore. Nests. */

@@ -60,7 +60,6 @@ void rp2040_isr_io_bank0(void)
     /* Both edges may be latched after a fast bounce: the level now is what counts. */
     bool down = hal_button_is_down();
     uint32_t t = hal_time_us();
-    rp2040_wake();
     if (rp2040_events->button_edge_cb) {
         rp2040_events->button_edge_cb(down, t);
     }

@@ -243,7 +243,6 @@ bool rp2040_i2c_needs_poll(void)
 void rp2040_isr_i2c0(void)
 {
     I2C(IC_INTR_MASK) = 0; /* hal_i2c_poll re-arms it */
-    rp2040_wake();
     if (rp2040_events->i2c_cb) {
         rp2040_events->i2c_cb();
     }

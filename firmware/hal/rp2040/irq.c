@@ -1,16 +1,14 @@
 /*
  * irq.c - NVIC, critical sections, the 1 us time base (TIMER) and the WFI idle.
  *
- * Sleeping without losing a wake-up: the core decides to idle after finding nothing ready,
- * then calls hal_idle_until(). An interrupt that lands between that decision and the WFI
- * would otherwise be slept through. Every port ISR that hands work to the core calls
- * rp2040_wake(), which sets a flag; hal_idle_until() checks the flag with interrupts masked
- * and only then executes WFI (a pending interrupt still ends WFI while PRIMASK is set).
+ * Sleeping without losing a wake-up (hal.h idle contract): the core masks interrupts, finds
+ * nothing to do and calls hal_idle_until(), which executes WFI with PRIMASK still set. An
+ * interrupt that became pending after the mask was taken ends WFI at once; its handler runs
+ * when the core restores PRIMASK, and the core's next loop sees the event it set. No
+ * port-side flag is needed, and no ISR has to remember to set one.
  */
 #include "rp2040.h"
 #include "rp2040_regs.h"
-
-static volatile bool wake_pending;
 
 void rp2040_irq_enable(uint32_t irq, bool on)
 {
@@ -34,11 +32,6 @@ void hal_irq_restore(uint32_t state)
     __asm volatile("msr primask, %0" ::"r"(state) : "memory");
 }
 
-void rp2040_wake(void)
-{
-    wake_pending = true;
-}
-
 RP2040_RAMFUNC uint32_t hal_time_us(void)
 {
     return REG(TIMER_TIMERAWL);
@@ -53,8 +46,7 @@ void rp2040_delay_us_blocking(uint32_t us)
 
 RP2040_RAMFUNC void rp2040_isr_timer0(void)
 {
-    REG(TIMER_INTR) = 1u; /* write-1-to-clear ALARM0 */
-    wake_pending = true;
+    REG(TIMER_INTR) = 1u; /* write-1-to-clear ALARM0: the wake-up itself was the point */
 }
 
 RP2040_RAMFUNC void hal_idle_until(uint32_t deadline_us, bool has_deadline)
@@ -72,16 +64,13 @@ RP2040_RAMFUNC void hal_idle_until(uint32_t deadline_us, bool has_deadline)
         if (rp2040_events->i2c_cb) {
             rp2040_events->i2c_cb();
         }
-        wake_pending = false;
+        if (has_deadline) {
+            REG(TIMER_ARMED) = 1u;
+        }
         return;
     }
-    __asm volatile("cpsid i" ::: "memory");
-    if (!wake_pending) {
-        __asm volatile("dsb\n\twfi" ::: "memory");
-    }
-    __asm volatile("cpsie i" ::: "memory");
-    /* Handlers pending at the WFI exit have run by now; the core re-checks after we return. */
-    wake_pending = false;
+    /* PRIMASK is set by the caller: a pending interrupt still ends WFI (ARMv6-M B1.5.19). */
+    __asm volatile("dsb\n\twfi" ::: "memory");
     if (has_deadline) {
         REG(TIMER_ARMED) = 1u;
     }

@@ -84,9 +84,6 @@ RP2040_RAMFUNC void rp2040_isr_uart0(void)
         }
         U(UART_ICR) = UART_INT_TX;
     }
-    if (got || tx_done) {
-        rp2040_wake();
-    }
     if (got && rp2040_events->link_rx_cb) {
         rp2040_events->link_rx_cb();
     }

@@ -67,8 +67,6 @@ void rp2040_unreset(uint32_t mask);
 
 /* irq.c */
 void rp2040_irq_enable(uint32_t irq, bool on);
-/* Note that an interrupt produced work for the core: the next hal_idle_until returns. */
-void rp2040_wake(void);
 
 /* Bytes of the main stack ever used (from the paint crt0 laid down at reset). */
 uint32_t rp2040_stack_high_water(void);

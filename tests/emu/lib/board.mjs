@@ -50,6 +50,7 @@ export class EmuBoard {
     this.resets = [];      // { tUs, reason }
     this.baseNanos = 0;
     this.totalCycles = 0;
+    this.sleptCycles = 0;
     this.buttonDown = false;
     this.pendingReset = false;
     this.pendingFault = false;
@@ -152,7 +153,7 @@ export class EmuBoard {
     while (clock.nanos < targetNanos && !this.pendingReset) {
       if (core.waiting) {
         this.feedLink();
-        if (!core.waiting) continue;
+        if (this.wfiExit()) continue;
         const rem = targetNanos - clock.nanos;
         const dt = clock.nextAlarm ? Math.min(clock.nanosToNextAlarm, rem) : rem;
         clock.tick(dt);
@@ -169,6 +170,43 @@ export class EmuBoard {
       }
       if ((++n & 63) === 0) this.feedLink();
     }
+  }
+
+  // WFI ends when an enabled interrupt is pending, even with PRIMASK set (ARMv6-M B1.5.19;
+  // the handler then runs when PRIMASK is cleared). rp2040js wakes only on a *newly* raised
+  // interrupt, so one that was already pending when WFI executed would sleep until the next
+  // alarm: model the silicon here. Returns true when the core is awake.
+  wfiExit() {
+    const { core } = this.mcu;
+    if (core.waiting && (core.pendingInterrupts & core.enabledInterrupts) !== 0) {
+      core.waiting = false;
+      core.interruptsUpdated = true;
+    }
+    return !core.waiting;
+  }
+
+  // Advance by one instruction, or while sleeping by at most 1 us (or to the next alarm):
+  // fine-grained stepping for tests that place host input at exact phases.
+  step() {
+    const { core } = this.mcu;
+    const clock = this.clock;
+    if (core.waiting) {
+      this.feedLink();
+      if (this.wfiExit()) return;
+      const dt = clock.nextAlarm ? Math.min(clock.nanosToNextAlarm, 1000) : 1000;
+      clock.tick(Math.max(dt, NS_PER_CYCLE));
+      this.sleptCycles += Math.max(dt, NS_PER_CYCLE) / NS_PER_CYCLE;
+    } else {
+      const cycles = core.executeInstruction();
+      this.totalCycles += cycles;
+      clock.tick(cycles * NS_PER_CYCLE);
+      if (this.pendingFault) {
+        this.pendingFault = false;
+        core.exceptionEntry(3);
+      }
+      this.feedLink();
+    }
+    if (this.pendingReset) this.reboot();
   }
 
   // Run until pred() is true (checked every stepUs); throws after timeoutMs of emulated time.

@@ -196,7 +196,9 @@ void fake_run_until(uint32_t end)
                 ;
             return;
         }
+        uint32_t irq = hal_irq_save(); /* the hal.h idle contract, as sched_run does it */
         hal_idle_until(dl, true);
+        hal_irq_restore(irq);
     }
 }
 

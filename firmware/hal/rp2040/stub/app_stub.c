@@ -24,6 +24,8 @@ void app_main(void)
             next += 500000u;
         }
         hal_watchdog_feed();
+        uint32_t irq = hal_irq_save(); /* hal.h idle contract */
         hal_idle_until(next, true);
+        hal_irq_restore(irq);
     }
 }
