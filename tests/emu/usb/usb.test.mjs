@@ -20,6 +20,9 @@ const skip = !emu ? 'rp2040js is not installed (run tools/setup.sh)'
 const BOARD_SERIAL = 'e6613852832f1a2b'; // fw/start.c's hal_board_id
 // Which build this run is for (CMake sets it: emu.usb = 1, emu.usb.single = 0); unset: either.
 const expectDbuf = process.env.PICOD_USB_EXPECT_DBUF;
+// Tests about buffer alternation exist only for the double-buffered build (the single-buffered
+// variant runs the rest of the suite), so that a skip never stands for a missing part.
+const testDoubleBuffered = expectDbuf === '0' ? () => {} : test;
 const EP_CTRL_DOUBLE_BUFFERED = 1 << 30;
 const EP2_IN_CTRL = 0x10;
 const EP2_OUT_CTRL = 0x14;
@@ -339,12 +342,9 @@ test('device -> host: IN packets in order, ZLPs and short packets in either half
   if (dbuf) assertModelClean(mcu);
 });
 
-test('bus reset with buffer 1 selected: the next arming starts at buffer 0 again', { skip }, (t) => {
+testDoubleBuffered('bus reset with buffer 1 selected: the next arming starts at buffer 0 again', { skip }, () => {
   const { mcu, host } = linuxHost();
-  if (!isDbuf(mcu)) {
-    t.skip('single-buffered build: no buffer alternation');
-    return;
-  }
+  assert.ok(isDbuf(mcu), 'bulk endpoints double-buffered');
   host.settle(200);
   // One OUT packet ('p') and its one IN answer: both endpoints' selectors now point at buffer 1,
   // and buffer 1 of OUT is still armed.
@@ -370,12 +370,9 @@ test('bus reset with buffer 1 selected: the next arming starts at buffer 0 again
   assertModelClean(mcu);
 });
 
-test('double-buffered streams both ways stay clean under the model', { skip }, (t) => {
+testDoubleBuffered('double-buffered streams both ways stay clean under the model', { skip }, () => {
   const { mcu, host } = linuxHost();
-  if (!isDbuf(mcu)) {
-    t.skip('single-buffered build');
-    return;
-  }
+  assert.ok(isDbuf(mcu), 'bulk endpoints double-buffered');
   const n = 20000;
   const payload = Array.from({ length: n }, (_, i) => (i * 7 + (i >> 9)) & 0xff);
   host.write(['e'.charCodeAt(0), ...u32(n), ...payload]);
