@@ -17,6 +17,8 @@ static struct {
     uint8_t duty_pct;
     uint8_t pattern_len;
     uint16_t period_ms;
+    uint32_t blink_on_us, blink_off_us; /* BLINK: computed once by led_apply (no division
+                                         * per toggle) */
     uint32_t pattern;
     uint8_t step; /* position in the pattern / blink phase */
     sched_event_t ev;
@@ -95,6 +97,8 @@ int led_apply(const proto_set_led_req_t *r)
         led.mode = PROTO_LED_BLINK;
         led.duty_pct = r->duty_pct;
         led.period_ms = r->period_ms;
+        led.blink_on_us = (uint32_t)r->period_ms * 10u * r->duty_pct; /* ms*1000*pct/100 */
+        led.blink_off_us = (uint32_t)r->period_ms * 1000u - led.blink_on_us;
         break;
     case PROTO_LED_AUTO:
         led.mode = PROTO_LED_AUTO;
@@ -125,13 +129,10 @@ static uint32_t led_step(bool *on)
     case PROTO_LED_ON:
         *on = led.mode == PROTO_LED_ON;
         return SCHED_FOREVER;
-    case PROTO_LED_BLINK: {
-        uint32_t period = (uint32_t)led.period_ms * 1000u;
-        uint32_t on_us = period / 100u * led.duty_pct;
+    case PROTO_LED_BLINK:
         *on = (led.step & 1u) == 0;
         led.step ^= 1u;
-        return *on ? on_us : period - on_us;
-    }
+        return *on ? led.blink_on_us : led.blink_off_us;
     case PROTO_LED_PATTERN:
         bits = led.pattern;
         len = led.pattern_len;

@@ -157,6 +157,9 @@ static inline uint8_t sched_queue_count(const sched_queue_t *q)
 /* One scheduler step: wake timers and event waiters, feed the watchdog, run at most one
  * ready task. Returns true if a task ran. Used by sched_run() and by tests with fake time. */
 bool sched_poll(void);
+/* The clock at the start of the current task run (cheap: no clock read). Sleeps and
+ * timeouts count from it, so work done earlier in the run does not stretch a period. */
+uint32_t sched_now(void);
 /* Earliest timer deadline; false if no task has a deadline. */
 bool sched_next_deadline(uint32_t *deadline);
 /* True if a task is ready or an event is waiting to be delivered. */
@@ -204,7 +207,8 @@ void sched_exit_(sched_task_t *t);
     case __LINE__:;                                                                                \
     } while (0)
 
-/* Sleep at least us microseconds (asyncio.sleep_ms / sleep_us). */
+/* Sleep us microseconds counted from the start of this run (sched_now()), i.e. at least
+ * us minus the time this run has taken so far (asyncio.sleep_ms / sleep_us). */
 #define TASK_SLEEP_US(t, us)                                                                       \
     do {                                                                                           \
         sched_sleep_((t), (us));                                                                   \

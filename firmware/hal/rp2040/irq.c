@@ -32,7 +32,9 @@ void hal_irq_restore(uint32_t state)
     __asm volatile("msr primask, %0" ::"r"(state) : "memory");
 }
 
-RP2040_RAMFUNC uint32_t hal_time_us(void)
+/* In flash, next to its callers (the scheduler): a call from flash into SRAM goes through a
+ * long-branch veneer that costs as much as the read itself. */
+uint32_t hal_time_us(void)
 {
     return REG(TIMER_TIMERAWL);
 }
@@ -44,12 +46,16 @@ void rp2040_delay_us_blocking(uint32_t us)
     }
 }
 
+/* Only reached if ALARM0 fires while interrupts are enabled (hal_idle_until normally takes
+ * the alarm itself, see there). */
 RP2040_RAMFUNC void rp2040_isr_timer0(void)
 {
     REG(TIMER_INTR) = 1u; /* write-1-to-clear ALARM0: the wake-up itself was the point */
 }
 
-RP2040_RAMFUNC void hal_idle_until(uint32_t deadline_us, bool has_deadline)
+/* In flash like its caller (sched_run) and rp2040_i2c_needs_poll: SRAM would put a veneer
+ * on both calls, and the loop around it stays in the XIP cache. */
+void hal_idle_until(uint32_t deadline_us, bool has_deadline)
 {
     if (has_deadline) {
         REG(TIMER_ALARM0) = deadline_us; /* arms the alarm */
@@ -72,7 +78,11 @@ RP2040_RAMFUNC void hal_idle_until(uint32_t deadline_us, bool has_deadline)
     /* PRIMASK is set by the caller: a pending interrupt still ends WFI (ARMv6-M B1.5.19). */
     __asm volatile("dsb\n\twfi" ::: "memory");
     if (has_deadline) {
+        /* The alarm only had to end WFI: disarm it, acknowledge it and drop its NVIC pending
+         * bit, so no exception entry/exit (~30 cycles) is spent on the timer ISR. */
         REG(TIMER_ARMED) = 1u;
+        REG(TIMER_INTR) = 1u;
+        REG(NVIC_ICPR) = 1u << IRQ_TIMER0;
     }
 }
 

@@ -16,6 +16,8 @@ export const PIN_LED = 25;
 export const PIN_BUTTON = 15;
 const NS_PER_CYCLE = 8; // 125 MHz: rp2040js does not scale with the clock registers
 const WATCHDOG_KEY = 0x40058;
+const TIMER_KEY = 0x40054;
+const TIMER_ALARM0 = 0x10;
 const FLASH_ID_PAGE = 0x1ff000; // see firmware/hal/rp2040/board_id.c
 const UART_FIFO_ROOM = 28;
 
@@ -75,6 +77,7 @@ export class EmuBoard {
       wd.timer.enable = false;
       this.pendingReset = true;
     };
+    this.exactAlarms(mcu);
     mcu.onBreak = () => {
       this.pendingFault = true;
     };
@@ -91,6 +94,25 @@ export class EmuBoard {
     this.bus.attach(mcu.i2c[0]);
     this.linkQueue = [];
     this.load();
+  }
+
+  // On silicon an alarm fires when TIMERAWL equals ALARMn. rp2040js schedules it
+  // floor(ALARMn - now_us_with_fraction) us ahead, i.e. up to 1 us before the counter gets
+  // there, so firmware that re-checks the time after waking would see its deadline not yet
+  // reached and sleep again. Reschedule every armed alarm for the exact nanosecond.
+  exactAlarms(mcu) {
+    const timer = mcu.peripherals[TIMER_KEY];
+    const write = timer.writeUint32.bind(timer);
+    timer.writeUint32 = (offset, value) => {
+      write(offset, value);
+      const i = (offset - TIMER_ALARM0) / 4;
+      if (Number.isInteger(i) && i >= 0 && i < 4 && timer.alarms[i].armed) {
+        const nanos = mcu.clock.nanos;
+        const nowUs = Math.floor(nanos / 1000);
+        const delta = ((value - nowUs) >>> 0) * 1000 - (nanos - nowUs * 1000);
+        timer.alarms[i].clockAlarm.schedule(delta);
+      }
+    };
   }
 
   load() {

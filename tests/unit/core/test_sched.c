@@ -322,12 +322,25 @@ static void test_overrun_reported(void **state)
     assert_true(sched_task_stats(ta.id)->max_late_us >= 4700);
 }
 
+static void ticker(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (;;)
+        TASK_SLEEP_MS(t, 10);
+    TASK_END(t);
+}
+
+/* The loop feeds the watchdog on a time basis (every quarter period), not on every step:
+ * 2 s of a 10 ms ticker (200 runs) is 8 feeds of a 1 s watchdog, not 200. */
 static void test_watchdog_fed_by_loop(void **state)
 {
     (void)state;
-    sched_task_add(&ta, yielder_x, "x");
-    fake_run_for(10);
-    assert_true(fake_feeds >= 5);
+    sched_task_add(&ta, ticker, "tick");
+    fake_feeds = 0;
+    fake_run_for(2000000);
+    assert_true(sched_task_stats(ta.id)->runs >= 200);
+    assert_true(fake_feeds >= 2000u / (CONFIG_WATCHDOG_MS / 4u) - 1u);
+    assert_true(fake_feeds <= 2000u / (CONFIG_WATCHDOG_MS / 4u) + 1u);
 }
 
 static void test_registry_full(void **state)
