@@ -34,7 +34,9 @@
 #define CONFIG_LINK_RX_CHUNK 64 /* bytes read from the port per step */
 #endif
 #ifndef CONFIG_LINK_RX_BUDGET
-#define CONFIG_LINK_RX_BUDGET 4 /* frames dispatched per run before yielding */
+#define CONFIG_LINK_RX_BUDGET                                                                      \
+    1 /* frames dispatched per run before yielding: one, so a                                      \
+       * run encodes at most one response (+ its events) */
 #endif
 #ifndef CONFIG_HOST_TIMEOUT_MS
 #define CONFIG_HOST_TIMEOUT_MS 3000 /* host watchdog when HELLO says 0 */

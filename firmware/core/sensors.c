@@ -287,6 +287,9 @@ static void sensors_fn(sched_task_t *t)
                 sn.s[sn.i].next_due = hal_time_us() + sn.s[sn.i].interval_ms * 1000u;
             sn.lc = 0;
             TASK_CALL(t, rc, measure(t, &sn.lc));
+            /* Conversion done; framing the event (CRC, COBS) is the next run's work, so no
+             * single run does both (other tasks get in between). */
+            TASK_YIELD(t);
             if (sn.s[sn.i].interval_ms) /* still wanted (not stopped meanwhile) */
                 send_reading_event();
             continue;
