@@ -36,6 +36,11 @@ static void main_stopped_cb(picod_t *pd)
     uv_close((uv_handle_t *)&m->sigterm, main_handles_closed_cb);
     uv_close((uv_handle_t *)&m->sigint, main_handles_closed_cb);
     uv_close((uv_handle_t *)&m->status_timer, main_handles_closed_cb);
+    /* Closing the last uv_signal_t restores the default action, and a second SIGTERM (a
+     * supervisor repeating itself) would then kill us mid-teardown with status 143. We are
+     * already stopping, so from here on the request is simply satisfied. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
 }
 
 static void main_signal_cb(uv_signal_t *s, int signum)
