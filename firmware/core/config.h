@@ -26,6 +26,16 @@
 #define CONFIG_WATCHDOG_MS 1000 /* hardware watchdog, fed by a healthy scheduler loop */
 #endif
 
+/* Storage class of the few variables that must survive a watchdog reset (the running task's
+ * index, for the crash record): the RP2040 port's .noinit section (not zeroed by crt0). */
+#ifndef CONFIG_NOINIT
+#if defined(PICOD_TARGET_RP2040)
+#define CONFIG_NOINIT __attribute__((section(".noinit")))
+#else
+#define CONFIG_NOINIT
+#endif
+#endif
+
 /* ---- host link ---- */
 #ifndef CONFIG_TXQ_SLOTS
 #define CONFIG_TXQ_SLOTS 6 /* encoded frames waiting for the host (responses + events) */

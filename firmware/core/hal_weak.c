@@ -15,6 +15,11 @@ __attribute__((weak)) void hal_ram_usage(uint16_t *used, uint16_t *total)
     *total = 0;
 }
 
+__attribute__((weak)) bool hal_can_reboot(uint8_t mode)
+{
+    return mode == PROTO_REBOOT_NORMAL;
+}
+
 __attribute__((weak)) void hal_debug_fault(void)
 {
     /* Call through a null function pointer, as a real bug would: a HardFault on the M0+

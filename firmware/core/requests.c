@@ -17,7 +17,7 @@
 static uint32_t caps(void)
 {
     uint32_t c = PROTO_CAP_LED | PROTO_CAP_BUTTON | PROTO_CAP_I2C | PROTO_CAP_STATS;
-    if (hal_platform() == PROTO_PLATFORM_RP2040)
+    if (hal_can_reboot(PROTO_REBOOT_BOOTSEL))
         c |= PROTO_CAP_BOOTSEL;
     if (CONFIG_DEBUG_REQUESTS)
         c |= PROTO_CAP_DEBUG;
@@ -150,8 +150,8 @@ static int do_reboot(const proto_frame_t *f)
     uint8_t mode = f->body_len ? f->body[0] : PROTO_REBOOT_NORMAL;
     if (mode > PROTO_REBOOT_BOOTSEL)
         return -PROTO_E_ARG;
-    if (mode == PROTO_REBOOT_BOOTSEL && !(caps() & PROTO_CAP_BOOTSEL))
-        return -PROTO_E_UNSUPPORTED;
+    if (!hal_can_reboot(mode))
+        return -PROTO_E_UNSUPPORTED; /* answered now, before any ack: nothing happens */
     link_after_flush(reboot_now, mode);
     return 0;
 }

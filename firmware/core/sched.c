@@ -30,7 +30,9 @@
 _Static_assert(sizeof(sched_task_t) <= 32, "scheduler overhead per task must be <= 32 bytes");
 #endif
 
-volatile uint8_t sched_running_id = 0xff;
+/* In .noinit on the RP2040: when the watchdog resets a hung board, the port's boot code
+ * reads which task was running (sched_init sets it to 0xff afterwards). */
+CONFIG_NOINIT volatile uint8_t sched_running_id;
 
 static sched_task_t *registry[CONFIG_MAX_TASKS];
 static sched_task_stats_t stats[CONFIG_MAX_TASKS];

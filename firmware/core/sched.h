@@ -119,7 +119,9 @@ typedef struct sched_global_stats {
  * kind is a PROTO_FAULT_* value. */
 typedef void (*sched_fault_cb_t)(uint8_t kind, uint8_t task, uint32_t detail);
 
-/* Index of the task whose function is executing, 0xff when none (for crash records). */
+/* Index of the task whose function is executing, 0xff when none (for crash records). Kept
+ * across a watchdog reset where the port has a .noinit section (CONFIG_NOINIT), so the boot
+ * code can name the task that starved the watchdog. */
 extern volatile uint8_t sched_running_id;
 
 /* Forget all tasks and timers. Call once before adding tasks (tests call it per test). */

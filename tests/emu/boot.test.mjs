@@ -46,14 +46,12 @@ test('answers PING with the same bytes and keeps uptime moving', () => {
 test('stays up on BOOTSEL where there is no bootrom, reboots on a normal REBOOT', () => {
   const { board, client } = bootBoard(fw);
   settle(board, 20);
-  hello(client);
-  // rp2040js has no bootrom: hal_reboot(BOOTSEL) finds no reset_usb_boot and returns
-  // unsupported, so the board must neither reset nor hang.
-  try {
-    client.request(MSG.REBOOT, [1]);
-  } catch (e) {
-    assert.equal(e.code, 11, 'the only acceptable error is unsupported');
-  }
+  const h0 = hello(client);
+  // rp2040js has no bootrom: no reset_usb_boot, so HELLO must not advertise BOOTSEL and
+  // REBOOT BOOTSEL must be refused with ERROR unsupported (code 11) instead of an ack.
+  assert.equal(h0.caps & (1 << 3), 0, 'PROTO_CAP_BOOTSEL not advertised without a bootrom');
+  assert.throws(() => client.request(MSG.REBOOT, [1]), (e) => e.code === 11,
+    'REBOOT BOOTSEL answered with ERROR unsupported, not acked');
   board.run(100_000);
   assert.equal(board.resets.length, 0);
   assert.equal(hello(client).resetCause, RESET_CAUSE.POWER_ON);

@@ -6,7 +6,7 @@ import { emuFirmware } from './lib/env.mjs';
 
 const fw = emuFirmware();
 const { bootBoard, hello, settle } = await import('./lib/scenario.mjs');
-const { RESET_CAUSE, MSG, DEBUG_OP, debugReq } = await import('./lib/proto.mjs');
+const { RESET_CAUSE, MSG, DEBUG_OP, debugReq, decodeTaskStats } = await import('./lib/proto.mjs');
 
 test('watchdog fires when a task hangs, and HELLO then reports reset cause watchdog', () => {
   const { board, client } = bootBoard(fw);
@@ -24,6 +24,14 @@ test('watchdog fires when a task hangs, and HELLO then reports reset cause watch
   const h = hello(client);
   assert.equal(h.resetCause, RESET_CAUSE.WATCHDOG);
   assert.equal(h.boardId, h0.boardId);
+  // The crash record names the hung task: DEBUG HANG spins inside the link task.
+  assert.equal(h.crash.kind, 2, 'crash record: PROTO_FAULT_WATCHDOG');
+  let linkIndex = -1;
+  for (let i = 0; i < 8 && linkIndex < 0; i++) {
+    if (decodeTaskStats(client.request(MSG.GET_TASK_STATS, [i])).name === 'link') linkIndex = i;
+  }
+  assert.ok(linkIndex >= 0, 'a task named link exists');
+  assert.equal(h.crash.task, linkIndex, `crash record names the link task (${linkIndex})`);
 });
 
 test('a HardFault is recorded (kind, PC in flash) and the board reboots with cause fault', () => {

@@ -136,6 +136,10 @@ int hal_reboot(uint8_t mode);
 uint16_t hal_stack_high_water(void);
 /* Static RAM used by the image and available in total, in bytes; 0/0 = unknown. */
 void hal_ram_usage(uint16_t *used, uint16_t *total);
+/* Whether hal_reboot(mode) can do mode here (checked before a REBOOT is acknowledged, and
+ * for PROTO_CAP_BOOTSEL in HELLO). Default: NORMAL only. RP2040: BOOTSEL when the bootrom's
+ * reset_usb_boot exists (not in rp2040js). */
+bool hal_can_reboot(uint8_t mode);
 /* Fault on purpose, as a real bug would (DEBUG FAULT): the port's fault handler records the
  * crash (kind, PC, LR, sched_running_id) and resets. Default: call through a null pointer. */
 void hal_debug_fault(void);

@@ -76,6 +76,7 @@ uint32_t rp2040_stack_high_water(void);
 uint16_t hal_stack_high_water(void);
 void hal_ram_usage(uint16_t *used, uint16_t *total);
 void hal_debug_fault(void);
+bool hal_can_reboot(uint8_t mode);
 
 /* Busy wait, bounded by the timer. Only for microsecond-scale waits (bus recovery). */
 void rp2040_delay_us_blocking(uint32_t us);

@@ -33,13 +33,13 @@ struct crash_store {
 };
 __attribute__((section(".noinit"))) static struct crash_store crash_store;
 
-/* The core's "running task" index: a weak reference so the port links without the core's
- * scheduler (it is 0xff = none when absent). */
-extern volatile uint8_t sched_current_task_index __attribute__((weak));
+/* The core's "running task" index (firmware/core/sched.c, in .noinit so it survives the
+ * watchdog reset): a weak reference so the port links without the core (stub app). */
+extern volatile uint8_t sched_running_id __attribute__((weak));
 
 static uint8_t current_task(void)
 {
-    return &sched_current_task_index ? sched_current_task_index : 0xffu;
+    return &sched_running_id ? sched_running_id : 0xffu;
 }
 
 static uint8_t read_reset_cause(void)
@@ -161,6 +161,15 @@ void *rp2040_rom_func(uint32_t code)
     uintptr_t table = *(const volatile uint16_t *)rom_addr(ROM_FUNC_TABLE_ADDR);
     uintptr_t lookup = *(const volatile uint16_t *)rom_addr(ROM_TABLE_LOOKUP_FN);
     return ((rom_lookup_fn)lookup)((const uint16_t *)table, code);
+}
+
+bool hal_can_reboot(uint8_t mode)
+{
+    if (mode == PROTO_REBOOT_NORMAL) {
+        return true;
+    }
+    /* BOOTSEL needs the bootrom's reset_usb_boot: absent in rp2040js (no bootrom image). */
+    return mode == PROTO_REBOOT_BOOTSEL && rp2040_rom_func(ROM_CODE('U', 'B')) != NULL;
 }
 
 int hal_reboot(uint8_t mode)
