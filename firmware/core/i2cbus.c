@@ -65,6 +65,7 @@ void i2cbus_set_read(i2cbus_op_t *op, uint8_t addr, const uint8_t *w, size_t wle
                      size_t rlen)
 {
     op->lc = 0;
+    op->probe = 0;
     op->x.bus = 0;
     op->x.addr = addr;
     op->x.wdata = w;
@@ -98,8 +99,8 @@ int i2cbus_xfer(sched_task_t *t, i2cbus_op_t *op)
         wait = op->deadline - now;
         SUB_AWAIT(t, &op->lc, &i2c_ev, wait < I2C_POLL_US ? wait : I2C_POLL_US);
     }
-    if (rc < 0 && !(rc == -HAL_E_NACK_ADDR && op->x.rlen == 1 && op->x.wlen == 0))
-        errors++; /* a NACKed one-byte probe is the normal "nobody there" answer */
+    if (rc < 0 && !(op->probe && (rc == -HAL_E_NACK_ADDR || rc == -HAL_E_NACK_DATA)))
+        errors++; /* a NACKed probe is the normal "nobody there" answer */
     SUB_RETURN(&op->lc, i2cbus_map_err(rc));
     SUB_END(&op->lc);
 }
@@ -111,7 +112,16 @@ int i2cbus_scan(sched_task_t *t, i2cbus_scan_t *s, uint8_t map[16])
     memset(map, 0, 16);
     for (s->addr = 0x08; s->addr <= 0x77; s->addr++) {
         i2cbus_set_read(&s->op, s->addr, NULL, 0, &s->probe, 1);
+        s->op.probe = 1;
         SUB_CALL(&s->lc, rc, i2cbus_xfer(t, &s->op));
+        if (rc == -PROTO_E_I2C_NACK_ADDR) {
+            static const uint8_t zero = 0;
+            i2cbus_set_write(&s->op, s->addr, &zero, 1);
+            s->op.probe = 1;
+            SUB_CALL(&s->lc, rc, i2cbus_xfer(t, &s->op));
+            if (rc == -PROTO_E_I2C_NACK_DATA)
+                rc = 0; /* the address was acknowledged */
+        }
         if (rc == 0)
             map[s->addr >> 3] |= (uint8_t)(1u << (s->addr & 7));
         /* A NACKed probe ends without waiting: without this yield the whole 112-address

@@ -16,6 +16,7 @@
 /* A transfer in progress: fill x, zero lc, then call i2cbus_xfer until it is not PENDING. */
 typedef struct i2cbus_op {
     uint16_t lc;
+    uint8_t probe; /* a presence probe: a NACK is an answer, not an error */
     uint32_t deadline;
     hal_i2c_xfer_t x;
 } i2cbus_op_t;
@@ -34,8 +35,12 @@ void i2cbus_isr(void);
 
 /* Sub-coroutine: run op->x. Returns SCHED_PENDING, 0, or -PROTO_E_I2C_* / -PROTO_E_BUSY. */
 int i2cbus_xfer(sched_task_t *t, i2cbus_op_t *op);
-/* Sub-coroutine: probe 0x08..0x77 with a one-byte read; sets bits in map[16]. Returns
- * SCHED_PENDING or 0. */
+/* Sub-coroutine: probe 0x08..0x77; sets bits in map[16]. Returns SCHED_PENDING or 0.
+ * Each address gets a one-byte read; one that NACKs it gets a one-byte write of 0x00 (present
+ * if the address is acknowledged, whatever happens to the data byte). The write probe finds
+ * devices that refuse reads while idle (an SHT3x without a measurement pending); its
+ * trade-off: on most devices 0x00 only sets a register pointer, but a device that treats a
+ * lone byte as a command would execute command 0x00. */
 int i2cbus_scan(sched_task_t *t, i2cbus_scan_t *s, uint8_t map[16]);
 
 /* Map a negative hal_err to a negative proto_err. */

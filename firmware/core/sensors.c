@@ -49,6 +49,7 @@ static struct {
     i2cbus_scan_t scan;
     uint8_t map[16];
     i2cbus_op_t op;
+    uint8_t sht_cmd[2];
     proto_reading_t reading;
     union {
         proto_readings_t readings;
@@ -162,9 +163,20 @@ static int probe(sched_task_t *t, uint16_t *lc)
         if (rc < 0)
             sn.count--; /* not a BME280 (or not answering): forget it */
     }
+    /* An SHT3x answers reads only with a measurement pending, so identify candidates by
+     * what they do acknowledge: a measurement command (0x2400, high repeatability). */
     for (sn.i = 0; sn.i < 2; sn.i++) {
-        if (proto_i2c_map_has(sn.map, sht_addrs[sn.i]))
+        if (known(PROTO_SENSOR_SHT3X, sht_addrs[sn.i]))
+            continue;
+        sn.sht_cmd[0] = (uint8_t)(SHT3X_CMD_MEASURE_HI >> 8);
+        sn.sht_cmd[1] = (uint8_t)(SHT3X_CMD_MEASURE_HI & 0xff);
+        i2cbus_set_write(&sn.op, sht_addrs[sn.i], sn.sht_cmd, 2);
+        sn.op.probe = 1;
+        SUB_CALL(lc, rc, i2cbus_xfer(t, &sn.op));
+        if (rc == 0) {
             add_sensor(PROTO_SENSOR_SHT3X, sht_addrs[sn.i]);
+            sn.map[sht_addrs[sn.i] >> 3] |= (uint8_t)(1u << (sht_addrs[sn.i] & 7));
+        }
     }
     SUB_END(lc);
 }

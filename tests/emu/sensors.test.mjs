@@ -48,11 +48,9 @@ test('new values are measured, not cached: a changed temperature shows up', () =
 });
 
 // A real SHT3x NACKs a read header while it has no measurement, so the 1-byte read probe of the
-// start-up scan cannot find it; the model here does the same. Until the core identifies SHT3x
-// candidates with a measurement command instead, this stays a known gap.
-test('SHT3x reading matches its conversion formula and CRC-checked raw values', {
-  todo: 'core: SHT3x is only added when the read-probe scan sees it (a real one NACKs it)',
-}, () => {
+// start-up scan cannot find it; the model here does the same. The core identifies SHT3x
+// candidates (0x44/0x45) with a measurement command, and the scan falls back to a write probe.
+test('SHT3x reading matches its conversion formula and CRC-checked raw values', () => {
   const { board, client, sht } = bootBoard(fw);
   sht.setValues({ tempC: 31.7, humidityPct: 62.25 });
   settle(board);
