@@ -50,6 +50,7 @@ if [ "$mode" = auto ]; then
 fi
 
 devices=()
+ctl=""
 case $mode in
 real)
     echo "demo: using the Pico(s) on USB: ${real[*]}"
@@ -62,6 +63,7 @@ emu)
         --firmware "$firmware" 2>"$run/emu-pico.log" &
     pids+=($!)
     devices=("$run/emu-pico")
+    ctl=$run/emu-pico.ctl
     ;;
 sim)
     echo "demo: starting picosim (the firmware core on a pty)"
@@ -69,6 +71,7 @@ sim)
     "$picosim" --pty "$run/picosim" --control "$run/picosim.ctl" 2>"$run/picosim.log" &
     pids+=($!)
     devices=("$run/picosim")
+    ctl=$run/picosim.ctl
     ;;
 esac
 for dev in "${devices[@]}"; do
@@ -88,6 +91,11 @@ for _ in $(seq 600); do
     kill -0 "$picod_pid" 2>/dev/null || { echo "demo: picod exited" >&2; exit 1; }
     sleep 0.1
 done
+# The first sensor poll follows HELLO within a couple of seconds: show it when it is there.
+for _ in $(seq 50); do
+    "$picoctl" --socket "$sock" status 2>/dev/null | grep -q ' C ' && break
+    sleep 0.1
+done
 "$picoctl" --socket "$sock" status
 [ "$check" = 1 ] && exit 0
 
@@ -101,7 +109,15 @@ picod is running ($mode board) and serving $sock. In another terminal:
   picoctl led <board> blink 200 50
   picoctl watch                  # button presses and sensor readings as they happen
   picoctl i2c <board> scan
-
-Ctrl-C here stops picod and the board.
 MSG
+[ -n "$ctl" ] && cat <<MSG
+
+The board's simulated hardware answers on $ctl:
+  echo click | socat - UNIX-CONNECT:$ctl          # press and release the button (GP15)
+  echo "set temp 25.5" | socat - UNIX-CONNECT:$ctl  # the BME280's temperature
+  echo led | socat - UNIX-CONNECT:$ctl            # what GP25 shows right now
+  (also: press, release, set humidity PCT, set pressure PA, nack on|off, reset)
+MSG
+echo
+echo "Ctrl-C here stops picod and the board."
 wait "$picod_pid"
