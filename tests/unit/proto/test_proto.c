@@ -101,6 +101,36 @@ static void test_crc_vectors(void **state)
     assert_int_equal(proto_crc16((const uint8_t *)"123456789", 9), 0x29b1);
 }
 
+/* Bit-by-bit CRC-16/CCITT-FALSE, straight from the definition, to check the table. */
+static uint16_t crc16_bitwise(const uint8_t *d, size_t n)
+{
+    uint16_t crc = 0xffff;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (uint16_t)(d[i] << 8);
+        for (int b = 0; b < 8; b++)
+            crc = (uint16_t)((crc & 0x8000) ? (crc << 1) ^ 0x1021 : crc << 1);
+    }
+    return crc;
+}
+
+static void test_crc_table_matches_definition(void **state)
+{
+    (void)state;
+    uint8_t buf[300];
+    srand(42);
+    /* Every single byte value (hits every table entry from the initial register)... */
+    for (int v = 0; v < 256; v++) {
+        buf[0] = (uint8_t)v;
+        assert_int_equal(proto_crc16(buf, 1), crc16_bitwise(buf, 1));
+    }
+    /* ...and random buffers of every length up to 300. */
+    for (size_t len = 0; len <= sizeof(buf); len++) {
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (uint8_t)rand();
+        assert_int_equal(proto_crc16(buf, len), crc16_bitwise(buf, len));
+    }
+}
+
 static void check_cobs(char **fld, int n)
 {
     static uint8_t raw[1024], enc[1100], out[1100], dec[1024];
@@ -479,6 +509,7 @@ int main(int argc, char **argv)
     vectors_path = argv[1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc_vectors),
+        cmocka_unit_test(test_crc_table_matches_definition),
         cmocka_unit_test(test_cobs_vectors),
         cmocka_unit_test(test_frame_vectors),
         cmocka_unit_test(test_decoder_any_chunking),
