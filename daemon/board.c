@@ -25,6 +25,8 @@ const char *board_state_name(board_state_t s)
         return "stale";
     case BOARD_OFFLINE:
         return "offline";
+    case BOARD_INCOMPATIBLE:
+        return "incompatible";
     }
     return "unknown";
 }
@@ -80,6 +82,28 @@ static void board_set_state(board_t *b, board_state_t s)
         b->cnt.offline_count++;
         board_emit(b, "board_offline", json_pack("{s:s}", "device", b->link.path));
     }
+}
+
+/* The board speaks protocol major `version >> 4` (header byte format), or (they_refused) it
+ * answered our HELLO with ERROR version_mismatch: refuse it, loudly once. HELLO keeps being
+ * tried each heartbeat period, which is how a reflashed board that kept its tty open comes
+ * back. */
+static void board_refuse_version(board_t *b, uint8_t version, bool they_refused)
+{
+    b->cnt.version_errors++;
+    b->peer_version = version;
+    if (b->state == BOARD_INCOMPATIBLE)
+        return;
+    if (they_refused)
+        log_err("board on %s refused picod's protocol %u.%u (flash a firmware of this picod's "
+                "version)",
+                b->link.path, PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
+    else
+        log_err("board on %s speaks protocol %u.%u, picod speaks %u.%u: refused (flash a "
+                "firmware of this picod's version)",
+                b->link.path, PROTO_VERSION_MAJOR_OF(version), PROTO_VERSION_MINOR_OF(version),
+                PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
+    board_set_state(b, BOARD_INCOMPATIBLE);
 }
 
 static int board_send_cb(void *ctx, uint8_t type, uint16_t seq, const uint8_t *body, size_t len)
@@ -201,10 +225,7 @@ static void board_accept_hello(board_t *b, const proto_frame_t *f)
         return;
     }
     if (h.proto_major != PROTO_VERSION_MAJOR) {
-        /* Refused, and said once: HELLO is retried every heartbeat period. */
-        if (b->cnt.version_errors++ == 0)
-            log_err("board on %s speaks protocol %u.%u, picod %u.%u: refused", b->link.path,
-                    h.proto_major, h.proto_minor, PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
+        board_refuse_version(b, (uint8_t)((h.proto_major << 4) | (h.proto_minor & 0x0f)), false);
         return;
     }
     for (size_t i = 0; i < PROTO_BOARD_ID_LEN; i++)
@@ -238,6 +259,8 @@ static void board_hello_done(void *ud, int status, const proto_frame_t *f)
 
     if (status == 0)
         board_accept_hello(b, f);
+    else if (status == PROTO_E_VERSION)
+        board_refuse_version(b, f ? f->version : 0, true);
     else if (status > 0)
         log_warning("board on %s refused HELLO: %s", b->link.path, proto_err_name(status));
     /* Timeouts: the tick timer sends the next HELLO. */
@@ -400,7 +423,7 @@ static void board_frame_cb(link_t *l, int status, const proto_frame_t *f)
     board_t *b = l->data;
 
     if (status < 0) {
-        b->cnt.version_errors++;
+        board_refuse_version(b, f->version, false); /* a frame of another major version */
         return;
     }
     b->last_rx_ms = board_now(b);

@@ -8,6 +8,9 @@
  *   stale       no frame for stale_misses heartbeat periods (heartbeats keep going)
  *   offline     no frame for offline_misses periods, or the tty was lost; HELLO is retried
  *               every heartbeat period and any frame brings the board back
+ *   incompatible the board speaks another major protocol version (its frames, its HELLO ack
+ *               or its ERROR version_mismatch say so): nothing but HELLO is sent to it, once
+ *               per heartbeat period, so a reflashed board comes back by itself
  * A reset of the board (uptime going backwards, the board reporting it waits for a HELLO, or
  * a new HELLO ack) is counted and announced; its identity (board_id from HELLO) is kept.
  *
@@ -33,6 +36,7 @@ typedef enum board_state {
     BOARD_ONLINE,
     BOARD_STALE,
     BOARD_OFFLINE,
+    BOARD_INCOMPATIBLE,
 } board_state_t;
 
 typedef struct board_sensor {
@@ -69,6 +73,7 @@ struct board {
     bool has_hello;
     proto_hello_ack_t hello;
     char build[PROTO_BUILD_LEN + 1]; /* hello.build, NUL-terminated */
+    uint8_t peer_version;            /* version byte the board last spoke (header format) */
     uint32_t uptime_ms;              /* last uptime the board reported */
     uint64_t uptime_at_ms;           /* loop time of that report */
     bool has_state;

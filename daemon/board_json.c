@@ -82,6 +82,19 @@ json_t *board_json_summary(const board_t *b)
         json_object_set_new(o, "build", json_string(b->build));
         json_object_set_new(o, "platform", json_string(board_json_platform(b->hello.platform)));
     }
+    if (o && b->state == BOARD_INCOMPATIBLE) {
+        char why[96];
+
+        if (PROTO_VERSION_MAJOR_OF(b->peer_version) == PROTO_VERSION_MAJOR)
+            snprintf(why, sizeof(why), "board refused picod's protocol %u.%u", PROTO_VERSION_MAJOR,
+                     PROTO_VERSION_MINOR);
+        else
+            snprintf(why, sizeof(why), "board speaks protocol %u.%u, picod speaks %u.%u",
+                     PROTO_VERSION_MAJOR_OF(b->peer_version),
+                     PROTO_VERSION_MINOR_OF(b->peer_version), PROTO_VERSION_MAJOR,
+                     PROTO_VERSION_MINOR);
+        json_object_set_new(o, "error", json_string(why));
+    }
     return o;
 }
 
