@@ -169,3 +169,76 @@ void ctl_print_tree(FILE *f, const json_t *v, const char *prefix)
         free(s);
     }
 }
+
+/* "label  key=value key=value ..." for every scalar of obj, wrapped under the label. */
+static void ctl_print_counters(FILE *f, const char *label, const json_t *obj)
+{
+    const int indent = 16, width = 100;
+    int col;
+
+    if (!json_is_object(obj))
+        return;
+    col = fprintf(f, "%-*s", indent, label);
+    for (void *it = json_object_iter((json_t *)obj); it;
+         it = json_object_iter_next((json_t *)obj, it)) {
+        const json_t *v = json_object_iter_value(it);
+        char item[96];
+        int n;
+
+        if (json_is_integer(v))
+            n = snprintf(item, sizeof(item), "%s=%lld", json_object_iter_key(it),
+                         (long long)json_integer_value(v));
+        else if (json_is_boolean(v))
+            n = snprintf(item, sizeof(item), "%s=%s", json_object_iter_key(it),
+                         json_is_true(v) ? "yes" : "no");
+        else
+            continue;
+        if (col > indent && col + 1 + n > width)
+            col = fprintf(f, "\n%-*s", indent, "") - 1;
+        col += fprintf(f, "%s%s", col > indent ? " " : "", item);
+    }
+    fputc('\n', f);
+}
+
+static void ctl_print_tasks(FILE *f, const json_t *tasks)
+{
+    fprintf(f, "%-5s  %-8s  %-8s  %10s  %12s  %8s  %11s  %9s\n", "TASK", "NAME", "STATE", "RUNS",
+            "TOTAL_US", "MAX_US", "MAX_LATE_US", "STACK_HWM");
+    for (size_t i = 0; i < json_array_size(tasks); i++) {
+        const json_t *t = json_array_get(tasks, i);
+        long long hwm = json_integer_value(json_object_get(t, "stack_hwm"));
+        char hwmtxt[24] = "-";
+
+        if (hwm > 0)
+            snprintf(hwmtxt, sizeof(hwmtxt), "%lld", hwm);
+        fprintf(f, "%-5lld  %-8s  %-8s  %10lld  %12lld  %8lld  %11lld  %9s\n",
+                (long long)json_integer_value(json_object_get(t, "index")), ctl_str(t, "name", "?"),
+                ctl_str(t, "state", "?"), (long long)json_integer_value(json_object_get(t, "runs")),
+                (long long)json_integer_value(json_object_get(t, "total_us")),
+                (long long)json_integer_value(json_object_get(t, "max_us")),
+                (long long)json_integer_value(json_object_get(t, "max_late_us")), hwmtxt);
+    }
+}
+
+void ctl_print_board_stats(FILE *f, const json_t *result)
+{
+    const json_t *boards = json_object_get(result, "boards");
+
+    for (size_t i = 0; i < json_array_size(boards); i++) {
+        const json_t *b = json_array_get(boards, i), *tasks = json_object_get(b, "tasks");
+
+        fprintf(f, "%s  %s  %s  %s  %s\n", ctl_str(b, "board", "-"), ctl_str(b, "state", "?"),
+                ctl_str(b, "platform", "-"), ctl_str(b, "firmware", "-"),
+                ctl_str(b, "device", "?"));
+        ctl_print_counters(f, "board says", json_object_get(b, "board_reported"));
+        ctl_print_counters(f, "picod link", json_object_get(b, "link"));
+        ctl_print_counters(f, "picod decoder", json_object_get(b, "decoder"));
+        ctl_print_counters(f, "picod requests", json_object_get(b, "requests"));
+        ctl_print_counters(f, "picod board", json_object_get(b, "board_counters"));
+        if (json_is_array(tasks))
+            ctl_print_tasks(f, tasks);
+        else
+            fprintf(f, "no board-side counters or tasks: the board is %s\n",
+                    ctl_str(b, "state", "not reachable"));
+    }
+}

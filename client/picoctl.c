@@ -245,11 +245,73 @@ static int ctl_cmd_status(ctl_t *ctl, int argc, char **argv)
     return ctl_simple(ctl, "status", ctl_board_arg(argc, argv), ctl_print_status_cb);
 }
 
+static void ctl_print_board_stats_cb(ctl_t *ctl, const json_t *r)
+{
+    (void)ctl;
+    ctl_print_board_stats(stdout, r);
+}
+
 static int ctl_cmd_stats(ctl_t *ctl, int argc, char **argv)
 {
     if (argc > 2)
         return ctl_bad_usage("stats", "too many arguments");
-    return ctl_simple(ctl, "stats", ctl_board_arg(argc, argv), ctl_print_tree_cb);
+    /* One board: a readable report with its task table; all: every counter, one per line. */
+    return ctl_simple(ctl, "stats", ctl_board_arg(argc, argv),
+                      argc == 2 ? ctl_print_board_stats_cb : ctl_print_tree_cb);
+}
+
+static void ctl_print_poll_cb(ctl_t *ctl, const json_t *r)
+{
+    const json_t *sensor = json_object_get(r, "sensor");
+    long long ms = json_integer_value(json_object_get(r, "interval_ms"));
+    char which[32];
+
+    (void)ctl;
+    if (json_is_integer(sensor))
+        snprintf(which, sizeof(which), "sensor %lld", (long long)json_integer_value(sensor));
+    else
+        snprintf(which, sizeof(which), "all sensors");
+    if (ms)
+        printf("%s: board reads %s every %lld ms\n", json_string_value(json_object_get(r, "board")),
+               which, ms);
+    else
+        printf("%s: board polling of %s stopped\n", json_string_value(json_object_get(r, "board")),
+               which);
+}
+
+static int ctl_cmd_poll(ctl_t *ctl, int argc, char **argv)
+{
+    json_t *args;
+    long sensor = -1, ms;
+
+    if (argc < 3 || argc > 4)
+        return ctl_bad_usage("poll", "needs BOARD, optionally SENSOR, and MS");
+    if (argc == 4 && strcmp(argv[2], "all") != 0 && !ctl_parse_long(argv[2], 0, 255, &sensor))
+        return ctl_bad_usage("poll", "SENSOR must be a sensor index or 'all'");
+    if (!ctl_parse_long(argv[argc - 1], 0, 0xffffffffL, &ms))
+        return ctl_bad_usage("poll", "MS must be milliseconds (0 stops)");
+    args = json_pack("{s:s, s:I}", "board", argv[1], "interval_ms", (json_int_t)ms);
+    json_object_set_new(args, "sensor", sensor < 0 ? json_string("all") : json_integer(sensor));
+    return ctl_simple(ctl, "poll", args, ctl_print_poll_cb);
+}
+
+static void ctl_print_reboot_cb(ctl_t *ctl, const json_t *r)
+{
+    (void)ctl;
+    printf("%s: rebooting (%s)\n", json_string_value(json_object_get(r, "board")),
+           json_string_value(json_object_get(r, "mode")));
+}
+
+static int ctl_cmd_reboot(ctl_t *ctl, int argc, char **argv)
+{
+    const char *mode = "normal";
+
+    if (argc == 3 && !strcmp(argv[2], "--bootsel"))
+        mode = "bootsel";
+    else if (argc != 2)
+        return ctl_bad_usage("reboot", argc < 2 ? "needs BOARD" : "unexpected argument");
+    return ctl_simple(ctl, "reboot", json_pack("{s:s, s:s}", "board", argv[1], "mode", mode),
+                      ctl_print_reboot_cb);
 }
 
 static int ctl_cmd_ping(ctl_t *ctl, int argc, char **argv)
@@ -394,7 +456,12 @@ static const ctl_cmd_t ctl_cmds[] = {
     {"i2c", "BOARD scan|read ADDR LEN|write ADDR HEX..|xfer ADDR HEX.. LEN",
      "raw I2C on the board's bus", ctl_cmd_i2c},
     {"ping", "[BOARD]", "round trip to picod, or through it to a board", ctl_cmd_ping},
-    {"stats", "[BOARD]", "counters of picod and its boards", ctl_cmd_stats},
+    {"stats", "[BOARD]", "counters of picod and its boards; with BOARD also the board's tasks",
+     ctl_cmd_stats},
+    {"poll", "BOARD [SENSOR|all] MS", "make the board read its sensors every MS ms (0 stops)",
+     ctl_cmd_poll},
+    {"reboot", "BOARD [--bootsel]", "reboot the board (--bootsel: into the USB bootloader)",
+     ctl_cmd_reboot},
     {"version", "", "versions of picoctl, picod and the protocol", ctl_cmd_version},
 };
 

@@ -25,9 +25,28 @@ typedef struct api_req {
     int kind; /* async: which answer to build */
     uint8_t i2c_rlen;
     uint64_t t0_ns;
+    char what[40]; /* the board request, for error messages ("GET_TASK_STATS 3") */
+    json_t *echo;  /* owned, may be NULL: fields copied into the result (poll, reboot) */
+    /* stats with a board: GET_STATS, then GET_TASK_STATS 0..task_count in turn */
+    proto_stats_t st;
+    json_t *tasks; /* owned, NULL until GET_STATS answered */
+    unsigned task_next;
 } api_req_t;
 
-enum api_kind { API_LED, API_I2C_SCAN, API_I2C_XFER, API_PING, API_STATS };
+enum api_kind {
+    API_LED,
+    API_I2C_SCAN,
+    API_I2C_XFER,
+    API_PING,
+    API_STATS,
+    API_TASK_STATS,
+    API_POLL,
+    API_REBOOT,
+};
+
+/* SET_POLL intervals picod accepts besides 0 (stop); the firmware refuses others too. */
+#define API_POLL_MIN_MS 50
+#define API_POLL_MAX_MS 2000000
 
 /* ---- replies ------------------------------------------------------------------------------ */
 
@@ -193,12 +212,13 @@ static const char *api_board_error_code(int status)
 static void api_board_error(api_req_t *r, int status)
 {
     const char *who = r->board->id[0] ? r->board->id : r->board->link.path;
+    const char *what = r->what[0] ? r->what : "the request";
 
     if (status > 0)
-        api_err(r, api_board_error_code(status), "board %s refused the request: %s", who,
+        api_err(r, api_board_error_code(status), "board %s refused %s: %s", who, what,
                 proto_err_name(status));
     else if (status == -ETIMEDOUT)
-        api_err(r, "timeout", "board %s did not answer (sent twice)", who);
+        api_err(r, "timeout", "board %s did not answer %s (sent twice)", who, what);
     else if (status == -EBUSY || status == -ENOBUFS)
         api_err(r, "busy", "too many requests outstanding for board %s", who);
     else
@@ -220,7 +240,6 @@ static json_t *api_result_of(api_req_t *r, const proto_frame_t *f)
     board_t *b = r->board;
     proto_i2c_scan_ack_t scan;
     proto_i2c_xfer_ack_t x;
-    proto_stats_t st;
     json_t *a;
 
     switch (r->kind) {
@@ -244,14 +263,34 @@ static json_t *api_result_of(api_req_t *r, const proto_frame_t *f)
     case API_PING:
         return json_pack("{s:s, s:f}", "board", b->id, "rtt_ms",
                          (double)(uv_hrtime() - r->t0_ns) / 1e6);
-    case API_STATS:
-        if (proto_stats_decode(f->body, f->body_len, &st) < 0)
-            return NULL;
-        a = board_json_stats(b);
-        json_object_set_new(a, "board_reported", board_json_board_stats(&st));
-        return json_pack("{s:[o]}", "boards", a);
+    case API_POLL:
+        a = json_pack("{s:s}", "board", b->id);
+        json_object_update(a, r->echo);
+        return a;
+    case API_REBOOT:
+        /* The board resets once this ack is out: its next HELLO is a reset, whatever its
+         * uptime says. */
+        board_expect_reset(b);
+        a = json_pack("{s:s}", "board", b->id);
+        json_object_update(a, r->echo);
+        return a;
     }
     return NULL;
+}
+
+static void api_req_free(api_req_t *r)
+{
+    json_decref(r->id);
+    json_decref(r->echo);
+    json_decref(r->tasks);
+    free(r);
+}
+
+static void api_bad_response(api_req_t *r)
+{
+    r->board->cnt.bad_bodies++;
+    api_err(r, "bad_response", "board %s sent an answer to %s that does not decode", r->board->id,
+            r->what[0] ? r->what : "the request");
 }
 
 static void api_board_done(void *ud, int status, const proto_frame_t *f)
@@ -259,21 +298,92 @@ static void api_board_done(void *ud, int status, const proto_frame_t *f)
     api_req_t *r = ud;
     json_t *res;
 
-    if (status != 0) {
+    if (status != 0)
         api_board_error(r, status);
-    } else if ((res = api_result_of(r, f)) != NULL) {
+    else if ((res = api_result_of(r, f)) != NULL)
         api_ok(r, res);
-    } else {
-        r->board->cnt.bad_bodies++;
-        api_err(r, "bad_response", "board %s sent an answer that does not decode", r->board->id);
-    }
-    json_decref(r->id);
-    free(r);
+    else
+        api_bad_response(r);
+    api_req_free(r);
 }
 
-/* Send a request for the client; the answer comes from api_board_done(). */
+/* ---- stats with a board: GET_STATS, then each task's GET_TASK_STATS in turn ---------------- */
+
+static void api_stats_done(void *ud, int status, const proto_frame_t *f);
+
+/* Ask for the next task. Returns 0 (the answer comes to api_stats_done) or a negative errno. */
+static int api_stats_ask_task(api_req_t *r)
+{
+    uint8_t idx = (uint8_t)r->task_next;
+
+    snprintf(r->what, sizeof(r->what), "GET_TASK_STATS %u", idx);
+    return board_request(r->board, PROTO_MSG_GET_TASK_STATS, &idx, 1, api_stats_done, r);
+}
+
+/* Digest one answer (GET_STATS or GET_TASK_STATS). Returns 0, or -1 if it does not decode or
+ * answers for another task. */
+static int api_stats_take(api_req_t *r, const proto_frame_t *f)
+{
+    proto_task_stats_t t;
+    json_t *o;
+
+    if (r->kind == API_STATS) {
+        if (proto_stats_decode(f->body, f->body_len, &r->st) < 0)
+            return -1;
+        r->tasks = json_array();
+        r->kind = API_TASK_STATS;
+        r->task_next = 0;
+        return r->tasks ? 0 : -1;
+    }
+    if (proto_task_stats_decode(f->body, f->body_len, &t) < 0 || t.index != r->task_next)
+        return -1;
+    /* Index task_count is the firmware's "idle" pseudo-task, not a scheduler task. */
+    o = board_json_task(&t, t.index == r->st.task_count);
+    if (!o || json_array_append_new(r->tasks, o) < 0)
+        return -1;
+    r->task_next++;
+    return 0;
+}
+
+static json_t *api_stats_result(api_req_t *r)
+{
+    json_t *b = board_json_stats(r->board);
+
+    if (!b)
+        return NULL;
+    json_object_set_new(b, "board_reported", board_json_board_stats(&r->st));
+    json_object_set(b, "tasks", r->tasks);
+    return json_pack("{s:[o]}", "boards", b);
+}
+
+static void api_stats_done(void *ud, int status, const proto_frame_t *f)
+{
+    api_req_t *r = ud;
+    json_t *res;
+    int e;
+
+    if (status != 0) {
+        api_board_error(r, status);
+    } else if (api_stats_take(r, f) < 0) {
+        api_bad_response(r);
+    } else if (r->task_next <= r->st.task_count) {
+        e = api_stats_ask_task(r);
+        if (e == 0)
+            return; /* r lives on until the next answer */
+        api_board_error(r, e);
+    } else if ((res = api_stats_result(r)) != NULL) {
+        api_ok(r, res);
+    } else {
+        api_err(r, "internal", "out of memory");
+    }
+    api_req_free(r);
+}
+
+/* Send a request for the client; the answer comes to api_board_done() (api_stats_done() for
+ * API_STATS). On success the copy takes over r->echo. */
 static void api_board_request(api_req_t *r, int kind, uint8_t type, const uint8_t *body, size_t len)
 {
+    reqtrack_done_cb done = kind == API_STATS ? api_stats_done : api_board_done;
     api_req_t *copy;
     int e;
 
@@ -291,13 +401,14 @@ static void api_board_request(api_req_t *r, int kind, uint8_t type, const uint8_
     copy->args = NULL;
     copy->kind = kind;
     copy->t0_ns = uv_hrtime();
-    json_incref(copy->id);
-    e = board_request(r->board, type, body, len, api_board_done, copy);
+    e = board_request(r->board, type, body, len, done, copy);
     if (e < 0) {
-        json_decref(copy->id);
-        free(copy);
+        free(copy); /* nothing taken over yet: r still owns id and echo */
         api_board_error(r, e);
+        return;
     }
+    json_incref(copy->id);
+    r->echo = NULL;
 }
 
 /* ---- commands ----------------------------------------------------------------------------- */
@@ -461,7 +572,8 @@ static void api_cmd_stats(api_req_t *r)
     if (api_arg_board(r, false) < 0)
         return;
     if (r->board && board_is_reachable(r->board)) {
-        /* Ask the board for its own counters too; the answer carries both. */
+        /* Ask the board for its own counters and each task's; the answer carries all. */
+        snprintf(r->what, sizeof(r->what), "GET_STATS");
         api_board_request(r, API_STATS, PROTO_MSG_GET_STATS, NULL, 0);
         return;
     }
@@ -472,13 +584,92 @@ static void api_cmd_stats(api_req_t *r)
     api_ok(r, json_pack("{s:o, s:o}", "daemon", api_daemon_stats(r->pd), "boards", a));
 }
 
+/* "sensor": "all" (or absent) -> 0xff, else an index 0..PROTO_MAX_READINGS-1. Returns 0 or -1
+ * (answered). */
+static int api_arg_sensor(api_req_t *r, uint8_t *out)
+{
+    json_t *v = json_object_get(r->args, "sensor");
+
+    if (!v || json_is_null(v) || (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)) {
+        *out = 0xff;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) >= PROTO_MAX_READINGS) {
+        api_err(r, "invalid_argument", "\"sensor\" must be \"all\" or an integer 0..%d",
+                PROTO_MAX_READINGS - 1);
+        return -1;
+    }
+    *out = (uint8_t)json_integer_value(v);
+    return 0;
+}
+
+static void api_cmd_poll(api_req_t *r)
+{
+    proto_set_poll_req_t m = {0};
+    uint8_t body[8];
+    json_t *v;
+    int n;
+
+    if (api_arg_board(r, true) < 0 || api_arg_sensor(r, &m.sensor) < 0)
+        return;
+    v = json_object_get(r->args, "interval_ms");
+    if (!v || json_is_null(v)) {
+        api_err(r, "missing_argument", "\"interval_ms\" is required");
+        return;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > API_POLL_MAX_MS ||
+        (json_integer_value(v) > 0 && json_integer_value(v) < API_POLL_MIN_MS)) {
+        api_err(r, "invalid_argument", "\"interval_ms\" must be 0 (stop) or an integer %d..%d",
+                API_POLL_MIN_MS, API_POLL_MAX_MS);
+        return;
+    }
+    m.interval_ms = (uint32_t)json_integer_value(v);
+    n = proto_set_poll_req_encode(&m, body, sizeof(body));
+    r->echo = json_pack("{s:o, s:I}", "sensor",
+                        m.sensor == 0xff ? json_string("all") : json_integer(m.sensor),
+                        "interval_ms", (json_int_t)m.interval_ms);
+    if (n < 0 || !r->echo) {
+        api_err(r, "internal", "cannot encode SET_POLL");
+        return;
+    }
+    snprintf(r->what, sizeof(r->what), "SET_POLL");
+    api_board_request(r, API_POLL, PROTO_MSG_SET_POLL, body, (size_t)n);
+}
+
+static void api_cmd_reboot(api_req_t *r)
+{
+    const char *mode = "normal";
+    uint8_t m;
+
+    if (api_arg_board(r, true) < 0 || api_arg_str(r, "mode", false, &mode) < 0)
+        return;
+    if (strcmp(mode, "normal") == 0) {
+        m = PROTO_REBOOT_NORMAL;
+    } else if (strcmp(mode, "bootsel") == 0) {
+        m = PROTO_REBOOT_BOOTSEL;
+    } else {
+        api_err(r, "invalid_argument", "\"mode\" must be normal or bootsel");
+        return;
+    }
+    r->echo = json_pack("{s:s}", "mode", mode);
+    if (!r->echo) {
+        api_err(r, "internal", "out of memory");
+        return;
+    }
+    snprintf(r->what, sizeof(r->what), "REBOOT %s", mode);
+    api_board_request(r, API_REBOOT, PROTO_MSG_REBOOT, &m, 1);
+}
+
 static const struct api_cmd {
     const char *name;
     void (*fn)(api_req_t *r);
 } api_cmds[] = {
     {"version", api_cmd_version}, {"list", api_cmd_list},   {"status", api_cmd_status},
     {"led", api_cmd_led},         {"i2c", api_cmd_i2c},     {"watch", api_cmd_watch},
-    {"ping", api_cmd_ping},       {"stats", api_cmd_stats},
+    {"ping", api_cmd_ping},       {"stats", api_cmd_stats}, {"poll", api_cmd_poll},
+    {"reboot", api_cmd_reboot},
 };
 
 /* ---- entry -------------------------------------------------------------------------------- */
@@ -533,5 +724,6 @@ void api_line(server_t *s, client_t *c, const char *line, size_t len, bool too_l
     json_incref(r.id);
     api_dispatch(&r);
     json_decref(r.id);
+    json_decref(r.echo); /* NULL once a board request took it over */
     json_decref(r.args);
 }

@@ -162,7 +162,12 @@ static void board_note_uptime(board_t *b, uint32_t uptime_ms, const char *how)
     bool went_back =
         b->uptime_at_ms && uptime_ms < b->uptime_ms && b->uptime_ms - uptime_ms < 0x80000000u;
 
+    /* After a REBOOT we asked for, the HELLO that follows is a reset even when the new uptime
+     * happens to exceed the last one heard (a board rebooted soon after it was polled). */
+    if (b->expect_reset && strcmp(how, "hello") == 0)
+        went_back = true;
     if (went_back) {
+        b->expect_reset = false;
         b->cnt.resets++;
         log_notice("board %s: reset detected (%s: uptime %u ms < %u ms)", b->id, how, uptime_ms,
                    b->uptime_ms);
@@ -175,6 +180,11 @@ static void board_note_uptime(board_t *b, uint32_t uptime_ms, const char *how)
     }
     b->uptime_ms = uptime_ms;
     b->uptime_at_ms = board_now(b);
+}
+
+void board_expect_reset(board_t *b)
+{
+    b->expect_reset = true;
 }
 
 void board_apply_state(board_t *b, const proto_frame_t *f)
@@ -235,6 +245,7 @@ static void board_accept_hello(board_t *b, const proto_frame_t *f)
         b->cnt.identity_changes++;
         board_set_state(b, BOARD_OFFLINE);
         b->uptime_at_ms = 0;
+        b->expect_reset = false;
         memset(b->sensors, 0, sizeof(b->sensors));
         b->has_state = false;
     }

@@ -86,7 +86,8 @@ struct board {
     board_event_cb event_cb;
     board_close_cb close_cb;
     int pending_closes;
-    int logged_errno; /* last open error logged, to log each cause once */
+    int logged_errno;  /* last open error logged, to log each cause once */
+    bool expect_reset; /* a REBOOT was acknowledged: the next HELLO answer is a reset */
     bool closing;
     void *data; /* owner's */
 };
@@ -105,6 +106,10 @@ int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, req
 
 /* Apply what a SET_LED/GET_STATE ack body says (used by the API after a SET_LED). */
 void board_apply_state(board_t *b, const proto_frame_t *f);
+
+/* The board acknowledged a REBOOT: announce its next HELLO answer as a reset (board_reset,
+ * detected_by "hello") even if its new uptime is not below the last one picod heard. */
+void board_expect_reset(board_t *b);
 
 const char *board_state_name(board_state_t s);
 bool board_is_reachable(const board_t *b); /* online or stale */

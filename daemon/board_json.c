@@ -255,3 +255,28 @@ json_t *board_json_board_stats(const proto_stats_t *s)
         "host_lost_count", (json_int_t)s->host_lost_count, "i2c_errors", (json_int_t)s->i2c_errors,
         "ram_used", s->ram_used, "ram_total", s->ram_total, "task_count", s->task_count);
 }
+
+/* PROTOCOL.md gives TASK_STATS.state as a u8 without naming its values; these are the
+ * firmware scheduler's (enum sched_state in firmware/core/sched.h). */
+static const char *board_json_task_state(uint8_t st)
+{
+    static const char *const names[] = {"ready", "running", "sleeping", "waiting", "done"};
+
+    return st < sizeof(names) / sizeof(names[0]) ? names[st] : "unknown";
+}
+
+json_t *board_json_task(const proto_task_stats_t *t, bool idle)
+{
+    char name[PROTO_TASK_NAME_LEN + 1];
+    size_t n = 0;
+
+    /* NUL-padded on the wire, not necessarily terminated; untrusted: printable ASCII only. */
+    for (size_t i = 0; i < PROTO_TASK_NAME_LEN && t->name[i]; i++)
+        name[n++] = (t->name[i] >= 0x20 && t->name[i] < 0x7f) ? t->name[i] : '?';
+    name[n] = '\0';
+    return json_pack("{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:i}", "index", t->index, "name", name,
+                     "state", idle ? "idle" : board_json_task_state(t->state), "runs",
+                     (json_int_t)t->runs, "total_us", (json_int_t)t->total_us, "max_us",
+                     (json_int_t)t->max_us, "max_late_us", (json_int_t)t->max_late_us, "stack_hwm",
+                     t->stack_hwm);
+}

@@ -8,6 +8,7 @@
 #define PICOD_BOARD_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "proto.h"
 
@@ -22,6 +23,8 @@ json_t *board_json_button(const proto_button_event_t *e);
 json_t *board_json_fault(const proto_fault_event_t *e);
 json_t *board_json_log(const uint8_t *body, size_t len);
 json_t *board_json_board_stats(const proto_stats_t *s); /* the board's GET_STATS answer */
+/* One GET_TASK_STATS answer; idle: it is the firmware's idle pseudo-task (index task_count). */
+json_t *board_json_task(const proto_task_stats_t *t, bool idle);
 
 const char *board_json_led_mode(uint8_t op);
 const char *board_json_sensor_kind(uint8_t kind);
