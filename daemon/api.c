@@ -203,6 +203,7 @@ static const char *api_board_error_code(int status)
         return "timeout";
     case -EBUSY:
     case -ENOBUFS:
+    case -EALREADY:
         return "busy";
     default:
         return "board_offline";
@@ -217,8 +218,12 @@ static void api_board_error(api_req_t *r, int status)
     if (status > 0)
         api_err(r, api_board_error_code(status), "board %s refused %s: %s", who, what,
                 proto_err_name(status));
+    else if (status == -ETIMEDOUT && r->kind == API_REBOOT)
+        api_err(r, "timeout", "board %s neither answered %s nor reset (sent once)", who, what);
     else if (status == -ETIMEDOUT)
         api_err(r, "timeout", "board %s did not answer %s (sent twice)", who, what);
+    else if (status == -EALREADY)
+        api_err(r, "busy", "board %s is already rebooting", who);
     else if (status == -EBUSY || status == -ENOBUFS)
         api_err(r, "busy", "too many requests outstanding for board %s", who);
     else
@@ -268,9 +273,7 @@ static json_t *api_result_of(api_req_t *r, const proto_frame_t *f)
         json_object_update(a, r->echo);
         return a;
     case API_REBOOT:
-        /* The board resets once this ack is out: its next HELLO is a reset, whatever its
-         * uptime says. */
-        board_expect_reset(b);
+        /* Acked, or (f NULL) the reset itself answered: see board_reboot(). */
         a = json_pack("{s:s}", "board", b->id);
         json_object_update(a, r->echo);
         return a;
@@ -401,7 +404,10 @@ static void api_board_request(api_req_t *r, int kind, uint8_t type, const uint8_
     copy->args = NULL;
     copy->kind = kind;
     copy->t0_ns = uv_hrtime();
-    e = board_request(r->board, type, body, len, done, copy);
+    if (kind == API_REBOOT)
+        e = board_reboot(r->board, body[0], done, copy);
+    else
+        e = board_request(r->board, type, body, len, done, copy);
     if (e < 0) {
         free(copy); /* nothing taken over yet: r still owns id and echo */
         api_board_error(r, e);

@@ -131,6 +131,51 @@ int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, req
     return board_submit(b, type, body, len, cb, ud);
 }
 
+static void board_reboot_done(void *ud, int status, const proto_frame_t *f)
+{
+    board_t *b = ud;
+    reqtrack_done_cb cb = b->reboot_cb;
+
+    /* Refused, timed out or cancelled: no reset is coming (a reset seen finishes with 0). */
+    if (status != 0)
+        b->expect_reset = false;
+    b->reboot_cb = NULL;
+    cb(b->reboot_ud, status, f);
+}
+
+int board_reboot(board_t *b, uint8_t mode, reqtrack_done_cb cb, void *ud)
+{
+    uint32_t timeout = b->opt->request_timeout_ms + 2 * b->opt->heartbeat_ms;
+    int r;
+
+    if (b->closing || !board_is_reachable(b))
+        return -ENOTCONN;
+    if (b->reboot_cb)
+        return -EALREADY;
+    r = reqtrack_submit_ex(&b->rt, PROTO_MSG_REBOOT, &mode, 1, board_now(b), timeout, true,
+                           board_reboot_done, b);
+    if (r < 0)
+        return r;
+    b->reboot_cb = cb;
+    b->reboot_ud = ud;
+    /* Set now, not on the ack: the ack may be lost in the very reset it announces. */
+    b->expect_reset = true;
+    board_rearm_requests(b);
+    return 0;
+}
+
+/* The board reset while a REBOOT was outstanding: that reset is the REBOOT's answer.
+ * announced: the reset was detected and announced already; otherwise (the tty vanished) let
+ * the next HELLO announce it. */
+static void board_reboot_done_by_reset(board_t *b, bool announced)
+{
+    if (!reqtrack_has_type(&b->rt, PROTO_MSG_REBOOT))
+        return;
+    b->expect_reset = !announced;
+    reqtrack_finish_type(&b->rt, PROTO_MSG_REBOOT, 0);
+    board_rearm_requests(b);
+}
+
 /* ---- request timer ------------------------------------------------------------------------ */
 
 static void board_req_timer_cb(uv_timer_t *t)
@@ -169,8 +214,11 @@ static void board_note_uptime(board_t *b, uint32_t uptime_ms, const char *how)
     if (went_back) {
         b->expect_reset = false;
         b->cnt.resets++;
-        log_notice("board %s: reset detected (%s: uptime %u ms < %u ms)", b->id, how, uptime_ms,
+        log_notice("board %s: reset detected (%s: uptime %u ms, was %u ms)", b->id, how, uptime_ms,
                    b->uptime_ms);
+        /* A REBOOT whose ack was lost in this reset is answered first, as its ack would
+         * have been, then the reset is announced. */
+        board_reboot_done_by_reset(b, true);
         board_emit(b, "board_reset",
                    json_pack("{s:s, s:I}", "detected_by", how, "uptime_ms", (json_int_t)uptime_ms));
         /* A rebooted board forgot our HELLO (host timeout, link state): introduce ourselves
@@ -180,11 +228,6 @@ static void board_note_uptime(board_t *b, uint32_t uptime_ms, const char *how)
     }
     b->uptime_ms = uptime_ms;
     b->uptime_at_ms = board_now(b);
-}
-
-void board_expect_reset(board_t *b)
-{
-    b->expect_reset = true;
 }
 
 void board_apply_state(board_t *b, const proto_frame_t *f)
@@ -470,6 +513,7 @@ static void board_link_cb(link_t *l, bool up)
         return;
     }
     log_warning("%s: lost (%s), reopening", l->path, strerror(l->last_errno));
+    board_reboot_done_by_reset(b, false); /* a USB board re-enumerating after REBOOT */
     reqtrack_cancel_all(&b->rt, -ECANCELED);
     board_set_state(b, b->id[0] ? BOARD_OFFLINE : BOARD_CONNECTING);
 }

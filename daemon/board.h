@@ -86,8 +86,10 @@ struct board {
     board_event_cb event_cb;
     board_close_cb close_cb;
     int pending_closes;
-    int logged_errno;  /* last open error logged, to log each cause once */
-    bool expect_reset; /* a REBOOT was acknowledged: the next HELLO answer is a reset */
+    int logged_errno;           /* last open error logged, to log each cause once */
+    bool expect_reset;          /* a REBOOT is under way: the next HELLO answer is a reset */
+    reqtrack_done_cb reboot_cb; /* the client's completion of the REBOOT under way */
+    void *reboot_ud;
     bool closing;
     void *data; /* owner's */
 };
@@ -104,12 +106,20 @@ void board_close(board_t *b, board_close_cb cb);
 int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, reqtrack_done_cb cb,
                   void *ud);
 
+/*
+ * Ask the board to reboot (mode: enum proto_reboot_mode) for a client. Same contract as
+ * board_request(), plus -EALREADY while another REBOOT is under way. REBOOT is sent once
+ * (never retried: a rebooted board would act on the copy again) and its timeout leaves room
+ * for two heartbeats. Until it is refused or times out, the board's next HELLO answer counts
+ * as a reset (board_reset, detected_by "hello") even if the new uptime is not below the last
+ * one heard. When the board resets without its ack having arrived (the ack lost in the reset,
+ * or the tty vanishing as a USB board re-enumerates), the reset itself completes the request
+ * with status 0 and resp NULL.
+ */
+int board_reboot(board_t *b, uint8_t mode, reqtrack_done_cb cb, void *ud);
+
 /* Apply what a SET_LED/GET_STATE ack body says (used by the API after a SET_LED). */
 void board_apply_state(board_t *b, const proto_frame_t *f);
-
-/* The board acknowledged a REBOOT: announce its next HELLO answer as a reset (board_reset,
- * detected_by "hello") even if its new uptime is not below the last one picod heard. */
-void board_expect_reset(board_t *b);
 
 const char *board_state_name(board_state_t s);
 bool board_is_reachable(const board_t *b); /* online or stale */

@@ -26,6 +26,12 @@ static uint16_t reqtrack_take_seq(reqtrack_t *rt)
 int reqtrack_submit(reqtrack_t *rt, uint8_t type, const uint8_t *body, size_t len, uint64_t now,
                     reqtrack_done_cb cb, void *ud)
 {
+    return reqtrack_submit_ex(rt, type, body, len, now, rt->timeout_ms, false, cb, ud);
+}
+
+int reqtrack_submit_ex(reqtrack_t *rt, uint8_t type, const uint8_t *body, size_t len, uint64_t now,
+                       uint32_t timeout_ms, bool once, reqtrack_done_cb cb, void *ud)
+{
     reqtrack_entry_t *e = NULL;
     int r;
 
@@ -51,8 +57,10 @@ int reqtrack_submit(reqtrack_t *rt, uint8_t type, const uint8_t *body, size_t le
         return r;
     e->used = true;
     e->retried = false;
+    e->once = once;
+    e->timeout_ms = timeout_ms;
     e->sent_at = now;
-    e->deadline = now + rt->timeout_ms;
+    e->deadline = now + timeout_ms;
     e->cb = cb;
     e->ud = ud;
     rt->stats.sent++;
@@ -113,9 +121,10 @@ void reqtrack_expire(reqtrack_t *rt, uint64_t now)
 
         if (!e->used || e->deadline > now)
             continue;
-        if (!e->retried && rt->send(rt->send_ctx, e->type, e->seq, e->body, e->body_len) == 0) {
+        if (!e->retried && !e->once &&
+            rt->send(rt->send_ctx, e->type, e->seq, e->body, e->body_len) == 0) {
             e->retried = true;
-            e->deadline = now + rt->timeout_ms;
+            e->deadline = now + e->timeout_ms;
             rt->stats.retries++;
             continue;
         }
@@ -149,6 +158,19 @@ bool reqtrack_has_type(const reqtrack_t *rt, uint8_t type)
         if (rt->e[i].used && rt->e[i].type == type)
             return true;
     return false;
+}
+
+size_t reqtrack_finish_type(reqtrack_t *rt, uint8_t type, int status)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < REQTRACK_MAX; i++) {
+        if (rt->e[i].used && rt->e[i].type == type) {
+            reqtrack_complete(rt, &rt->e[i], status, NULL);
+            n++;
+        }
+    }
+    return n;
 }
 
 void reqtrack_cancel_all(reqtrack_t *rt, int status)

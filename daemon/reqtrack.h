@@ -19,7 +19,8 @@
 #define REQTRACK_MAX 16 /* outstanding requests per board */
 
 /*
- * Completion. status: 0 = acknowledged (resp is the ack frame), > 0 = the board answered
+ * Completion. status: 0 = acknowledged (resp is the ack frame, or NULL when the request was
+ * finished by reqtrack_finish_type()), > 0 = the board answered
  * with ERROR (status is the proto_err code, resp the ERROR frame), < 0 = -ETIMEDOUT,
  * -ECANCELED (board gone/reset) or -ENOTCONN (could not be sent). resp is borrowed and NULL
  * when status < 0.
@@ -33,6 +34,8 @@ typedef int (*reqtrack_send_fn)(void *ctx, uint8_t type, uint16_t seq, const uin
 typedef struct reqtrack_entry {
     bool used;
     bool retried;
+    bool once;           /* never re-sent: times out at its first deadline */
+    uint32_t timeout_ms; /* this request's deadline after each send */
     uint8_t type;
     uint16_t seq;
     uint16_t body_len;
@@ -65,6 +68,18 @@ void reqtrack_init(reqtrack_t *rt, uint32_t timeout_ms, reqtrack_send_fn send, v
  */
 int reqtrack_submit(reqtrack_t *rt, uint8_t type, const uint8_t *body, size_t len, uint64_t now,
                     reqtrack_done_cb cb, void *ud);
+
+/*
+ * reqtrack_submit() with this request's own timeout and retry rule. once: the request must
+ * never be sent twice. A REBOOT is such a request: a board that executed it has reset and
+ * forgotten the seq, so a retry would not be recognised as a duplicate and would act again.
+ */
+int reqtrack_submit_ex(reqtrack_t *rt, uint8_t type, const uint8_t *body, size_t len, uint64_t now,
+                       uint32_t timeout_ms, bool once, reqtrack_done_cb cb, void *ud);
+
+/* Complete every outstanding request of type with status and resp NULL (even for status 0:
+ * the caller learnt the outcome some other way). Returns how many completed. */
+size_t reqtrack_finish_type(reqtrack_t *rt, uint8_t type, int status);
 
 /* Offer a frame from the board. Returns true if it answered an outstanding request (the
  * completion ran), false if it is not an answer to anything (counted as unmatched when it

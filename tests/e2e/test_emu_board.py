@@ -217,6 +217,71 @@ class TestEmulatedPico(unittest.TestCase):
         self.assertIn("0x76", found, r.stdout)
         self.assertNotIn("0x10", found, r.stdout)
 
+    def board_stats(self):
+        c = Client(self.picod.socket, timeout=30)
+        try:
+            r = c.call("stats", board=self.id)
+        finally:
+            c.close()
+        self.assertTrue(r["ok"], r)
+        return r["result"]["boards"][0]
+
+    def boots(self):
+        return int(self.board.control("stats").split("boots=")[1].split()[0])
+
+    def test_task_stats_show_the_firmware_tasks_running(self):
+        b = self.board_stats()
+        n = b["board_reported"]["task_count"]
+        tasks = b["tasks"]
+        self.assertEqual([t["index"] for t in tasks], list(range(n + 1)))
+        self.assertEqual({t["name"] for t in tasks[:-1]}, {"led", "link", "button", "sensors"})
+        for t in tasks[:-1]:
+            self.assertGreater(t["runs"], 0, f"task {t['name']} has run on the Cortex-M0+")
+            self.assertGreater(t["total_us"], 0, t)
+        idle = tasks[-1]
+        self.assertEqual((idle["name"], idle["state"]), ("idle", "idle"))
+        self.assertGreater(idle["runs"], 0, "the core sleeps (WFI) between events")
+        self.assertGreater(idle["stack_hwm"], 0, "the painted main stack shows its high water")
+        self.assertGreater(b["board_reported"]["ram_used"], 0)
+        r = picoctl(self.picod.socket, "--timeout", "30000", "stats", self.id, check=True)
+        self.assertIn("TASK", r.stdout)
+        self.assertIn("sensors", r.stdout)
+
+    def test_poll_makes_the_firmware_stream_readings(self):
+        c = Client(self.picod.socket, timeout=30)
+        try:
+            self.assertTrue(c.call("watch")["ok"])
+            r = c.call("poll", board=self.id, sensor=0, interval_ms=200)
+            self.assertTrue(r["ok"], r)
+            # picod's own poll reads every 1000 ms; the board's stream is 5 times denser.
+            seen = []
+            deadline = time.monotonic() + 30
+            while len(seen) < 6 and time.monotonic() < deadline:
+                ev = c.next_event("sensor", max(0.1, deadline - time.monotonic()))
+                if ev["sensor"] == 0 and (not seen or ev["board_ms"] > seen[-1]):
+                    seen.append(ev["board_ms"])
+            gaps = sorted(b - a for a, b in zip(seen, seen[1:]))
+            self.assertGreaterEqual(len(seen), 6, seen)
+            self.assertLessEqual(gaps[len(gaps) // 2], 400, f"board_ms gaps {gaps}")
+        finally:
+            r = c.call("poll", board=self.id, interval_ms=0)
+            c.close()
+        self.assertTrue(r["ok"], r)
+
+    def test_reboot_bootsel_is_refused_without_a_bootrom(self):
+        before = self.board_stats()
+        boots = self.boots()
+        self.assertNotIn("bootsel", self.status()["caps"], "rp2040js has no bootrom")
+        r = picoctl(self.picod.socket, "--timeout", "30000", "reboot", self.id, "--bootsel")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("unsupported", r.stderr)
+        self.assertEqual(self.boots(), boots, "the board did not reset")
+        after = self.board_stats()
+        self.assertEqual(after["state"], "online")
+        self.assertEqual(after["board_counters"]["resets"], before["board_counters"]["resets"])
+        self.assertGreaterEqual(after["board_reported"]["uptime_ms"],
+                                before["board_reported"]["uptime_ms"])
+
     def test_z_board_reset_goes_and_comes_back_with_the_same_identity(self):
         before = self.status()
         self.assertNotEqual(before["reset_cause"], "software")
@@ -229,6 +294,30 @@ class TestEmulatedPico(unittest.TestCase):
         after = wait_until(back, 60, "picod to see the reset and the board back online")
         self.assertEqual(after["board"], self.id)
         self.assertLess(after["uptime_ms"], before["uptime_ms"] + 60000)
+
+
+    def test_zz_reboot_normal_comes_back_with_the_same_id_and_cause_software(self):
+        boots = self.boots()
+        resets = self.board_stats()["board_counters"]["resets"]
+        c = Client(self.picod.socket, timeout=30)
+        try:
+            self.assertTrue(c.call("watch")["ok"])
+            r = c.call("reboot", board=self.id)
+            self.assertTrue(r["ok"], r)
+            self.assertEqual(r["result"], {"board": self.id, "mode": "normal"})
+            ev = c.next_event("board_reset", 60)
+            self.assertEqual(ev["board"], self.id)
+        finally:
+            c.close()
+        self.assertEqual(self.boots(), boots + 1, "the emulated chip rebooted once")
+
+        def back():
+            b = self.status()
+            return b and b["state"] == "online" and b["reset_cause"] == "software" and b
+        after = wait_until(back, 60, "the board back online after REBOOT")
+        self.assertEqual(after["board"], self.id, "same identity after the reboot")
+        self.assertEqual(self.board_stats()["board_counters"]["resets"], resets + 1)
+        picoctl(self.picod.socket, "--timeout", "30000", "ping", self.id, check=True)
 
 
 if __name__ == "__main__":

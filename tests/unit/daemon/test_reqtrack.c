@@ -191,6 +191,50 @@ static void test_seq_skips_zero(void **state)
     assert_int_equal(l.last_seq, 1);
 }
 
+/* A request sent "once" (REBOOT) times out at its own deadline without a second copy. */
+static void test_once_is_never_resent(void **state)
+{
+    fake_link_t l = {0};
+    done_t d = {0};
+    reqtrack_t rt;
+
+    (void)state;
+    reqtrack_init(&rt, 500, fake_send, &l);
+    assert_int_equal(reqtrack_submit_ex(&rt, PROTO_MSG_REBOOT, (const uint8_t *)"\0", 1, 0, 2500,
+                                        true, done_cb, &d),
+                     0);
+    assert_int_equal(reqtrack_next_deadline(&rt), 2500);
+    reqtrack_expire(&rt, 500);
+    assert_int_equal(d.calls, 0);
+    reqtrack_expire(&rt, 2500);
+    assert_int_equal(l.sends, 1);
+    assert_int_equal(rt.stats.retries, 0);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.status, -ETIMEDOUT);
+}
+
+/* finish_type completes only the requests of that type, with the given status and no frame. */
+static void test_finish_type(void **state)
+{
+    fake_link_t l = {0};
+    done_t reboot = {0}, ping = {0};
+    reqtrack_t rt;
+
+    (void)state;
+    reqtrack_init(&rt, 500, fake_send, &l);
+    reqtrack_submit(&rt, PROTO_MSG_PING, NULL, 0, 0, done_cb, &ping);
+    reqtrack_submit_ex(&rt, PROTO_MSG_REBOOT, (const uint8_t *)"\0", 1, 0, 2500, true, done_cb,
+                       &reboot);
+    assert_int_equal(reqtrack_finish_type(&rt, PROTO_MSG_REBOOT, 0), 1);
+    assert_int_equal(reboot.calls, 1);
+    assert_int_equal(reboot.status, 0);
+    assert_int_equal(reboot.type, 0); /* no frame */
+    assert_int_equal(ping.calls, 0);
+    assert_false(reqtrack_has_type(&rt, PROTO_MSG_REBOOT));
+    assert_int_equal(reqtrack_pending(&rt), 1);
+    assert_int_equal(reqtrack_finish_type(&rt, PROTO_MSG_REBOOT, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +245,8 @@ int main(void)
         cmocka_unit_test(test_table_full_and_cancel),
         cmocka_unit_test(test_send_failure_is_not_tracked),
         cmocka_unit_test(test_seq_skips_zero),
+        cmocka_unit_test(test_once_is_never_resent),
+        cmocka_unit_test(test_finish_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
