@@ -2,10 +2,18 @@
 board-side sensor polling (poll) and reboot, with picoctl and the raw socket API, including
 bad arguments (each gets its documented error and the connection stays usable)."""
 import json
+import os
+import struct
+import sys
+import threading
 import time
+import tty
 import unittest
 
 from harness import Client, Picod, PicodTestCase, picoctl, wait_until
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from proto_vectors import cobs_encode, crc16_ccitt_false  # noqa: E402
 
 BOARD = "c0de000000000001"
 # The firmware's scheduler tasks (firmware/core/app.c) and the idle pseudo-task after them.
@@ -289,6 +297,228 @@ class TestBoardControl(PicodTestCase):
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn("usage: picoctl reboot", r.stderr)
         self.assertEqual(self.board_state(BOARD), "online")
+
+
+
+def cobs_decode(data):
+    out, i = bytearray(), 0
+    while i < len(data):
+        code = data[i]
+        out += data[i + 1:i + code]
+        i += code
+        if code < 0xFF and i < len(data):
+            out.append(0)
+    return bytes(out)
+
+
+SCRIPTED_ID = bytes.fromhex("5c1e000000000007")
+
+
+class ScriptedBoard:
+    """A protocol-1.0 board written in the test, on a pty: it answers like the firmware but can
+    be told to misbehave in ways picosim cannot (an ERROR or a wrong answer in the middle of the
+    task statistics, a REBOOT whose ack is lost in the reset, a REBOOT never answered)."""
+
+    TASKS = [b"alpha", b"beta", b"gamma"]
+
+    def __init__(self, path):
+        self.master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.path = path
+        os.symlink(os.ttyname(self._slave), path)
+        self.t0 = time.monotonic()
+        self.hello_seen = False
+        self.requests = []  # (type, body)
+        self.task_errors = {}  # index -> protocol error code to answer with
+        self.wrong_index = set()  # indices answered with another index
+        self.reboot = "ack"  # "ack" then reset, "lose_ack" (reset, no ack), "ignore"
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def uptime(self):
+        return int((time.monotonic() - self.t0) * 1000)
+
+    def reset(self):
+        self.t0 = time.monotonic()
+        self.hello_seen = False
+
+    def count(self, type_):
+        with self.lock:
+            return [t for t, _ in self.requests].count(type_)
+
+    def bodies(self, type_):
+        with self.lock:
+            return [b for t, b in self.requests if t == type_]
+
+    def frame(self, type_, seq, body):
+        pkt = bytes([0x10, type_, seq & 0xFF, seq >> 8]) + body
+        crc = crc16_ccitt_false(pkt)
+        return cobs_encode(pkt + bytes([crc & 0xFF, crc >> 8])) + b"\0"
+
+    def hello_ack(self):
+        self.hello_seen = True
+        crash = struct.pack("<BBIII", 0, 0xFF, 0, 0, 0)
+        return (struct.pack("<BBBBBBBBI", 1, 0, 0, 1, 0, 2, 3, 1, 0x17) + SCRIPTED_ID +
+                b"scripted".ljust(24, b"\0") + crash + struct.pack("<I", self.uptime()))
+
+    def task_stats(self, idx):
+        if idx in self.task_errors:
+            return 0xFF, struct.pack("<BBH", self.task_errors[idx], 0x0B, 0)
+        name, state, hwm = (self.TASKS[idx], 3, 0) if idx < len(self.TASKS) else (b"idle", 0, 512)
+        shown = idx + 1 if idx in self.wrong_index else idx
+        return 0x8B, struct.pack("<B8sBIIIIH", shown, name, state, 10 + idx, 100, 9, 2, hwm)
+
+    def answer(self, type_, body):
+        """(response type, body), or None to stay silent."""
+        link = 1 if self.hello_seen else 0
+        if type_ == 0x01:
+            return 0x81, self.hello_ack()
+        if type_ == 0x03:
+            return 0x83, struct.pack("<IBB", self.uptime(), link, 0)
+        if type_ == 0x04:
+            return 0x84, struct.pack("<IBBBBIB", self.uptime(), 0, 4, 0, link, 0, 0)
+        if type_ == 0x06:
+            return 0x86, b"\0"
+        if type_ == 0x0A:
+            return 0x8A, struct.pack("<13IHHBB", self.uptime(), *([0] * 12), 0, 0,
+                                     len(self.TASKS), link)
+        if type_ == 0x0B:
+            return self.task_stats(body[0])
+        if type_ == 0x0C:
+            if self.reboot == "ignore":
+                return None
+            if self.reboot == "lose_ack":
+                self.reset()
+                return None
+        return type_ | 0x80, body if type_ == 0x02 else b""
+
+    def serve(self):
+        buf = b""
+        while self.running:
+            try:
+                buf += os.read(self.master, 4096)
+            except OSError:
+                return
+            while b"\0" in buf:
+                raw, buf = buf.split(b"\0", 1)
+                pkt = cobs_decode(raw) if raw else b""
+                if len(pkt) < 6:
+                    continue
+                type_, seq, body = pkt[1], pkt[2] | (pkt[3] << 8), pkt[4:-2]
+                with self.lock:
+                    self.requests.append((type_, body))
+                    out = self.answer(type_, body)
+                if out:
+                    os.write(self.master, self.frame(out[0], seq, out[1]))
+                if type_ == 0x0C and self.reboot == "ack":
+                    self.reset()
+
+    def close(self):
+        self.running = False
+        os.close(self.master)
+        os.close(self._slave)
+
+
+class TestScriptedBoard(PicodTestCase):
+    """What picod does when the board's side of these requests goes wrong."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.board = ScriptedBoard(os.path.join(cls.tmp, "scripted"))
+        cls.picod = Picod(cls.tmp, [cls.board.path]).start()
+        cls.id = SCRIPTED_ID.hex()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.board.close()
+
+    def setUp(self):
+        self.board.task_errors, self.board.wrong_index, self.board.reboot = {}, set(), "ack"
+        self.wait_state(self.id, "online")
+        self.c = Client(self.picod.socket)
+
+    def tearDown(self):
+        self.c.close()
+
+    def test_task_stats_come_one_request_after_another(self):
+        before = len(self.board.bodies(0x0B))
+        r = self.c.call("stats", board=self.id)
+        self.assertTrue(r["ok"], r)
+        tasks = r["result"]["boards"][0]["tasks"]
+        self.assertEqual([t["name"] for t in tasks], ["alpha", "beta", "gamma", "idle"])
+        self.assertEqual(tasks[0], {"index": 0, "name": "alpha", "state": "waiting", "runs": 10,
+                                    "total_us": 100, "max_us": 9, "max_late_us": 2,
+                                    "stack_hwm": 0})
+        self.assertEqual((tasks[3]["state"], tasks[3]["stack_hwm"]), ("idle", 512))
+        self.assertEqual(self.board.bodies(0x0B)[before:], [b"\0", b"\1", b"\2", b"\3"])
+
+    def test_a_task_refused_midway_is_one_error_and_the_rest_is_not_asked(self):
+        self.board.task_errors = {2: 12}  # internal
+        before = len(self.board.bodies(0x0B))
+        self.c.send_raw(b'{"cmd":"stats","board":"%s","id":"s"}\n' % self.id.encode())
+        self.c.send_raw(b'{"cmd":"ping","id":"p"}\n')
+        got = [self.c.recv(5), self.c.recv(5)]
+        self.assertEqual(sorted(m["id"] for m in got), ["p", "s"])
+        r = next(m for m in got if m["id"] == "s")
+        self.assertEqual(r["error"]["code"], "internal", r)
+        self.assertIn("GET_TASK_STATS 2", r["error"]["message"])
+        self.assertEqual(self.board.bodies(0x0B)[before:], [b"\0", b"\1", b"\2"])
+        r = picoctl(self.picod.socket, "stats", self.id)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_an_answer_for_another_task_is_bad_response(self):
+        self.board.wrong_index = {1}
+        r = self.c.call("stats", board=self.id)
+        self.assertEqual(r["error"]["code"], "bad_response", r)
+        self.assertIn("GET_TASK_STATS 1", r["error"]["message"])
+        self.assertTrue(self.c.call("ping")["ok"])
+
+    def test_reboot_whose_ack_is_lost_is_answered_by_the_reset(self):
+        self.board.reboot = "lose_ack"
+        n = self.board.count(0x0C)
+        self.assertTrue(self.c.call("watch")["ok"])
+        self.c.send_raw(b'{"cmd":"reboot","board":"%s","id":"r"}\n' % self.id.encode())
+        r = self.next_non_event_or_reset()
+        self.assertEqual(r.get("id"), "r", "the answer comes before the board_reset event")
+        self.assertTrue(r["ok"], r)
+        ev = self.c.next_event("board_reset", 5)
+        self.assertEqual(ev["board"], self.id)
+        wait_until(lambda: self.board.hello_seen, 5, "HELLO after the reset")
+        self.wait_state(self.id, "online")
+        # Never sent twice: a second copy would have rebooted the rebooted board again.
+        self.assertEqual(self.board.count(0x0C), n + 1)
+
+    def next_non_event_or_reset(self):
+        while True:
+            m = self.c.recv(5)
+            if "event" not in m or m["event"] == "board_reset":
+                return m
+
+    def test_reboot_never_answered_times_out_once_and_a_second_one_is_busy(self):
+        self.board.reboot = "ignore"
+        n = self.board.count(0x0C)
+        t0 = time.monotonic()
+        self.c.send_raw(b'{"cmd":"reboot","board":"%s","id":1}\n' % self.id.encode())
+        self.c.send_raw(b'{"cmd":"reboot","board":"%s","id":2}\n' % self.id.encode())
+        r2 = self.c.recv(5)
+        self.assertEqual((r2["id"], r2["error"]["code"]), (2, "busy"), r2)
+        self.assertIn("already rebooting", r2["error"]["message"])
+        r1 = self.c.recv(10)
+        self.assertEqual((r1["id"], r1["error"]["code"]), (1, "timeout"), r1)
+        self.assertIn("neither answered REBOOT normal nor reset", r1["error"]["message"])
+        # --request-timeout-ms 300 + 2 heartbeats of 200 ms, and no retry in between.
+        self.assertGreaterEqual(time.monotonic() - t0, 0.65)
+        self.assertEqual(self.board.count(0x0C), n + 1)
+        self.assertEqual(self.board_state(self.id), "online")
+        self.board.reboot = "ack"
+        r = self.c.call("reboot", board=self.id)
+        self.assertTrue(r["ok"], r)
 
 
 if __name__ == "__main__":
