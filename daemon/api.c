@@ -269,11 +269,9 @@ static json_t *api_result_of(api_req_t *r, const proto_frame_t *f)
         return json_pack("{s:s, s:f}", "board", b->id, "rtt_ms",
                          (double)(uv_hrtime() - r->t0_ns) / 1e6);
     case API_POLL:
-        a = json_pack("{s:s}", "board", b->id);
-        json_object_update(a, r->echo);
-        return a;
     case API_REBOOT:
-        /* Acked, or (f NULL) the reset itself answered: see board_reboot(). */
+        /* The board's id and the arguments it acted on. A REBOOT may have been answered by
+         * the reset itself (f NULL): see board_reboot(). */
         a = json_pack("{s:s}", "board", b->id);
         json_object_update(a, r->echo);
         return a;

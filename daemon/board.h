@@ -87,9 +87,9 @@ struct board {
     board_close_cb close_cb;
     int pending_closes;
     int logged_errno;           /* last open error logged, to log each cause once */
-    bool expect_reset;          /* a REBOOT is under way: the next HELLO answer is a reset */
     reqtrack_done_cb reboot_cb; /* the client's completion of the REBOOT under way */
     void *reboot_ud;
+    bool expect_reset; /* a REBOOT is under way: the next HELLO answer is a reset */
     bool closing;
     void *data; /* owner's */
 };
