@@ -33,35 +33,71 @@ function symAt(pc) {
 }
 const starts = new Map(syms.map((s) => [s.start, s.name]));
 
+// ---- source lines: PC -> source file (DWARF line table), so that scheduler code inlined
+// into a task (sched.h's inline waits) is still counted as the scheduler's ----------------
+const lineRows = [];
+{
+  const dump = execFileSync('arm-none-eabi-objdump', ['--dwarf=decodedline', elf],
+    { encoding: 'utf8', maxBuffer: 256 << 20 });
+  for (const l of dump.split('\n')) {
+    const f = l.trim().split(/\s+/);
+    if (f.length >= 3 && /^0x[0-9a-f]+$/.test(f[2])) {
+      lineRows.push({ addr: parseInt(f[2], 16), file: f[1] === '-' ? null : f[0] });
+    }
+  }
+  lineRows.sort((a, b) => a.addr - b.addr); // stable: the last row at an address wins below
+}
+function srcAt(pc) {
+  let lo = 0, hi = lineRows.length - 1, best = null;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (lineRows[mid].addr <= pc) { best = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  return best === null ? null : lineRows[best].file;
+}
+
 // Where cycles go. A task body is the dynamic extent of a *_fn call: from its first
 // instruction until the PC returns to the address in LR at entry (its callees included). The
 // scheduler's share is everything else (loop, timer list, accounting, idle path, ISRs, the
-// WFI exit) plus the scheduler primitives a task calls to wait (sched_*, hal_time_us), so
-// no cost can hide in a function the benchmark forgot to list.
+// WFI exit) plus, inside a task body, the scheduler primitives a task calls (sched_*,
+// hal_time_us) and any instruction compiled from sched.h or sched.c (inline waits), so no
+// cost can hide in a function the benchmark forgot to list or in code the compiler inlined.
+// The idle path is the dynamic extent of a call to idle(): the masked sleep decision,
+// hal_idle_until (alarm, WFI), the clock read after waking and any ISR that runs when idle()
+// unmasks. A switch that follows a sleep pays it; one between two ready tasks does not.
 const TASK = /_fn$/;
 const SCHED_PRIM = /^(sched_|hal_time_us$|__.*_veneer$)/;
-// The idle path (sleep decision, WFI, alarm) of that: a switch that follows a sleep pays it,
-// one between two ready tasks does not.
-const IDLE_PATH = /^(idle|hal_idle_until|hal_irq_save|hal_irq_restore|rp2040_i2c_needs_poll|rp2040_isr_timer0|__.*_veneer)$/;
+const SCHED_SRC = /^sched\.[ch]$/;
 
 function profiled(board) {
-  const prof = { byName: new Map(), entries: new Map(), sched: 0, body: 0, idle: 0, all: 0 };
+  const prof = { byName: new Map(), entries: new Map(), sched: 0, body: 0, idle: 0, all: 0,
+    idleCalls: 0 };
   let ret = -1; // return address of the task body being executed, -1 outside any
+  let idleRet = -1; // return address of the idle() call being executed
+  const idleStart = syms.find((s) => s.name === 'idle')?.start ?? -1;
   board.profiler = (pc, cycles) => {
     const s = symAt(pc);
     const name = s ? s.name : '?';
     prof.all += cycles;
     prof.byName.set(name, (prof.byName.get(name) || 0) + cycles);
     if (ret >= 0 && pc === ret) ret = -1;
+    if (idleRet >= 0 && pc === idleRet) idleRet = -1;
     if (ret < 0 && starts.has(pc) && TASK.test(starts.get(pc))) {
       const n = starts.get(pc);
       ret = board.mcu.core.registers[14] & ~1;
       prof.entries.set(n, (prof.entries.get(n) || 0) + 1);
       if (prof.onEntry) prof.onEntry(n);
     }
-    if (ret >= 0 && !SCHED_PRIM.test(name)) prof.body += cycles;
-    else prof.sched += cycles;
-    if (ret < 0 && IDLE_PATH.test(name)) prof.idle += cycles;
+    if (ret < 0 && idleRet < 0 && pc === idleStart) {
+      idleRet = board.mcu.core.registers[14] & ~1;
+      prof.idleCalls++;
+    }
+    if (ret >= 0 && !SCHED_PRIM.test(name) && !SCHED_SRC.test(srcAt(pc) || '')) {
+      prof.body += cycles;
+    } else {
+      prof.sched += cycles;
+      if (idleRet >= 0) prof.idle += cycles;
+    }
   };
   return prof;
 }

@@ -6,18 +6,32 @@
  *  - ready FIFO (head/tail through task->next): round-robin among ready tasks; a task that
  *    yields or is woken goes to the tail, so no ready task waits more than one round.
  *  - timer list (through task->next), sorted by deadline with wrap-safe comparison; equal
- *    deadlines keep insertion order. A task is in at most one of the two lists at a time:
- *    a running task is in neither, and the dispatcher files it after its function returns.
- *  - events are plain flags. Setting one raises wake_pending; the dispatcher then scans the
+ *    deadlines keep insertion order. A task is in at most one of the two lists at a time. A
+ *    task run from the ready FIFO is in neither while it runs; one run from the timer list's
+ *    head stays there while it runs (nothing else files a task meanwhile) and is moved only
+ *    if its next deadline is not before the second timer's.
+ *  - events are plain flags. Setting one raises work.wake; the dispatcher then scans the
  *    (few) waiting tasks. This keeps the ISR side to two byte stores and the dispatch path
  *    free of any per-event bookkeeping: with nothing set, no task is looked at.
+ *  - the watchdog feeder, an internal task (below): the timer list is never empty while the
+ *    ready FIFO is.
  *
- * The hot path (one timer-driven task switch) is kept to: one clock read per loop (the end of
- * the previous run, or the wake-up from idle, is the next loop's "now"), the timer list's head
- * only, no divisions, the watchdog fed on a time basis, and the instrumentation reduced to the
- * run's start (that same "now") and one clock read at its end. Timeouts and sleeps count from
- * the start of the task's current run (run_start), which needs no clock read and keeps a
- * periodic task's period independent of its own run time.
+ * The hot path - one timer-driven task switch: wake from idle, run the timer list's head,
+ * file it again, go back to sleep - is what the RP2040 benchmark measures (docs/PERFORMANCE.md)
+ * and is written for it:
+ *  - one clock read per switch (the end of the run); the wake-up's clock read is the idle
+ *    path's and becomes the next run's start;
+ *  - everything the loop touches lives in sched_core_ (one base register); "is anything other
+ *    than a timer to be done" is one halfword load (work.any);
+ *  - the head is run directly; its lateness is the difference the "is it due" test computed
+ *    anyway; a timer-woken task's waits count from the deadline that woke it (drift-free, and
+ *    no store); a task that asks for a deadline before the second timer's stays in place;
+ *  - after a run the loop goes straight to idle(), whose masked check and deadline are the
+ *    only "anything to do?" test (no second pass through the loop);
+ *  - the instrumentation costs two adds and one compare: a run needs a closer look (new
+ *    maximum, overrun) only if it is longer than min(max run, budget) (t->watch_us);
+ *  - no watchdog check: a feeder task feeds it;
+ *  - the common waits (timed await, sleep) are inline in sched.h and write constants.
  */
 #include "sched.h"
 
@@ -30,64 +44,96 @@
 _Static_assert(sizeof(sched_task_t) <= 32, "scheduler overhead per task must be <= 32 bytes");
 #endif
 
-/* In .noinit on the RP2040: when the watchdog resets a hung board, the port's boot code
- * reads which task was running (sched_init sets it to 0xff afterwards). */
-CONFIG_NOINIT volatile uint8_t sched_running_id;
+/* A port may give inline versions of the HAL calls on the dispatch path (hal_port_inline.h in
+ * its include path, PICOD_HAL_PORT_INLINE defined); they behave exactly like hal.h's. */
+#if defined(PICOD_HAL_PORT_INLINE)
+#include "hal_port_inline.h"
+#endif
+#ifndef HAL_TIME_US_INLINE
+#define HAL_TIME_US_INLINE() hal_time_us()
+#endif
+
+/* In .noinit on the RP2040 (all of it is set by sched_init): when the watchdog resets a hung
+ * board, the port's boot code reads sched_running_id, the task that was running. */
+CONFIG_NOINIT struct sched_core_ sched_core_;
+#define S sched_core_
 
 static sched_task_t *registry[CONFIG_MAX_TASKS];
-static sched_task_stats_t stats[CONFIG_MAX_TASKS];
 static sched_global_stats_t gstats;
 static uint8_t task_count;
-static sched_task_t *ready_head, *ready_tail;
-static sched_task_t *timers;
-static volatile uint8_t wake_pending;
 static sched_fault_cb_t fault_cb;
-static uint32_t run_start; /* clock at the start of the current run (the loop's "now") */
-static uint32_t last_feed; /* when the watchdog was last fed */
 
-/* Feed the hardware watchdog this often: four times per period leaves a healthy loop three
- * quarters of the period of slack. */
+/* The watchdog is fed by a task of the scheduler's own (not in the registry, id
+ * CONFIG_MAX_TASKS): it runs only if the loop keeps dispatching due timers, so a task that
+ * hangs or hogs the CPU starves it, and the dispatch path has no feed check at all. Four feeds
+ * per period leave a healthy loop three quarters of the period of slack. It also keeps the
+ * timer list never empty, so neither the loop nor idle() tests for an empty list. */
 #define FEED_INTERVAL_US ((uint32_t)CONFIG_WATCHDOG_MS * 250u)
+#define FEEDER_ID        CONFIG_MAX_TASKS
+static sched_task_t feeder;
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define COLD          static __attribute__((noinline, cold))
+
+static void sched_feed_fn(sched_task_t *t)
+{
+    hal_watchdog_feed();
+    sched_sleep_(t, FEED_INTERVAL_US);
+}
 
 void sched_init(void)
 {
     memset(registry, 0, sizeof(registry));
-    memset(stats, 0, sizeof(stats));
+    memset(&S, 0, sizeof(S));
     memset(&gstats, 0, sizeof(gstats));
     task_count = 0;
-    ready_head = ready_tail = NULL;
-    timers = NULL;
-    wake_pending = 0;
     fault_cb = NULL;
-    sched_running_id = 0xff;
-    run_start = hal_time_us();
-    last_feed = run_start;
+    S.running_id = 0xff;
     hal_watchdog_feed();
+    memset(&feeder, 0, sizeof(feeder));
+    feeder.fn = sched_feed_fn;
+    feeder.name = "wdog";
+    feeder.id = FEEDER_ID;
+    sched_sleep_until_(&feeder, hal_time_us() + FEED_INTERVAL_US);
+    S.timers = &feeder;
 }
 
-static void ready_push(sched_task_t *t)
+static __attribute__((noinline)) void ready_push(sched_task_t *t)
 {
     t->state = SCHED_READY;
     t->next = NULL;
-    if (ready_tail)
-        ready_tail->next = t;
+    if (S.ready_tail)
+        S.ready_tail->next = t;
     else
-        ready_head = t;
-    ready_tail = t;
+        S.ready_head = t;
+    S.ready_tail = t;
+    S.work.b.ready = 1;
 }
 
-static void timer_insert(sched_task_t *t)
+/* Insert behind every timer due at or before t's deadline, starting the walk at *pp. */
+static void timer_insert_from(sched_task_t **pp, sched_task_t *t)
 {
-    sched_task_t **pp = &timers;
     while (*pp && !sched_time_before(t->deadline, (*pp)->deadline))
         pp = &(*pp)->next;
     t->next = *pp;
     *pp = t;
 }
 
+/* A periodic task that is the next to wake files itself at the head: no walk. */
+ALWAYS_INLINE void timer_insert(sched_task_t *t)
+{
+    sched_task_t *h = S.timers;
+    if (!h || sched_time_before(t->deadline, h->deadline)) {
+        t->next = h;
+        S.timers = t;
+    } else {
+        timer_insert_from(&h->next, t);
+    }
+}
+
 static void timer_remove(sched_task_t *t)
 {
-    for (sched_task_t **pp = &timers; *pp; pp = &(*pp)->next) {
+    for (sched_task_t **pp = &S.timers; *pp; pp = &(*pp)->next) {
         if (*pp == t) {
             *pp = t->next;
             t->next = NULL;
@@ -117,8 +163,15 @@ int sched_task_add(sched_task_t *t, sched_fn_t fn, const char *name)
     t->lc = 0;
     t->flags = 0;
     t->id = (uint8_t)id;
+    t->watch_us = 0; /* the first run takes a closer look (and reads the budget) */
     ready_push(t);
     return id;
+}
+
+void sched_task_set_budget(sched_task_t *t, uint16_t us)
+{
+    t->budget_us = us;
+    t->watch_us = 0;
 }
 
 void sched_exit_(sched_task_t *t)
@@ -127,43 +180,28 @@ void sched_exit_(sched_task_t *t)
     t->lc = 0;
 }
 
-void sched_sleep_until_(sched_task_t *t, uint32_t deadline)
-{
-    t->deadline = deadline;
-    t->state = SCHED_SLEEPING;
-}
-
-void sched_sleep_(sched_task_t *t, uint32_t us)
-{
-    if (us > SCHED_MAX_WAIT_US)
-        us = SCHED_MAX_WAIT_US;
-    sched_sleep_until_(t, run_start + us);
-}
-
 uint32_t sched_now(void)
 {
-    return run_start;
+    uint8_t id = S.running_id;
+    if (id == FEEDER_ID)
+        return feeder.deadline;
+    return id < task_count ? registry[id]->deadline : hal_time_us();
 }
 
-bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us)
+/* The waits sched_await_ does not inline: a timeout of 0 (just test), none, or too long. */
+bool sched_await_slow_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us)
 {
-    t->flags &= (uint8_t) ~(SCHED_F_TIMEDOUT | SCHED_F_TIMED);
-    if (ev->set) {
-        if (ev->auto_clear)
-            ev->set = 0;
-        return true;
-    }
     if (timeout_us == 0) {
-        t->flags |= SCHED_F_TIMEDOUT;
+        t->flags = SCHED_F_TIMEDOUT;
         return true;
     }
     t->wait = ev;
     t->state = SCHED_WAITING;
-    if (timeout_us != SCHED_FOREVER) {
-        if (timeout_us > SCHED_MAX_WAIT_US)
-            timeout_us = SCHED_MAX_WAIT_US;
-        t->deadline = run_start + timeout_us;
-        t->flags |= SCHED_F_TIMED;
+    if (timeout_us == SCHED_FOREVER) {
+        t->flags = 0;
+    } else {
+        t->deadline += SCHED_MAX_WAIT_US; /* counted from the run's start, see run() */
+        t->flags = SCHED_F_TIMED;
     }
     return false;
 }
@@ -172,13 +210,14 @@ void sched_cancel(sched_task_t *t)
 {
     if (t->state == SCHED_DONE)
         return;
-    t->flags |= SCHED_F_CANCELED;
     t->lc = SCHED_LC_CANCEL;
     t->wait = NULL;
-    if (t->state == SCHED_SLEEPING || (t->state == SCHED_WAITING && (t->flags & SCHED_F_TIMED)))
-        timer_remove(t);
-    if (t->state == SCHED_SLEEPING || t->state == SCHED_WAITING)
+    if (t->state == SCHED_SLEEPING || t->state == SCHED_WAITING) {
+        if (t->flags & SCHED_F_TIMED)
+            timer_remove(t);
+        t->flags = 0;
         ready_push(t);
+    }
     /* READY: already queued; RUNNING (cancels itself): filed as ready after it returns. */
 }
 
@@ -191,7 +230,7 @@ void sched_event_init(sched_event_t *ev, bool auto_clear)
 void sched_event_set(sched_event_t *ev)
 {
     ev->set = 1;
-    wake_pending = 1;
+    S.work.b.wake = 1;
 }
 
 void sched_event_clear(sched_event_t *ev)
@@ -202,7 +241,7 @@ void sched_event_clear(sched_event_t *ev)
 /* Deliver set events to their waiters (registry order). */
 static void wake_waiters(void)
 {
-    wake_pending = 0;
+    S.work.b.wake = 0;
     for (uint8_t i = 0; i < task_count; i++) {
         sched_task_t *t = registry[i];
         if (t->state != SCHED_WAITING)
@@ -215,126 +254,154 @@ static void wake_waiters(void)
         if (t->flags & SCHED_F_TIMED)
             timer_remove(t);
         t->wait = NULL;
-        t->flags &= (uint8_t) ~(SCHED_F_TIMED | SCHED_F_TIMER);
+        t->flags = 0;
         ready_push(t);
     }
 }
 
-/* Rare: a run longer than its budget. Out of line to keep the dispatch path short. */
-static __attribute__((noinline)) void overrun(sched_task_t *t, uint32_t dur)
+/* An empty asm that "may change" p: the compiler keeps p in a register instead of
+ * recomputing it from a reloaded index after the task's call. */
+#define OPAQUE(p)   __asm__("" : "+r"(p))
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+ALWAYS_INLINE void note_lateness(sched_task_stats_t *st, int32_t late)
 {
-    uint32_t budget = t->budget_us ? t->budget_us : (uint32_t)CONFIG_TASK_BUDGET_US;
-    if (dur <= budget)
-        return;
-    gstats.overruns++;
-    if (fault_cb)
-        fault_cb(PROTO_FAULT_TASK_OVERRUN, t->id, dur);
+    if (UNLIKELY(late > (int32_t)st->max_late_us))
+        st->max_late_us = (uint32_t)late;
 }
 
-static inline __attribute__((always_inline)) void account(sched_task_t *t, uint32_t start,
-                                                          uint32_t end)
+/* Not the timer-driven case: deliver events, then the ready FIFO's head, with every due
+ * timer queued behind the tasks already ready (round-robin). NULL if nothing is ready. */
+static __attribute__((noinline)) sched_task_t *take_ready(uint32_t now)
 {
-    sched_task_stats_t *s = &stats[t->id];
-    uint32_t dur = end - start;
-    s->runs++;
-    s->total_us += dur;
-    if (dur > s->max_us)
-        s->max_us = dur;
+    if (S.work.b.wake)
+        wake_waiters();
+    sched_task_t *t = S.ready_head;
+    if (!t)
+        return NULL;
+    /* (The list can run empty here: the feeder itself may be queued.) */
+    while (S.timers && !sched_time_before(now, S.timers->deadline)) {
+        sched_task_t *d = S.timers;
+        S.timers = d->next;
+        ready_push(d);
+        d->flags = SCHED_F_TIMEDOUT | SCHED_F_TIMER; /* a wait that ends here timed out */
+    }
+    S.ready_head = t->next;
+    if (!S.ready_head) {
+        S.ready_tail = NULL;
+        S.work.b.ready = 0;
+    }
     if (t->flags & SCHED_F_TIMER) {
-        int32_t late = (int32_t)(start - t->deadline);
-        if (late > (int32_t)s->max_late_us)
-            s->max_late_us = (uint32_t)late;
+        t->flags = SCHED_F_TIMEDOUT;
+        note_lateness(&S.stats[t->id], (int32_t)(now - t->deadline));
+    } else {
+        t->deadline = now; /* not due by a timer: its waits count from the run's start */
     }
-    /* One compare for the common case; a per-task budget is at most 65535 us. */
-    if (dur > (t->budget_us ? t->budget_us : (uint32_t)CONFIG_TASK_BUDGET_US))
-        overrun(t, dur);
-}
-
-/* File a task that just returned from its function according to what it asked for. */
-static inline __attribute__((always_inline)) void file_task(sched_task_t *t)
-{
-    uint8_t st = t->state;
-    if (st == SCHED_WAITING) {
-        if (t->flags & SCHED_F_TIMED)
-            timer_insert(t);
-        if (t->wait && t->wait->set)
-            wake_pending = 1; /* set between the test and the return: deliver it */
-    } else if (st == SCHED_SLEEPING) {
-        timer_insert(t);
-    } else if (st == SCHED_RUNNING) { /* yielded, or was cancelled by itself */
-        ready_push(t);
-    }
-}
-
-/* Take the head of the timer list (due) for running. */
-static inline __attribute__((always_inline)) sched_task_t *timer_pop(void)
-{
-    sched_task_t *t = timers;
-    timers = t->next;
-    if (t->state == SCHED_WAITING) {
-        t->flags |= SCHED_F_TIMEDOUT;
-        t->wait = NULL;
-    }
-    t->flags = (uint8_t)((t->flags & ~SCHED_F_TIMED) | SCHED_F_TIMER);
     return t;
 }
 
-/* One step at time *now: deliver events (only if one was set), then run one task: the ready
- * FIFO's head, or - when nothing else is ready, the common timer-driven case - the timer
- * list's head if it is due, without a trip through the ready FIFO. Due timers behind other
- * ready tasks are queued after them (round-robin). Returns true if a task ran; *now is then
- * the clock at the end of its run. */
-static inline __attribute__((always_inline)) bool step(uint32_t *now)
+/* A run longer than min(max run, budget): update the maximum, report an overrun, and set
+ * the next threshold. Rare, so out of line. */
+COLD void account_slow(sched_task_t *t, sched_task_stats_t *st, uint32_t dur)
 {
-    uint32_t start = *now;
-    if ((uint32_t)(start - last_feed) >= FEED_INTERVAL_US) {
-        last_feed = start;
-        hal_watchdog_feed();
+    if (dur > st->max_us)
+        st->max_us = dur;
+    uint32_t budget = t->budget_us ? t->budget_us : (uint32_t)CONFIG_TASK_BUDGET_US;
+    if (dur > budget) {
+        gstats.overruns++;
+        if (fault_cb)
+            fault_cb(PROTO_FAULT_TASK_OVERRUN, t->id, dur);
     }
-    if (wake_pending)
-        wake_waiters();
-    sched_task_t *t = ready_head;
-    if (t) {
-        while (timers && !sched_time_before(start, timers->deadline))
-            ready_push(timer_pop());
-        ready_head = t->next;
-        if (!ready_head)
-            ready_tail = NULL;
-    } else if (timers && !sched_time_before(start, timers->deadline)) {
-        t = timer_pop();
-    } else {
-        return false;
-    }
-    t->state = SCHED_RUNNING;
-    sched_running_id = t->id;
-    run_start = start;
+    t->watch_us = (uint16_t)(st->max_us < budget ? st->max_us : budget);
+}
+
+/* Call t's function (its state is already RUNNING) and account for the run, which started at
+ * start. Returns the clock at the end of the run. */
+ALWAYS_INLINE uint32_t call(sched_task_t *t, sched_task_stats_t *st, uint32_t start)
+{
+    S.running_id = t->id; /* cleared by idle(), see sched.h */
     t->fn(t);
-    uint32_t end = hal_time_us();
-    sched_running_id = 0xff;
-    account(t, start, end);
-    t->flags &= (uint8_t) ~(SCHED_F_TIMER | SCHED_F_CANCELED);
-    file_task(t);
-    *now = end;
-    return true;
+    uint32_t end = HAL_TIME_US_INLINE();
+    uint32_t dur = end - start;
+    st->runs++;
+    st->total_us += dur;
+    if (UNLIKELY(dur > t->watch_us)) {
+        account_slow(t, st, dur);
+        end = HAL_TIME_US_INLINE(); /* (so that end need not survive the call) */
+    }
+    return end;
+}
+
+/* Run the ready FIFO's head t (from take_ready) and file it. */
+static __attribute__((noinline)) uint32_t run_ready(sched_task_t *t, uint32_t now)
+{
+    t->state = SCHED_RUNNING;
+    now = call(t, &S.stats[t->id], now);
+    if (t->flags & SCHED_F_TIMED)
+        timer_insert(t);
+    else if (t->state == SCHED_RUNNING) /* yielded, or cancelled itself */
+        ready_push(t);
+    return now;
+}
+
+/* Run the timer list's head t, due since late us, and file it. t stays at the head while it
+ * runs (nothing else files a task meanwhile): a periodic task that asks for a deadline
+ * before the next timer's is already in place, so the common case neither unlinks nor walks.
+ * Its deadline is not touched either: a timer-woken task's waits count from the deadline that
+ * woke it (drift-free periods), see sched.h. */
+ALWAYS_INLINE uint32_t run_head(sched_task_t *t, uint32_t now, int32_t late)
+{
+    sched_task_stats_t *st = &S.stats[t->id];
+    OPAQUE(st); /* keep the pointer across the call rather than recompute it */
+    note_lateness(st, late);
+    t->state = SCHED_RUNNING;
+    t->flags = SCHED_F_TIMEDOUT; /* a wait that ends here timed out (a sleep ignores it) */
+    now = call(t, st, now);
+    uint32_t f = t->flags;
+    sched_task_t *n = t->next;
+    if (LIKELY(f & SCHED_F_TIMED)) {
+        if (UNLIKELY(n && !sched_time_before(t->deadline, n->deadline))) {
+            S.timers = n;
+            timer_insert_from(&n->next, t);
+        }
+    } else {
+        S.timers = n;
+        if (t->state == SCHED_RUNNING) /* yielded, or cancelled itself */
+            ready_push(t);
+    }
+    return now;
 }
 
 bool sched_poll(void)
 {
     uint32_t now = hal_time_us();
-    return step(&now);
+    if (S.work.any) {
+        sched_task_t *t = take_ready(now);
+        if (t) {
+            (void)run_ready(t, now);
+            return true;
+        }
+    }
+    sched_task_t *t = S.timers;
+    int32_t late = (int32_t)(now - t->deadline);
+    if (late < 0)
+        return false;
+    (void)run_head(t, now, late);
+    return true;
 }
 
 bool sched_next_deadline(uint32_t *deadline)
 {
-    if (!timers)
+    if (!S.timers) /* only while the feeder waits in the ready FIFO */
         return false;
-    *deadline = timers->deadline;
+    *deadline = S.timers->deadline;
     return true;
 }
 
 bool sched_has_work(void)
 {
-    return ready_head != NULL || wake_pending;
+    return S.work.any != 0;
 }
 
 /* The idle path: with interrupts masked, sleep until the next deadline if there is still
@@ -345,16 +412,15 @@ static __attribute__((noinline)) uint32_t idle(uint32_t now)
     /* Decide to sleep with interrupts masked: an event set by an ISR after this check
      * leaves its interrupt pending, which ends the port's WFI at once (hal.h contract);
      * the handler itself runs when the mask is restored. Unmasked, an ISR landing between
-     * the check and the WFI would sleep until the next timer. */
+     * the check and the WFI would sleep until the next timer. The feeder's deadline is at
+     * most FEED_INTERVAL_US away, so an idle board still wakes to feed the watchdog. */
+    S.running_id = 0xff;
     uint32_t irq = hal_irq_save();
-    if (!ready_head && !wake_pending) {
-        /* Wake at least twice per watchdog period so an idle board is a healthy board. */
-        uint32_t deadline = now + (uint32_t)CONFIG_WATCHDOG_MS * 500u;
-        if (timers && sched_time_before(timers->deadline, deadline))
-            deadline = timers->deadline;
+    if (!S.work.any) {
+        uint32_t deadline = S.timers->deadline;
         if (sched_time_before(now, deadline)) {
             hal_idle_until(deadline, true);
-            uint32_t woke = hal_time_us();
+            uint32_t woke = HAL_TIME_US_INLINE();
             gstats.idle_us += woke - now;
             gstats.idle_calls++;
             hal_irq_restore(irq);
@@ -362,15 +428,29 @@ static __attribute__((noinline)) uint32_t idle(uint32_t now)
         }
     }
     hal_irq_restore(irq);
-    return hal_time_us();
+    return HAL_TIME_US_INLINE();
 }
 
+/* The loop. With the ready FIFO empty the timer list is not (the feeder is in it); the "is the
+ * head due" difference is the run's lateness. After a timer-driven run the loop goes straight
+ * to idle(), whose masked check and deadline computation are the only "anything to do?" test
+ * between two timer-driven runs (no second pass through the loop). */
 void sched_run(void)
 {
     uint32_t now = hal_time_us();
     for (;;) {
-        if (!step(&now))
-            now = idle(now);
+        if (UNLIKELY(S.work.any)) {
+            sched_task_t *t = take_ready(now);
+            if (t) {
+                now = run_ready(t, now);
+                continue;
+            }
+        }
+        sched_task_t *t = S.timers;
+        int32_t late = (int32_t)(now - t->deadline);
+        if (LIKELY(late >= 0))
+            now = run_head(t, now, late);
+        now = idle(now);
     }
 }
 
@@ -429,7 +509,7 @@ sched_task_t *sched_task_at(uint8_t id)
 
 const sched_task_stats_t *sched_task_stats(uint8_t id)
 {
-    return id < task_count ? &stats[id] : NULL;
+    return id < task_count ? &S.stats[id] : NULL;
 }
 
 const sched_global_stats_t *sched_global_stats(void)

@@ -54,7 +54,7 @@ enum sched_state {
     SCHED_DONE = 4,     /* finished or cancelled; never runs again unless re-added */
 };
 
-/* Task control block. 28 bytes on a 32-bit target (static_assert'ed in sched.c); the
+/* Task control block. 32 bytes on a 32-bit target (static_assert'ed in sched.c); the
  * optional instrumentation lives in a separate table (sched_task_stats). Fields are private
  * to the scheduler except where the macros touch them. */
 typedef struct sched_task {
@@ -62,19 +62,24 @@ typedef struct sched_task {
     sched_fn_t fn;
     const struct sched_event *wait; /* event waited on while SCHED_WAITING */
     const char *name;
-    uint32_t deadline;  /* wake-up time while sleeping / waiting with a timeout */
-    uint16_t lc;        /* resume point: 0 = start, else a __LINE__ */
-    uint16_t budget_us; /* a run longer than this is reported (0 = CONFIG_TASK_BUDGET_US) */
-    uint8_t id;         /* index in the registry */
-    uint8_t state;      /* enum sched_state */
-    uint8_t flags;      /* SCHED_F_* */
+    uint32_t deadline; /* wake-up time while sleeping / waiting with a timeout; while the
+                        * task runs: when the run was due (sched_now()) */
+    /* state, flags and lc share an aligned word: a wait's constant stores merge into one */
+    uint8_t state; /* enum sched_state */
+    uint8_t flags; /* SCHED_F_* */
+    uint16_t lc;   /* resume point: 0 = start, else a __LINE__ */
+    uint8_t id;    /* index in the registry */
     uint8_t reserved;
+    uint16_t budget_us; /* a longer run is reported (0 = CONFIG_TASK_BUDGET_US); see
+                         * sched_task_set_budget() */
+    uint16_t watch_us;  /* min(max run, budget): only a longer run needs a closer look */
 } sched_task_t;
 
+/* Task flags. During a run only SCHED_F_TIMEDOUT can be set, so the hot path writes the whole
+ * byte with a constant instead of read-modify-write. */
 #define SCHED_F_TIMEDOUT 0x01u /* the last wait ended by its timeout */
-#define SCHED_F_TIMED    0x02u /* waiting with a timeout (in the timer list) */
-#define SCHED_F_TIMER    0x04u /* woken by the timer: lateness is measured */
-#define SCHED_F_CANCELED 0x08u /* sched_cancel() was called */
+#define SCHED_F_TIMED    0x02u /* filed in the timer list (sleeping, or waiting with a timeout) */
+#define SCHED_F_TIMER    0x04u /* a due timer queued behind ready tasks: lateness is measured */
 
 #define SCHED_LC_CANCEL   0xfffeu     /* resume point that TASK_CLEANUP labels */
 #define SCHED_FOREVER     0xffffffffu /* timeout meaning "no timeout" */
@@ -119,10 +124,13 @@ typedef struct sched_global_stats {
  * kind is a PROTO_FAULT_* value. */
 typedef void (*sched_fault_cb_t)(uint8_t kind, uint8_t task, uint32_t detail);
 
-/* Index of the task whose function is executing, 0xff when none (for crash records). Kept
- * across a watchdog reset where the port has a .noinit section (CONFIG_NOINIT), so the boot
- * code can name the task that starved the watchdog. */
-extern volatile uint8_t sched_running_id;
+/* Index of the task whose function is executing - or, between two runs, of the task that ran
+ * last (the dispatcher is still handling its state) - and 0xff once the scheduler goes idle:
+ * for crash records. Kept across a watchdog reset where the port has a .noinit section
+ * (CONFIG_NOINIT), so the boot code can name the task that starved the watchdog. (A member of the
+ * scheduler's state, which lives in .noinit: the dispatch loop writes it relative to the same base
+ * register.) */
+#define sched_running_id (sched_core_.running_id)
 
 /* Forget all tasks and timers. Call once before adding tasks (tests call it per test). */
 void sched_init(void);
@@ -159,8 +167,10 @@ static inline uint8_t sched_queue_count(const sched_queue_t *q)
 /* One scheduler step: wake timers and event waiters, feed the watchdog, run at most one
  * ready task. Returns true if a task ran. Used by sched_run() and by tests with fake time. */
 bool sched_poll(void);
-/* The clock at the start of the current task run (cheap: no clock read). Sleeps and
- * timeouts count from it, so work done earlier in the run does not stretch a period. */
+/* When the current task run was due (cheap: no clock read): for a run that a timer woke,
+ * the deadline that woke it; for any other run (event, yield, first run), its start. Sleeps
+ * and timeouts count from it, so neither the run's own work nor the lateness of its wake-up
+ * stretches a period: a periodic task keeps its grid (drift-free). Task context only. */
 uint32_t sched_now(void);
 /* Earliest timer deadline; false if no task has a deadline. */
 bool sched_next_deadline(uint32_t *deadline);
@@ -170,6 +180,9 @@ bool sched_has_work(void);
 void sched_run(void) __attribute__((noreturn));
 
 void sched_set_fault_cb(sched_fault_cb_t cb);
+/* Report runs of t longer than us microseconds (0: CONFIG_TASK_BUDGET_US). Writing
+ * t->budget_us directly works only before the task's first run. */
+void sched_task_set_budget(sched_task_t *t, uint16_t us);
 uint8_t sched_task_count(void);
 sched_task_t *sched_task_at(uint8_t id);
 const sched_task_stats_t *sched_task_stats(uint8_t id);
@@ -183,11 +196,93 @@ static inline bool sched_time_before(uint32_t a, uint32_t b)
     return (int32_t)(a - b) < 0;
 }
 
-/* ---- internals used by the macros -------------------------------------------------------- */
-void sched_sleep_(sched_task_t *t, uint32_t us);
-void sched_sleep_until_(sched_task_t *t, uint32_t deadline);
-bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us);
+/* ---- internals used by the macros ------------------------------------------------------------
+ * The scheduler's state that a task switch touches, in one object so that the dispatch loop
+ * addresses all of it from one base register. Private: only sched.c and the inline helpers
+ * below use it. */
+struct sched_core_ {
+    sched_task_t *ready_head, *ready_tail; /* ready FIFO */
+    sched_task_t *timers;                  /* timer list, sorted by deadline */
+    /* "Anything but timers to do?" in one halfword load: .wake is set by sched_event_set (from
+     * ISRs too), .ready while the ready FIFO is not empty. Each byte has one writer context
+     * per store (byte stores are atomic), so no read-modify-write races with an ISR. */
+    union {
+        volatile uint16_t any;
+        struct {
+            volatile uint8_t wake;
+            volatile uint8_t ready;
+        } b;
+    } work;
+    volatile uint8_t running_id;                    /* sched_running_id */
+    sched_task_stats_t stats[CONFIG_MAX_TASKS + 1]; /* + the watchdog feeder's */
+};
+extern struct sched_core_ sched_core_;
+
+bool sched_await_slow_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us);
 void sched_exit_(sched_task_t *t);
+
+/* The common waits are inline: the task's own code files its deadline with a few stores
+ * (state, flags and resume point merge into one word store) and the dispatcher does the rest
+ * after the task returns: no call, no read-modify-write. Deadlines count from t->deadline,
+ * which while the task runs is when the run was due (see sched_now()). The *_lc_ forms also
+ * set the task's resume point (TASK_* macros); the plain ones leave it (SUB_* macros, whose
+ * resume point is the sub-coroutine's). */
+static inline void sched_sleep_until_lc_(sched_task_t *t, uint32_t deadline, uint16_t lc)
+{
+    t->deadline = deadline;
+    t->state = SCHED_SLEEPING;
+    t->flags = SCHED_F_TIMED;
+    t->lc = lc;
+}
+
+static inline void sched_sleep_lc_(sched_task_t *t, uint32_t us, uint16_t lc)
+{
+    if (us > SCHED_MAX_WAIT_US)
+        us = SCHED_MAX_WAIT_US;
+    sched_sleep_until_lc_(t, t->deadline + us, lc);
+}
+
+/* true: no need to wait (the event was set: consumed if auto-clear; or timeout 0: timed out).
+ * false: the task is filed as waiting (resume point lc); it must return to the scheduler. */
+static inline bool sched_await_lc_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us,
+                                   uint16_t lc)
+{
+    /* (Branch hints put the timed wait on the straight path.) */
+    if (__builtin_expect(ev->set != 0, 0)) {
+        if (ev->auto_clear)
+            ev->set = 0;
+        t->flags = 0;
+        return true;
+    }
+    /* 0, SCHED_FOREVER or a timeout to clamp: out of line */
+    if (__builtin_expect(timeout_us - 1u >= SCHED_MAX_WAIT_US, 0)) {
+        if (sched_await_slow_(t, ev, timeout_us))
+            return true;
+        t->lc = lc;
+        return false;
+    }
+    t->deadline += timeout_us;
+    t->wait = ev;
+    t->state = SCHED_WAITING;
+    t->flags = SCHED_F_TIMED;
+    t->lc = lc;
+    return false;
+}
+
+static inline void sched_sleep_until_(sched_task_t *t, uint32_t deadline)
+{
+    sched_sleep_until_lc_(t, deadline, t->lc);
+}
+
+static inline void sched_sleep_(sched_task_t *t, uint32_t us)
+{
+    sched_sleep_lc_(t, us, t->lc);
+}
+
+static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us)
+{
+    return sched_await_lc_(t, ev, timeout_us, t->lc);
+}
 
 #if defined(__GNUC__)
 #define SCHED_FALLTHROUGH __attribute__((fallthrough))
@@ -209,12 +304,12 @@ void sched_exit_(sched_task_t *t);
     case __LINE__:;                                                                                \
     } while (0)
 
-/* Sleep us microseconds counted from the start of this run (sched_now()), i.e. at least
- * us minus the time this run has taken so far (asyncio.sleep_ms / sleep_us). */
+/* Sleep us microseconds counted from when this run was due (sched_now()), i.e. at least us
+ * minus the time this run has taken so far and its wake-up's lateness (asyncio.sleep_ms /
+ * sleep_us, but drift-free). */
 #define TASK_SLEEP_US(t, us)                                                                       \
     do {                                                                                           \
-        sched_sleep_((t), (us));                                                                   \
-        (t)->lc = (uint16_t)__LINE__;                                                              \
+        sched_sleep_lc_((t), (us), (uint16_t)__LINE__);                                            \
         return;                                                                                    \
     case __LINE__:;                                                                                \
     } while (0)
@@ -223,8 +318,7 @@ void sched_exit_(sched_task_t *t);
 /* Sleep until an absolute time (drift-free periodic loops). */
 #define TASK_SLEEP_UNTIL(t, when)                                                                  \
     do {                                                                                           \
-        sched_sleep_until_((t), (when));                                                           \
-        (t)->lc = (uint16_t)__LINE__;                                                              \
+        sched_sleep_until_lc_((t), (when), (uint16_t)__LINE__);                                    \
         return;                                                                                    \
     case __LINE__:;                                                                                \
     } while (0)
@@ -233,11 +327,10 @@ void sched_exit_(sched_task_t *t);
  * Afterwards sched_timed_out(t) tells which (asyncio.wait_for(ev.wait(), timeout)). */
 #define TASK_AWAIT(t, ev, timeout_us)                                                              \
     do {                                                                                           \
-        if (!sched_await_((t), (ev), (timeout_us))) {                                              \
-            (t)->lc = (uint16_t)__LINE__;                                                          \
+        if (!sched_await_lc_((t), (ev), (timeout_us), (uint16_t)__LINE__))                         \
             return;                                                                                \
-        case __LINE__:;                                                                            \
-        }                                                                                          \
+        SCHED_FALLTHROUGH;                                                                         \
+    case __LINE__:;                                                                                \
     } while (0)
 
 /* Take the oldest element of q into *out, waiting up to timeout_us for one to arrive.
@@ -266,11 +359,10 @@ void sched_exit_(sched_task_t *t);
 
 /* Same as TASK_AWAIT; used inside other macros (one resume point per source line). */
 #define TASK_AWAIT_LINE_(t, ev, timeout_us)                                                        \
-    if (!sched_await_((t), (ev), (timeout_us))) {                                                  \
-        (t)->lc = (uint16_t)__LINE__;                                                              \
+    if (!sched_await_lc_((t), (ev), (timeout_us), (uint16_t)__LINE__))                             \
         return;                                                                                    \
-    case __LINE__:;                                                                                \
-    }
+    SCHED_FALLTHROUGH;                                                                             \
+    case __LINE__:
 
 /* Run a sub-coroutine: call expr (which returns SCHED_PENDING or a result <= 0) until it
  * stops returning SCHED_PENDING; its result lands in res. */

@@ -14,6 +14,7 @@
 
 #include "rp2040.h"
 #include "rp2040_regs.h"
+#include "sched.h"
 
 #define SCRATCH_CAUSE_MAGIC 0x9c0d0000u
 #define SCRATCH_CAUSE_MASK  0xffff0000u
@@ -33,13 +34,14 @@ struct crash_store {
 };
 __attribute__((section(".noinit"))) static struct crash_store crash_store;
 
-/* The core's "running task" index (firmware/core/sched.c, in .noinit so it survives the
- * watchdog reset): a weak reference so the port links without the core (stub app). */
-extern volatile uint8_t sched_running_id __attribute__((weak));
+/* The core's "running task" index (sched_running_id, a member of the scheduler's state in
+ * .noinit, so it survives the watchdog reset): a weak reference so the port links without the
+ * core (stub app). */
+extern struct sched_core_ sched_core_ __attribute__((weak));
 
 static uint8_t current_task(void)
 {
-    return &sched_running_id ? sched_running_id : 0xffu;
+    return &sched_core_ ? sched_running_id : 0xffu;
 }
 
 static uint8_t read_reset_cause(void)

@@ -310,7 +310,7 @@ static void test_overrun_reported(void **state)
     sched_set_fault_cb(on_fault);
     sched_task_add(&ta, sleeper_a, "a");
     sched_task_add(&tb, hog, "hog");
-    tb.budget_us = 1000;
+    sched_task_set_budget(&tb, 1000);
     fake_run_for(10);
     assert_int_equal(faults, 1);
     assert_int_equal(fault_kind, PROTO_FAULT_TASK_OVERRUN);
@@ -343,6 +343,92 @@ static void test_watchdog_fed_by_loop(void **state)
     assert_true(fake_feeds <= 2000u / (CONFIG_WATCHDOG_MS / 4u) + 1u);
 }
 
+/* The budget check rides on the max-run update (sched_task_t.watch_us): every run over the
+ * budget is still reported, not only the ones that set a new maximum. */
+static int hog_runs;
+static void steady_hog(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (hog_runs = 0; hog_runs < 3; hog_runs++) {
+        fake_now += 1500; /* the same 1.5 ms every time */
+        TASK_SLEEP_MS(t, 10);
+    }
+    TASK_END(t);
+}
+
+static void test_every_overrun_reported(void **state)
+{
+    (void)state;
+    faults = 0;
+    sched_set_fault_cb(on_fault);
+    sched_task_add(&ta, steady_hog, "hog");
+    sched_task_set_budget(&ta, 1000);
+    fake_run_for(100000);
+    assert_int_equal(faults, 3);
+    assert_int_equal(sched_task_stats(ta.id)->max_us, 1500);
+    assert_int_equal(sched_task_stats(ta.id)->runs, 4); /* 3 overruns + the finishing run */
+}
+
+/* Lowering the budget after runs took place takes effect at once. */
+static void short_runs(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (;;) {
+        fake_now += 300;
+        TASK_SLEEP_MS(t, 10);
+    }
+    TASK_END(t);
+}
+
+static void test_budget_lowered_later(void **state)
+{
+    (void)state;
+    faults = 0;
+    sched_set_fault_cb(on_fault);
+    sched_task_add(&ta, short_runs, "short");
+    fake_run_for(50000);
+    assert_int_equal(faults, 0);
+    sched_task_set_budget(&ta, 200);
+    fake_run_for(30000);
+    assert_int_equal(faults, 3);
+}
+
+/* A timer-woken task's waits count from the deadline that woke it: a periodic task delayed
+ * by another task's long run keeps its grid (no drift), and its lateness is measured. */
+static uint32_t tick_at[8];
+static int nticks;
+static void grid_ticker(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (nticks = 0; nticks < 8; nticks++) {
+        tick_at[nticks] = fake_now;
+        TASK_SLEEP_MS(t, 10);
+    }
+    TASK_END(t);
+}
+static void late_hog(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_SLEEP_US(t, 19000);
+    fake_now += 3000; /* runs 19..22 ms: the 20 ms tick is 2 ms late */
+    TASK_END(t);
+}
+
+static void test_periodic_keeps_grid(void **state)
+{
+    (void)state;
+    sched_task_add(&ta, grid_ticker, "tick");
+    sched_task_add(&tb, late_hog, "hog");
+    fake_run_for(100000);
+    assert_int_equal(nticks, 8);
+    uint32_t t0 = tick_at[0];
+    assert_int_equal(tick_at[1] - t0, 10000);
+    assert_int_equal(tick_at[2] - t0, 22000); /* late */
+    assert_int_equal(tick_at[3] - t0, 30000); /* back on the grid */
+    assert_int_equal(tick_at[7] - t0, 70000);
+    assert_int_equal(sched_task_stats(ta.id)->max_late_us, 2000);
+}
+
 static void test_registry_full(void **state)
 {
     (void)state;
@@ -367,6 +453,9 @@ int main(void)
         cmocka_unit_test_setup(test_queue_blocking_get, setup),
         cmocka_unit_test_setup(test_overrun_reported, setup),
         cmocka_unit_test_setup(test_watchdog_fed_by_loop, setup),
+        cmocka_unit_test_setup(test_every_overrun_reported, setup),
+        cmocka_unit_test_setup(test_budget_lowered_later, setup),
+        cmocka_unit_test_setup(test_periodic_keeps_grid, setup),
         cmocka_unit_test_setup(test_registry_full, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
