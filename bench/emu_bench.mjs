@@ -71,8 +71,10 @@ const SCHED_SRC = /^sched\.[ch]$/;
 
 function profiled(board) {
   const prof = { byName: new Map(), entries: new Map(), sched: 0, body: 0, idle: 0, all: 0,
-    idleCalls: 0 };
+    idleCalls: 0, maxRun: new Map() };
   let ret = -1; // return address of the task body being executed, -1 outside any
+  let runStart = 0, runName = ''; // the run in progress: its first cycle and task
+  const runFns = new Map(); // cycles per function inside the run in progress
   let idleRet = -1; // return address of the idle() call being executed
   const idleStart = syms.find((s) => s.name === 'idle')?.start ?? -1;
   board.profiler = (pc, cycles) => {
@@ -80,11 +82,22 @@ function profiled(board) {
     const name = s ? s.name : '?';
     prof.all += cycles;
     prof.byName.set(name, (prof.byName.get(name) || 0) + cycles);
-    if (ret >= 0 && pc === ret) ret = -1;
+    if (ret >= 0 && pc === ret) {
+      ret = -1;
+      const dur = board.totalCycles - runStart; // this instruction's cycles not yet added
+      if (dur > (prof.maxRun.get(runName)?.cycles ?? -1)) {
+        const top = [...runFns.entries()].sort((x, y) => y[1] - x[1]).slice(0, 3)
+          .map(([f, c]) => `${f} ${c}`).join(', ');
+        prof.maxRun.set(runName, { cycles: dur, atUs: board.timeUs(), top });
+      }
+    }
     if (idleRet >= 0 && pc === idleRet) idleRet = -1;
     if (ret < 0 && starts.has(pc) && TASK.test(starts.get(pc))) {
       const n = starts.get(pc);
       ret = board.mcu.core.registers[14] & ~1;
+      runStart = board.totalCycles - cycles; // totalCycles already includes this instruction
+      runName = n;
+      runFns.clear();
       prof.entries.set(n, (prof.entries.get(n) || 0) + 1);
       if (prof.onEntry) prof.onEntry(n);
     }
@@ -92,6 +105,7 @@ function profiled(board) {
       idleRet = board.mcu.core.registers[14] & ~1;
       prof.idleCalls++;
     }
+    if (ret >= 0) runFns.set(name, (runFns.get(name) || 0) + cycles);
     if (ret >= 0 && !SCHED_PRIM.test(name) && !SCHED_SRC.test(srcAt(pc) || '')) {
       prof.body += cycles;
     } else {
@@ -206,7 +220,44 @@ const out = [];
     '');
 }
 
-// ---- 4. memory ---------------------------------------------------------------------------
+// ---- 4. longest single run per task: a HELLO and a burst of host requests -------------------
+// A task run is never preempted, so the longest run of any task bounds every other task's
+// lateness. Cycles of each run's dynamic extent (its callees and any ISR inside it included).
+{
+  const { board, client } = bootBoard(bin);
+  settle(board, 300);
+  const prof = profiled(board);
+  hello(client, 60000);
+  client.request(MSG.SET_POLL, [0xff, ...u32le(50)]);
+  const burst = [
+    [MSG.PING, [1, 2, 3, 4]], [MSG.GET_STATE, []], [MSG.GET_STATS, []],
+    [MSG.READ_SENSORS, [0xff]], [MSG.SET_LED, ledReq(3, 100, 50)], [MSG.I2C_SCAN, []],
+    ...[0, 1, 2, 3, 4, 5].map((i) => [MSG.GET_TASK_STATS, [i]]),
+    [MSG.HEARTBEAT, []], [MSG.PING, [5, 6]], [MSG.READ_SENSORS, [0xff]], [MSG.GET_STATE, []],
+  ];
+  const seqs = burst.map(([type, body]) => client.send(type, body)); // back to back
+  board.runUntil(() => seqs.every((q) => client.responses.has(q)),
+    { timeoutMs: 3000, what: 'the burst\'s answers' });
+  board.press();
+  board.run(100_000);
+  board.release();
+  board.run(500_000); // sensor polls, a button click, events
+  board.profiler = null;
+  const rows = [...prof.maxRun.entries()].sort((a, b) => b[1].cycles - a[1].cycles)
+    .map(([n, r]) => `| ${n} | ${prof.entries.get(n)} | ${r.cycles} | ` +
+      `${(r.cycles * 8 / 1000).toFixed(1)} | ${r.top} |`);
+  const worst = Math.max(...[...prof.maxRun.values()].map((r) => r.cycles));
+  out.push('## Longest single task run: HELLO and a burst of host requests', '',
+    `HELLO, SET_POLL (all sensors, 50 ms), then ${burst.length} requests sent back to back`,
+    '(PING, GET_STATE, GET_STATS, READ_SENSORS x2, SET_LED, I2C_SCAN, GET_TASK_STATS x6,',
+    'HEARTBEAT), then 0.6 s of sensor polling and a button click. A run is one call of a',
+    'task function (callees and ISRs inside it included).', '',
+    '| task function | runs | longest run, cycles | us | where (cycles) |', '|---|---|---|---|---|',
+    ...rows, '',
+    `**Longest run: ${(worst * 8 / 1000).toFixed(1)} us** (goal: every run <= 50 us).`, '');
+}
+
+// ---- 5. memory ---------------------------------------------------------------------------
 const size = readFileSync(elf.replace(/\.elf$/, '.size.txt'), 'utf8');
 out.push('## Memory (from the ELF)', '', '```', ...size.split('\n').slice(0, 6), '```', '');
 console.log(out.join('\n'));

@@ -49,6 +49,7 @@ static struct {
     uint32_t silent_until;
     volatile uint8_t conn_changed;
     volatile uint8_t connected;
+    bool state_event_pending; /* LINK_STATE for lk.state not framed yet */
     void (*after_fn)(uint32_t);
     uint32_t after_arg;
 
@@ -153,7 +154,9 @@ static int txq_push(bool is_event, uint8_t type, uint16_t seq, const uint8_t *bo
         lk.cache_len = (uint16_t)n;
         lk.cache_seq = seq;
     }
-    link_flush();
+    /* Written to the port by the link task, in a run of its own: the producer's run (a
+     * sensor reading, a button event, a response) only frames, which halves the longest run. */
+    sched_event_set(&lk.ev);
     return 0;
 }
 
@@ -225,14 +228,25 @@ static bool link_can_take_request(void)
 
 /* ---- link state and host watchdog ---------------------------------------------------------- */
 
+static void send_state_event(uint8_t st)
+{
+    uint8_t b[1] = {st};
+    (void)link_send_event(PROTO_MSG_LINK_STATE, b, 1);
+}
+
+/* The LINK_STATE event is framed by the link task in a run of its own (link_fn): a HELLO's
+ * run frames only its ack, which keeps the longest run short. A second change before the
+ * first was sent frames the first at once, so the host still sees every transition. */
 static void set_state(uint8_t st)
 {
     if (st == lk.state)
         return;
+    if (lk.state_event_pending)
+        send_state_event(lk.state);
     lk.state = st;
     led_set_link_state(st);
-    uint8_t b[1] = {st};
-    (void)link_send_event(PROTO_MSG_LINK_STATE, b, 1);
+    lk.state_event_pending = true;
+    sched_event_set(&lk.ev);
 }
 
 static void send_fault(uint8_t kind, uint32_t detail)
@@ -407,6 +421,11 @@ static void link_fn(sched_task_t *t)
     TASK_BEGIN(t);
     for (;;) {
         TASK_AWAIT(t, &lk.ev, link_wait_us());
+        if (lk.state_event_pending) {
+            lk.state_event_pending = false;
+            send_state_event(lk.state);
+            TASK_YIELD(t); /* the rest of this round in the next run */
+        }
         board_uptime_ms(); /* keeps the 64-bit uptime extension current */
         if (lk.conn_changed) {
             lk.conn_changed = 0;
@@ -424,9 +443,14 @@ static void link_fn(sched_task_t *t)
             lk.after_fn = NULL;
             fn(lk.after_arg);
         }
-        if (link_receive())
-            sched_event_set(&lk.ev); /* more input: continue after the others had a turn */
+        bool more = link_receive();
         (void)watchdog_check(hal_time_us());
+        if (more) {
+            /* More input: continue after the others had a turn. (Only setting the event is
+             * not enough: the next TASK_AWAIT would find it set and go on in the same run.) */
+            sched_event_set(&lk.ev);
+            TASK_YIELD(t);
+        }
     }
     TASK_END(t);
 }
