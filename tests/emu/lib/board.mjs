@@ -11,13 +11,12 @@
 import { readFileSync } from 'node:fs';
 import { RP2040, GPIOPinState } from 'rp2040js';
 import { I2CBus } from './devices.mjs';
+import { installExactAlarms, wfiExit } from './silicon.mjs';
 
 export const PIN_LED = 25;
 export const PIN_BUTTON = 15;
 const NS_PER_CYCLE = 8; // 125 MHz: rp2040js does not scale with the clock registers
 const WATCHDOG_KEY = 0x40058;
-const TIMER_KEY = 0x40054;
-const TIMER_ALARM0 = 0x10;
 const FLASH_ID_PAGE = 0x1ff000; // see firmware/hal/rp2040/board_id.c
 const UART_FIFO_ROOM = 28;
 
@@ -96,23 +95,9 @@ export class EmuBoard {
     this.load();
   }
 
-  // On silicon an alarm fires when TIMERAWL equals ALARMn. rp2040js schedules it
-  // floor(ALARMn - now_us_with_fraction) us ahead, i.e. up to 1 us before the counter gets
-  // there, so firmware that re-checks the time after waking would see its deadline not yet
-  // reached and sleep again. Reschedule every armed alarm for the exact nanosecond.
+  // Silicon's exact alarms (silicon.mjs): rp2040js fires up to 1 us early.
   exactAlarms(mcu) {
-    const timer = mcu.peripherals[TIMER_KEY];
-    const write = timer.writeUint32.bind(timer);
-    timer.writeUint32 = (offset, value) => {
-      write(offset, value);
-      const i = (offset - TIMER_ALARM0) / 4;
-      if (Number.isInteger(i) && i >= 0 && i < 4 && timer.alarms[i].armed) {
-        const nanos = mcu.clock.nanos;
-        const nowUs = Math.floor(nanos / 1000);
-        const delta = ((value - nowUs) >>> 0) * 1000 - (nanos - nowUs * 1000);
-        timer.alarms[i].clockAlarm.schedule(delta);
-      }
-    };
+    installExactAlarms(mcu);
   }
 
   load() {
@@ -194,17 +179,9 @@ export class EmuBoard {
     }
   }
 
-  // WFI ends when an enabled interrupt is pending, even with PRIMASK set (ARMv6-M B1.5.19;
-  // the handler then runs when PRIMASK is cleared). rp2040js wakes only on a *newly* raised
-  // interrupt, so one that was already pending when WFI executed would sleep until the next
-  // alarm: model the silicon here. Returns true when the core is awake.
+  // WFI ends on an interrupt that is already pending (silicon.mjs). True when awake.
   wfiExit() {
-    const { core } = this.mcu;
-    if (core.waiting && (core.pendingInterrupts & core.enabledInterrupts) !== 0) {
-      core.waiting = false;
-      core.interruptsUpdated = true;
-    }
-    return !core.waiting;
+    return wfiExit(this.mcu);
   }
 
   // Advance by one instruction, or while sleeping by at most 1 us (or to the next alarm):

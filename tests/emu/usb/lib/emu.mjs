@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { RP2040, ConsoleLogger, LogLevel } from 'rp2040js';
 import { installDoubleBufferModel } from './dbuf-model.mjs';
+import { installExactAlarms, wfiExit } from '../../lib/silicon.mjs';
 
 const FLASH = 0x10000000;
 const SRAM = 0x20000000;
@@ -68,13 +69,15 @@ function vectorTableAddress(image) {
   throw new Error('no vector table at 0x10000000 or 0x10000100');
 }
 
-// A fresh MCU running the image at path (or a flash image already loaded); rp2040js logs
-// only errors, to stderr. The double-buffered endpoint model (dbuf-model.mjs) is installed:
+// A fresh MCU running the image at path (or a flash image already loaded), with the two
+// silicon behaviours rp2040js lacks (tests/emu/lib/silicon.mjs); rp2040js logs only errors,
+// to stderr. The double-buffered endpoint model (dbuf-model.mjs) is installed:
 // it takes over only endpoints whose control word has DOUBLE_BUFFERED set (mcu.dbufModel).
 export function createMcu(pathOrImage) {
   const mcu = new RP2040();
   mcu.logger = new ConsoleLogger(LogLevel.Error, false);
   installDoubleBufferModel(mcu);
+  installExactAlarms(mcu); // silicon's alarm timing (tests/emu/lib/silicon.mjs)
   const image = typeof pathOrImage === 'string' ? flashImage(pathOrImage) : pathOrImage;
   mcu.flash.set(image, 0);
   mcu.core.VTOR = vectorTableAddress(image);
@@ -99,7 +102,7 @@ export function runUntil(mcu, until, maxUs = 1e6) {
       return false;
     }
     for (let i = 0; i < 256 && clock.nanos < deadline; i++) {
-      if (core.waiting) {
+      if (core.waiting && !wfiExit(mcu)) { // WFI ends on an already pending interrupt
         const toNext = clock.nanosToNextAlarm;
         // Sleeping: skip ahead, but in small steps so time-based predicates see time pass.
         const step = Math.min(toNext > 0 ? toNext : MAX_IDLE_STEP_NS, MAX_IDLE_STEP_NS, deadline - clock.nanos);
