@@ -97,12 +97,13 @@ static void board_refuse_version(board_t *b, uint8_t version, bool they_refused)
     if (they_refused)
         log_err("board on %s refused picod's protocol %u.%u (flash a firmware of this picod's "
                 "version)",
-                b->link.path, PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
+                b->link.path, (unsigned)PROTO_VERSION_MAJOR, (unsigned)PROTO_VERSION_MINOR);
     else
         log_err("board on %s speaks protocol %u.%u, picod speaks %u.%u: refused (flash a "
                 "firmware of this picod's version)",
-                b->link.path, PROTO_VERSION_MAJOR_OF(version), PROTO_VERSION_MINOR_OF(version),
-                PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
+                b->link.path, (unsigned)PROTO_VERSION_MAJOR_OF(version),
+                (unsigned)PROTO_VERSION_MINOR_OF(version), (unsigned)PROTO_VERSION_MAJOR,
+                (unsigned)PROTO_VERSION_MINOR);
     board_set_state(b, BOARD_INCOMPATIBLE);
 }
 

@@ -84,15 +84,15 @@ json_t *board_json_summary(const board_t *b)
     }
     if (o && b->state == BOARD_INCOMPATIBLE) {
         char why[96];
+        unsigned major = PROTO_VERSION_MAJOR_OF(b->peer_version);
+        unsigned minor = PROTO_VERSION_MINOR_OF(b->peer_version);
 
-        if (PROTO_VERSION_MAJOR_OF(b->peer_version) == PROTO_VERSION_MAJOR)
-            snprintf(why, sizeof(why), "board refused picod's protocol %u.%u", PROTO_VERSION_MAJOR,
-                     PROTO_VERSION_MINOR);
+        if (major == PROTO_VERSION_MAJOR)
+            snprintf(why, sizeof(why), "board refused picod's protocol %u.%u",
+                     (unsigned)PROTO_VERSION_MAJOR, (unsigned)PROTO_VERSION_MINOR);
         else
-            snprintf(why, sizeof(why), "board speaks protocol %u.%u, picod speaks %u.%u",
-                     PROTO_VERSION_MAJOR_OF(b->peer_version),
-                     PROTO_VERSION_MINOR_OF(b->peer_version), PROTO_VERSION_MAJOR,
-                     PROTO_VERSION_MINOR);
+            snprintf(why, sizeof(why), "board speaks protocol %u.%u, picod speaks %u.%u", major,
+                     minor, (unsigned)PROTO_VERSION_MAJOR, (unsigned)PROTO_VERSION_MINOR);
         json_object_set_new(o, "error", json_string(why));
     }
     return o;
