@@ -274,6 +274,8 @@ static json_t *api_result_of(api_req_t *r, const proto_frame_t *f)
          * the reset itself (f NULL): see board_reboot(). */
         a = json_pack("{s:s}", "board", b->id);
         json_object_update(a, r->echo);
+        if (r->kind == API_REBOOT)
+            json_object_set_new(a, "acknowledged", json_boolean(f != NULL));
         return a;
     }
     return NULL;

@@ -79,6 +79,10 @@
 #ifndef CONFIG_SENSOR_JOBS
 #define CONFIG_SENSOR_JOBS 2 /* host I2C/READ_SENSORS requests queued for the sensor task */
 #endif
+#ifndef CONFIG_LINK_DRAIN_US
+#define CONFIG_LINK_DRAIN_US 100000u /* longest wait for the host to take the last frame */
+#endif
+
 #ifndef CONFIG_POLL_MIN_MS
 #define CONFIG_POLL_MIN_MS 50 /* shortest SET_POLL interval accepted */
 #endif

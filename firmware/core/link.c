@@ -52,6 +52,7 @@ static struct {
     bool state_event_pending; /* LINK_STATE for lk.state not framed yet */
     void (*after_fn)(uint32_t);
     uint32_t after_arg;
+    uint32_t after_deadline; /* run after_fn by then even if the host never drained the port */
 
     link_counters_t ctr;
     sched_event_t ev; /* rx, tx space, connection change, self-wake */
@@ -311,7 +312,23 @@ void link_after_flush(void (*fn)(uint32_t arg), uint32_t arg)
 {
     lk.after_fn = fn;
     lk.after_arg = arg;
+    lk.after_deadline = hal_time_us() + CONFIG_LINK_DRAIN_US;
     sched_event_set(&lk.ev);
+}
+
+/* after_fn (a reboot) runs once the TX queue is empty AND the port has handed everything to
+ * the host: on USB the last frame can sit in the CDC ring or an armed IN buffer, and a reset
+ * then would lose the REBOOT acknowledgement. A host that stopped reading must not keep the
+ * board from rebooting, hence the deadline. */
+static void link_run_after_flush(void)
+{
+    if (!lk.after_fn || lk.count != 0)
+        return;
+    if (hal_link_tx_pending() != 0 && sched_time_before(hal_time_us(), lk.after_deadline))
+        return;
+    void (*fn)(uint32_t) = lk.after_fn;
+    lk.after_fn = NULL;
+    fn(lk.after_arg);
 }
 
 /* ---- RX and dispatch ------------------------------------------------------------------------- */
@@ -413,7 +430,8 @@ static void link_reset_session(void)
 static uint32_t link_wait_us(void)
 {
     uint32_t w = watchdog_check(hal_time_us());
-    return w < 1000000u ? w : 1000000u;
+    uint32_t cap = lk.after_fn ? 1000u : 1000000u; /* draining before a reboot: look often */
+    return w < cap ? w : cap;
 }
 
 static void link_fn(sched_task_t *t)
@@ -438,11 +456,7 @@ static void link_fn(sched_task_t *t)
             }
         }
         link_flush();
-        if (lk.after_fn && lk.count == 0) {
-            void (*fn)(uint32_t) = lk.after_fn;
-            lk.after_fn = NULL;
-            fn(lk.after_arg);
-        }
+        link_run_after_flush();
         bool more = link_receive();
         (void)watchdog_check(hal_time_us());
         if (more) {

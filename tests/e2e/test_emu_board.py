@@ -304,7 +304,9 @@ class TestEmulatedPico(unittest.TestCase):
             self.assertTrue(c.call("watch")["ok"])
             r = c.call("reboot", board=self.id)
             self.assertTrue(r["ok"], r)
-            self.assertEqual(r["result"], {"board": self.id, "mode": "normal"})
+            # The firmware waits until the host has taken the ack before it resets.
+            self.assertEqual(r["result"], {"board": self.id, "mode": "normal",
+                                           "acknowledged": True})
             ev = c.next_event("board_reset", 60)
             self.assertEqual(ev["board"], self.id)
         finally:

@@ -140,6 +140,10 @@ void hal_ram_usage(uint16_t *used, uint16_t *total);
  * for PROTO_CAP_BOOTSEL in HELLO). Default: NORMAL only. RP2040: BOOTSEL when the bootrom's
  * reset_usb_boot exists (not in rp2040js). */
 bool hal_can_reboot(uint8_t mode);
+/* Bytes hal_link_write accepted that the host has not taken yet (in the port's TX buffer or
+ * in flight to the host). The core waits for 0 (bounded) before a deliberate reset, so that
+ * the acknowledgement of REBOOT reaches the host. Default: 0 (writes leave at once). */
+size_t hal_link_tx_pending(void);
 /* Fault on purpose, as a real bug would (DEBUG FAULT): the port's fault handler records the
  * crash (kind, PC, LR, sched_running_id) and resets. Default: call through a null pointer. */
 void hal_debug_fault(void);

@@ -107,6 +107,13 @@ size_t hal_link_tx_space(void)
     return LINK_TX_RING - 1u - ring_used(&tx, LINK_TX_RING);
 }
 
+size_t hal_link_tx_pending(void)
+{
+    /* The ring, plus whatever the UART still shifts out of its FIFO. */
+    size_t n = ring_used(&tx, LINK_TX_RING);
+    return n + ((U(UART_FR) & UART_FR_BUSY) ? 1u : 0u);
+}
+
 size_t hal_link_write(const uint8_t *buf, size_t len)
 {
     size_t space = hal_link_tx_space();

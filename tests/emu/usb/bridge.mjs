@@ -96,7 +96,9 @@ function slice() {
   if (target > board.nowUs()) {
     const until = clickReleaseAtUs !== null ? () => board.nowUs() >= clickReleaseAtUs : () => false;
     if (board.run(until, target - board.nowUs()) === 'rebooted') {
-      board.host.received.length = 0;
+      // What the host received before the reset was really sent (e.g. the REBOOT ack, which
+      // the firmware waits to see taken before it resets): deliver it, as a real host would.
+      flushOut();
       enumerate();
       resetPace();
     }

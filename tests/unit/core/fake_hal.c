@@ -35,6 +35,8 @@ void fake_hal_reset(uint32_t start_us)
     fake_tx_len = 0;
     fake_tx_space = SIZE_MAX;
     fake_feeds = fake_idle_calls = 0;
+    fake_tx_pending = 0;
+    fake_reboots = fake_reboot_us = 0;
     fake_i2c_fn = NULL;
     fake_i2c_duration_us = 100;
     rx_len = rx_pos = 0;
@@ -176,10 +178,28 @@ uint8_t hal_platform(void)
     return PROTO_PLATFORM_HOST_SIM;
 }
 
+size_t fake_tx_pending;
+uint32_t fake_reboots;
+uint32_t fake_reboot_us;
+
+size_t hal_link_tx_pending(void)
+{
+    return fake_tx_pending;
+}
+
+bool hal_can_reboot(uint8_t mode)
+{
+    return mode == PROTO_REBOOT_NORMAL;
+}
+
+/* A reboot is recorded, not done: the test looks at when it would have happened. */
 int hal_reboot(uint8_t mode)
 {
-    (void)mode;
-    return -HAL_E_UNSUPPORTED;
+    if (mode != PROTO_REBOOT_NORMAL)
+        return -HAL_E_UNSUPPORTED;
+    fake_reboots++;
+    fake_reboot_us = fake_now;
+    return 0;
 }
 
 void fake_run_until(uint32_t end)

@@ -19,6 +19,9 @@ extern size_t fake_tx_len;
 extern size_t fake_tx_space; /* bytes hal_link_write accepts now (SIZE_MAX = unlimited) */
 extern uint32_t fake_feeds;  /* hal_watchdog_feed calls */
 extern uint32_t fake_idle_calls;
+extern size_t fake_tx_pending;  /* hal_link_tx_pending(): bytes the "host" has not taken */
+extern uint32_t fake_reboots;   /* hal_reboot(NORMAL) calls */
+extern uint32_t fake_reboot_us; /* fake_now at the last one */
 
 /* I2C: the test's device model; returns 0 or a negative hal_err. */
 extern int (*fake_i2c_fn)(const hal_i2c_xfer_t *x);

@@ -121,6 +121,58 @@ static void test_duplicate_answered_from_cache(void **state)
     assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_PING)), 1);
 }
 
+/* REBOOT: acknowledged first, and the reset waits until the host has taken the
+ * acknowledgement (hal_link_tx_pending() == 0), for at most CONFIG_LINK_DRAIN_US. */
+static void test_reboot_waits_for_the_ack_to_leave(void **state)
+{
+    (void)state;
+    boot_board(1000);
+    fake_run_for(1000);
+    hello(1, 0);
+    fake_run_for(1000);
+    collect();
+
+    uint8_t mode = PROTO_REBOOT_NORMAL;
+    fake_tx_pending = 12; /* the ack sits in the port's buffer: the host has not read it */
+    send_req(PROTO_MSG_REBOOT, 2, &mode, 1);
+    fake_run_for(5000);
+    collect();
+    const rx_frame_t *ack = find_type(PROTO_MSG_ACK(PROTO_MSG_REBOOT), 0);
+    assert_non_null(ack);
+    assert_int_equal(ack->seq, 2);
+    assert_int_equal(fake_reboots, 0);
+    fake_tx_pending = 0; /* the host read it */
+    uint32_t drained = fake_now;
+    fake_run_for(5000);
+    assert_int_equal(fake_reboots, 1);
+    assert_true(fake_reboot_us - drained <= 2000u); /* promptly once drained */
+
+    /* A host that never reads does not keep the board from rebooting. */
+    fake_tx_pending = 64;
+    uint32_t asked = fake_now;
+    send_req(PROTO_MSG_REBOOT, 3, &mode, 1);
+    fake_run_for(CONFIG_LINK_DRAIN_US / 2);
+    assert_int_equal(fake_reboots, 1);
+    fake_run_for(CONFIG_LINK_DRAIN_US);
+    assert_int_equal(fake_reboots, 2);
+    assert_true(fake_reboot_us - asked >= CONFIG_LINK_DRAIN_US);
+    assert_true(fake_reboot_us - asked <= CONFIG_LINK_DRAIN_US + 3000u);
+
+    /* BOOTSEL where it cannot be done: ERROR unsupported, no reset. */
+    collect();
+    fake_tx_pending = 0;
+    mode = PROTO_REBOOT_BOOTSEL;
+    send_req(PROTO_MSG_REBOOT, 4, &mode, 1);
+    fake_run_for(5000);
+    collect();
+    const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 0);
+    assert_non_null(e);
+    assert_int_equal(e->seq, 4);
+    assert_int_equal(e->body[0], PROTO_E_UNSUPPORTED);
+    assert_null(find_type(PROTO_MSG_ACK(PROTO_MSG_REBOOT), 0));
+    assert_int_equal(fake_reboots, 2);
+}
+
 static void test_bad_requests(void **state)
 {
     (void)state;
@@ -151,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_hello_then_host_watchdog),
         cmocka_unit_test(test_full_tx_queue_drops_events_not_responses),
         cmocka_unit_test(test_duplicate_answered_from_cache),
+        cmocka_unit_test(test_reboot_waits_for_the_ack_to_leave),
         cmocka_unit_test(test_bad_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

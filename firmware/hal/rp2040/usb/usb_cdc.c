@@ -307,6 +307,20 @@ size_t hal_link_tx_space(void)
     return connected ? USB_LINK_TX_RING - (tx_head - tx_tail) : 0;
 }
 
+size_t hal_link_tx_pending(void)
+{
+    if (!connected) {
+        return 0; /* nobody will take it: set_connected(false) already dropped it */
+    }
+    uint32_t irq = hal_irq_save();
+    size_t n = (size_t)(tx_head - tx_tail);
+    if (usb_port_ep_is_busy(USB_CDC_EP_IN)) {
+        n += 1; /* a packet is armed and the host has not fetched it yet */
+    }
+    hal_irq_restore(irq);
+    return n;
+}
+
 size_t hal_link_write(const uint8_t *buf, size_t len)
 {
     size_t room = hal_link_tx_space();

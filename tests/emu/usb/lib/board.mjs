@@ -69,7 +69,14 @@ export class EmuBoard {
     const old = this.mcu;
     const wd = old.findPeripheral(WATCHDOG_BASE);
     this.log(`board: reboot (watchdog reason ${reason})`);
+    // rp2040js reports a bulk IN packet complete when it is armed and hands its bytes to the
+    // host 10 us later. A packet the firmware saw complete before resetting is the host's on a
+    // real bus (it was ACKed): let the old chip's pending deliveries happen (no instructions
+    // run), and keep what the host received, e.g. the REBOOT acknowledgement.
+    old.clock.tick(20000);
+    const received = this.host.received;
     this.#boot({ sram: old.sram.slice(), reason, scratch: wd.scratchData.slice() });
+    this.host.received.push(...received);
   }
 
   // Power-up enumeration, the way Linux does it. Returns the enumeration record.
