@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CTL_LINE_MAX (16 * 1024 * 1024) /* a status of hundreds of boards fits easily */
+#define CTL_LINE_MAX ((size_t)16 * 1024 * 1024) /* a status of hundreds of boards fits easily */
 
 void ctl_conn_default_path(const char *explicit_path, char *out, size_t cap)
 {

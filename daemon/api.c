@@ -149,6 +149,17 @@ static int api_arg_board(api_req_t *r, bool required)
     return 0;
 }
 
+static int api_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Hex string ("0a1b", spaces allowed) or array of 0..255 -> bytes. Returns count or -1. */
 static int api_arg_bytes(api_req_t *r, const char *name, uint8_t *out, size_t cap)
 {
@@ -171,17 +182,16 @@ static int api_arg_bytes(api_req_t *r, const char *name, uint8_t *out, size_t ca
     }
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
-        unsigned int byte;
-        int used;
 
         while (*s) {
             if (*s == ' ' || *s == ':') {
                 s++;
                 continue;
             }
-            if (n >= cap || sscanf(s, "%2x%n", &byte, &used) != 1 || used != 2)
+            int hi = api_hex_digit(s[0]), lo = hi < 0 ? -1 : api_hex_digit(s[1]);
+            if (n >= cap || lo < 0)
                 goto bad;
-            out[n++] = (uint8_t)byte;
+            out[n++] = (uint8_t)(hi << 4 | lo);
             s += 2;
         }
         return (int)n;
@@ -708,7 +718,7 @@ void api_line(server_t *s, client_t *c, const char *line, size_t len, bool too_l
 
     if (too_long) {
         s->stats.lines_too_long++;
-        api_err(&r, "line_too_long", "request line longer than %d bytes: discarded",
+        api_err(&r, "line_too_long", "request line longer than %zu bytes: discarded",
                 SERVER_LINE_MAX);
         return;
     }

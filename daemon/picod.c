@@ -59,7 +59,10 @@ void picod_remove_board(picod_t *pd, board_t *b)
     for (size_t i = 0; i < pd->n_boards; i++) {
         if (pd->boards[i] != b)
             continue;
-        memmove(&pd->boards[i], &pd->boards[i + 1], (pd->n_boards - i - 1) * sizeof(pd->boards[0]));
+        /* boards[] holds pointers: moving pointers is the point. */
+        memmove(&pd->boards[i], &pd->boards[i + 1],
+                (pd->n_boards - i - 1) *
+                    sizeof(pd->boards[0])); // NOLINT(bugprone-sizeof-expression)
         pd->n_boards--;
         log_info("%s: removed", b->link.path);
         if (b->id[0] && board_is_reachable(b)) {

@@ -18,7 +18,7 @@
 
 #include "linebuf.h"
 
-#define SERVER_LINE_MAX (64 * 1024)
+#define SERVER_LINE_MAX ((size_t)64 * 1024)
 
 typedef struct server server_t;
 typedef struct client client_t;

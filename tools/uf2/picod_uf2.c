@@ -16,7 +16,7 @@
 
 #include "uf2.h"
 
-#define MAX_IMAGE (16u * 1024u * 1024u) /* the RP2040's largest flash */
+#define MAX_IMAGE ((size_t)16 * 1024 * 1024) /* the RP2040's largest flash */
 
 static const char *prog = "picod-uf2";
 
