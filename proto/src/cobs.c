@@ -3,37 +3,72 @@
  *
  * Encoded data contains no 0x00, so 0x00 can delimit frames and a receiver resynchronises at
  * the next delimiter after any corruption. Overhead: one byte per started run of 254 bytes.
+ *
+ * The encoder is incremental (cobs_writer.h) so that proto_frame_encode can stuff header,
+ * body and CRC straight from where they are, without first copying them into one packet.
  */
-#include "proto.h"
+#include "cobs_writer.h"
+
+void cobs_writer_init(cobs_writer_t *w, uint8_t *out, size_t cap)
+{
+    w->out = out;
+    w->cap = cap;
+    w->code_pos = 0;
+    w->o = 1;
+    w->code = 1;
+    w->err = cap < 1;
+}
+
+void cobs_writer_put(cobs_writer_t *w, const uint8_t *in, size_t len, size_t more)
+{
+    /* Pointers in locals, not w->...: on the M0+ (eight low registers) this keeps the loop
+     * free of spills; the bench measures it (docs/PERFORMANCE.md). */
+    const uint8_t *p = in, *end = in + len;
+    uint8_t *dst = w->out + w->o, *codep = w->out + w->code_pos, *lim = w->out + w->cap;
+    uint8_t code = w->code;
+
+    if (w->err)
+        return;
+    while (p < end) {
+        uint8_t c = *p++;
+        if (c != 0) {
+            if (dst >= lim)
+                goto full;
+            *dst++ = c;
+            /* A full 254-byte run ends here too, unless the input ends right there (then
+             * cobs_writer_end closes it without a spurious extra code byte). */
+            if (++code != 0xff || (p == end && more == 0))
+                continue;
+        }
+        *codep = code; /* a zero, or a full run: close it, open the next */
+        codep = dst;
+        if (dst >= lim)
+            goto full;
+        dst++;
+        code = 1;
+    }
+    w->o = (size_t)(dst - w->out);
+    w->code_pos = (size_t)(codep - w->out);
+    w->code = code;
+    return;
+full:
+    w->err = true;
+}
+
+int cobs_writer_end(cobs_writer_t *w)
+{
+    if (w->err)
+        return -PROTO_E_LENGTH;
+    w->out[w->code_pos] = w->code;
+    return (int)w->o;
+}
 
 int proto_cobs_encode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
-    size_t code_pos = 0; /* where the current run's length code goes */
-    size_t o = 1;
-    uint8_t code = 1;
-
-    if (cap < 1)
-        return -PROTO_E_LENGTH;
-    for (size_t i = 0; i < len; i++) {
-        if (in[i] != 0) {
-            if (o >= cap)
-                return -PROTO_E_LENGTH;
-            out[o++] = in[i];
-            code++;
-        }
-        /* A zero ends the run; so does a full 254-byte run, unless input ends right there
-         * (then the final code below closes it without a spurious extra byte). */
-        if (in[i] == 0 || (code == 0xff && i + 1 < len)) {
-            out[code_pos] = code;
-            code_pos = o;
-            if (o >= cap)
-                return -PROTO_E_LENGTH;
-            o++;
-            code = 1;
-        }
-    }
-    out[code_pos] = code;
-    return (int)o;
+    cobs_writer_t w;
+    cobs_writer_init(&w, out, cap);
+    cobs_writer_put(&w, in, len, 0);
+    return cobs_writer_end(&w);
 }
 
 int proto_cobs_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)

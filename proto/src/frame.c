@@ -3,30 +3,27 @@
  */
 #include <string.h>
 
-#include "proto.h"
+#include "cobs_writer.h"
 
 int proto_frame_encode(uint8_t *out, size_t cap, uint8_t type, uint16_t seq, const uint8_t *body,
                        size_t body_len)
 {
-    uint8_t pkt[PROTO_MAX_PACKET];
-    size_t n = 0;
+    const uint8_t hdr[PROTO_HEADER_SIZE] = {PROTO_VERSION_BYTE, type, (uint8_t)(seq & 0xff),
+                                            (uint8_t)(seq >> 8)};
+    cobs_writer_t w;
 
-    if (body_len > PROTO_MAX_BODY)
+    if (body_len > PROTO_MAX_BODY || cap < 1)
         return -PROTO_E_LENGTH;
-    pkt[n++] = PROTO_VERSION_BYTE;
-    pkt[n++] = type;
-    pkt[n++] = (uint8_t)(seq & 0xff);
-    pkt[n++] = (uint8_t)(seq >> 8);
-    if (body_len)
-        memcpy(pkt + n, body, body_len);
-    n += body_len;
-    uint16_t crc = proto_crc16(pkt, n);
-    pkt[n++] = (uint8_t)(crc & 0xff);
-    pkt[n++] = (uint8_t)(crc >> 8);
+    uint16_t crc = proto_crc16(hdr, sizeof(hdr));
+    crc = proto_crc16_update(crc, body, body_len);
+    const uint8_t tail[PROTO_CRC_SIZE] = {(uint8_t)(crc & 0xff), (uint8_t)(crc >> 8)};
 
-    if (cap < 1)
-        return -PROTO_E_LENGTH;
-    int enc = proto_cobs_encode(pkt, n, out, cap - 1);
+    /* Stuffed straight from header, body and CRC: no packet-sized copy first. */
+    cobs_writer_init(&w, out, cap - 1);
+    cobs_writer_put(&w, hdr, sizeof(hdr), body_len + sizeof(tail));
+    cobs_writer_put(&w, body, body_len, sizeof(tail));
+    cobs_writer_put(&w, tail, sizeof(tail), 0);
+    int enc = cobs_writer_end(&w);
     if (enc < 0)
         return enc;
     out[enc] = 0x00;

@@ -5,9 +5,7 @@
  * -PROTO_E_LENGTH for a body shorter than the layout, or -PROTO_E_ARG for a field out of range;
  * trailing bytes are ignored so that a later minor version can append fields.
  */
-#include <string.h>
-
-#include "proto.h"
+#include "buf_inline.h"
 
 static proto_buf_t writer(uint8_t *out, size_t cap)
 {
@@ -37,74 +35,74 @@ static int r_end(const proto_buf_t *b)
 int proto_hello_req_encode(const proto_hello_req_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->host_major);
-    proto_put_u8(&b, m->host_minor);
-    proto_put_u16(&b, m->host_timeout_ms);
+    put_u8_(&b, m->host_major);
+    put_u8_(&b, m->host_minor);
+    put_u16_(&b, m->host_timeout_ms);
     return w_end(&b);
 }
 
 int proto_hello_req_decode(const uint8_t *body, size_t len, proto_hello_req_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->host_major = proto_get_u8(&b);
-    m->host_minor = proto_get_u8(&b);
-    m->host_timeout_ms = proto_get_u16(&b);
+    m->host_major = get_u8_(&b);
+    m->host_minor = get_u8_(&b);
+    m->host_timeout_ms = get_u16_(&b);
     return r_end(&b);
 }
 
 static void put_crash(proto_buf_t *b, const proto_crash_t *c)
 {
-    proto_put_u8(b, c->kind);
-    proto_put_u8(b, c->task);
-    proto_put_u32(b, c->pc);
-    proto_put_u32(b, c->lr);
-    proto_put_u32(b, c->uptime_ms);
+    put_u8_(b, c->kind);
+    put_u8_(b, c->task);
+    put_u32_(b, c->pc);
+    put_u32_(b, c->lr);
+    put_u32_(b, c->uptime_ms);
 }
 
 static void get_crash(proto_buf_t *b, proto_crash_t *c)
 {
-    c->kind = proto_get_u8(b);
-    c->task = proto_get_u8(b);
-    c->pc = proto_get_u32(b);
-    c->lr = proto_get_u32(b);
-    c->uptime_ms = proto_get_u32(b);
+    c->kind = get_u8_(b);
+    c->task = get_u8_(b);
+    c->pc = get_u32_(b);
+    c->lr = get_u32_(b);
+    c->uptime_ms = get_u32_(b);
 }
 
 int proto_hello_ack_encode(const proto_hello_ack_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->proto_major);
-    proto_put_u8(&b, m->proto_minor);
-    proto_put_u8(&b, m->fw_major);
-    proto_put_u8(&b, m->fw_minor);
-    proto_put_u8(&b, m->fw_patch);
-    proto_put_u8(&b, m->platform);
-    proto_put_u8(&b, m->reset_cause);
-    proto_put_u8(&b, m->host_wd_state);
-    proto_put_u32(&b, m->caps);
-    proto_put_bytes(&b, m->board_id, PROTO_BOARD_ID_LEN);
-    proto_put_bytes(&b, m->build, PROTO_BUILD_LEN);
+    put_u8_(&b, m->proto_major);
+    put_u8_(&b, m->proto_minor);
+    put_u8_(&b, m->fw_major);
+    put_u8_(&b, m->fw_minor);
+    put_u8_(&b, m->fw_patch);
+    put_u8_(&b, m->platform);
+    put_u8_(&b, m->reset_cause);
+    put_u8_(&b, m->host_wd_state);
+    put_u32_(&b, m->caps);
+    put_bytes_(&b, m->board_id, PROTO_BOARD_ID_LEN);
+    put_bytes_(&b, m->build, PROTO_BUILD_LEN);
     put_crash(&b, &m->crash);
-    proto_put_u32(&b, m->uptime_ms);
+    put_u32_(&b, m->uptime_ms);
     return w_end(&b);
 }
 
 int proto_hello_ack_decode(const uint8_t *body, size_t len, proto_hello_ack_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->proto_major = proto_get_u8(&b);
-    m->proto_minor = proto_get_u8(&b);
-    m->fw_major = proto_get_u8(&b);
-    m->fw_minor = proto_get_u8(&b);
-    m->fw_patch = proto_get_u8(&b);
-    m->platform = proto_get_u8(&b);
-    m->reset_cause = proto_get_u8(&b);
-    m->host_wd_state = proto_get_u8(&b);
-    m->caps = proto_get_u32(&b);
-    proto_get_bytes(&b, m->board_id, PROTO_BOARD_ID_LEN);
-    proto_get_bytes(&b, m->build, PROTO_BUILD_LEN);
+    m->proto_major = get_u8_(&b);
+    m->proto_minor = get_u8_(&b);
+    m->fw_major = get_u8_(&b);
+    m->fw_minor = get_u8_(&b);
+    m->fw_patch = get_u8_(&b);
+    m->platform = get_u8_(&b);
+    m->reset_cause = get_u8_(&b);
+    m->host_wd_state = get_u8_(&b);
+    m->caps = get_u32_(&b);
+    get_bytes_(&b, m->board_id, PROTO_BOARD_ID_LEN);
+    get_bytes_(&b, m->build, PROTO_BUILD_LEN);
     get_crash(&b, &m->crash);
-    m->uptime_ms = proto_get_u32(&b);
+    m->uptime_ms = get_u32_(&b);
     return r_end(&b);
 }
 
@@ -113,40 +111,40 @@ int proto_hello_ack_decode(const uint8_t *body, size_t len, proto_hello_ack_t *m
 int proto_heartbeat_ack_encode(const proto_heartbeat_ack_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u32(&b, m->uptime_ms);
-    proto_put_u8(&b, m->link_state);
-    proto_put_u8(&b, m->pending_events);
+    put_u32_(&b, m->uptime_ms);
+    put_u8_(&b, m->link_state);
+    put_u8_(&b, m->pending_events);
     return w_end(&b);
 }
 
 int proto_heartbeat_ack_decode(const uint8_t *body, size_t len, proto_heartbeat_ack_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->uptime_ms = proto_get_u32(&b);
-    m->link_state = proto_get_u8(&b);
-    m->pending_events = proto_get_u8(&b);
+    m->uptime_ms = get_u32_(&b);
+    m->link_state = get_u8_(&b);
+    m->pending_events = get_u8_(&b);
     return r_end(&b);
 }
 
 int proto_set_led_req_encode(const proto_set_led_req_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->op);
-    proto_put_u8(&b, m->duty_pct);
-    proto_put_u16(&b, m->period_ms);
-    proto_put_u32(&b, m->pattern);
-    proto_put_u8(&b, m->pattern_len);
+    put_u8_(&b, m->op);
+    put_u8_(&b, m->duty_pct);
+    put_u16_(&b, m->period_ms);
+    put_u32_(&b, m->pattern);
+    put_u8_(&b, m->pattern_len);
     return w_end(&b);
 }
 
 int proto_set_led_req_decode(const uint8_t *body, size_t len, proto_set_led_req_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->op = proto_get_u8(&b);
-    m->duty_pct = proto_get_u8(&b);
-    m->period_ms = proto_get_u16(&b);
-    m->pattern = proto_get_u32(&b);
-    m->pattern_len = proto_get_u8(&b);
+    m->op = get_u8_(&b);
+    m->duty_pct = get_u8_(&b);
+    m->period_ms = get_u16_(&b);
+    m->pattern = get_u32_(&b);
+    m->pattern_len = get_u8_(&b);
     if (b.err)
         return -PROTO_E_LENGTH;
     if (m->op > PROTO_LED_PATTERN)
@@ -165,26 +163,26 @@ int proto_set_led_req_decode(const uint8_t *body, size_t len, proto_set_led_req_
 int proto_state_encode(const proto_state_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u32(&b, m->uptime_ms);
-    proto_put_u8(&b, m->led_on);
-    proto_put_u8(&b, m->led_mode);
-    proto_put_u8(&b, m->button_down);
-    proto_put_u8(&b, m->link_state);
-    proto_put_u32(&b, m->button_presses);
-    proto_put_u8(&b, m->sensor_count);
+    put_u32_(&b, m->uptime_ms);
+    put_u8_(&b, m->led_on);
+    put_u8_(&b, m->led_mode);
+    put_u8_(&b, m->button_down);
+    put_u8_(&b, m->link_state);
+    put_u32_(&b, m->button_presses);
+    put_u8_(&b, m->sensor_count);
     return w_end(&b);
 }
 
 int proto_state_decode(const uint8_t *body, size_t len, proto_state_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->uptime_ms = proto_get_u32(&b);
-    m->led_on = proto_get_u8(&b);
-    m->led_mode = proto_get_u8(&b);
-    m->button_down = proto_get_u8(&b);
-    m->link_state = proto_get_u8(&b);
-    m->button_presses = proto_get_u32(&b);
-    m->sensor_count = proto_get_u8(&b);
+    m->uptime_ms = get_u32_(&b);
+    m->led_on = get_u8_(&b);
+    m->led_mode = get_u8_(&b);
+    m->button_down = get_u8_(&b);
+    m->link_state = get_u8_(&b);
+    m->button_presses = get_u32_(&b);
+    m->sensor_count = get_u8_(&b);
     return r_end(&b);
 }
 
@@ -192,28 +190,28 @@ int proto_state_decode(const uint8_t *body, size_t len, proto_state_t *m)
 
 static void put_reading(proto_buf_t *b, const proto_reading_t *r)
 {
-    proto_put_u8(b, r->sensor);
-    proto_put_u8(b, r->kind);
-    proto_put_u8(b, r->addr);
-    proto_put_u8(b, r->status);
-    proto_put_u8(b, r->flags);
-    proto_put_u32(b, (uint32_t)r->temp_centi_c);
-    proto_put_u32(b, r->pressure_pa);
-    proto_put_u32(b, r->humidity_milli_pct);
-    proto_put_u32(b, r->t_ms);
+    put_u8_(b, r->sensor);
+    put_u8_(b, r->kind);
+    put_u8_(b, r->addr);
+    put_u8_(b, r->status);
+    put_u8_(b, r->flags);
+    put_u32_(b, (uint32_t)r->temp_centi_c);
+    put_u32_(b, r->pressure_pa);
+    put_u32_(b, r->humidity_milli_pct);
+    put_u32_(b, r->t_ms);
 }
 
 static void get_reading(proto_buf_t *b, proto_reading_t *r)
 {
-    r->sensor = proto_get_u8(b);
-    r->kind = proto_get_u8(b);
-    r->addr = proto_get_u8(b);
-    r->status = proto_get_u8(b);
-    r->flags = proto_get_u8(b);
-    r->temp_centi_c = (int32_t)proto_get_u32(b);
-    r->pressure_pa = proto_get_u32(b);
-    r->humidity_milli_pct = proto_get_u32(b);
-    r->t_ms = proto_get_u32(b);
+    r->sensor = get_u8_(b);
+    r->kind = get_u8_(b);
+    r->addr = get_u8_(b);
+    r->status = get_u8_(b);
+    r->flags = get_u8_(b);
+    r->temp_centi_c = (int32_t)get_u32_(b);
+    r->pressure_pa = get_u32_(b);
+    r->humidity_milli_pct = get_u32_(b);
+    r->t_ms = get_u32_(b);
 }
 
 int proto_reading_encode(const proto_reading_t *m, uint8_t *out, size_t cap)
@@ -235,7 +233,7 @@ int proto_readings_encode(const proto_readings_t *m, uint8_t *out, size_t cap)
     if (m->count > PROTO_MAX_READINGS)
         return -PROTO_E_ARG;
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->count);
+    put_u8_(&b, m->count);
     for (uint8_t i = 0; i < m->count; i++)
         put_reading(&b, &m->r[i]);
     return w_end(&b);
@@ -244,7 +242,7 @@ int proto_readings_encode(const proto_readings_t *m, uint8_t *out, size_t cap)
 int proto_readings_decode(const uint8_t *body, size_t len, proto_readings_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->count = proto_get_u8(&b);
+    m->count = get_u8_(&b);
     if (b.err)
         return -PROTO_E_LENGTH;
     if (m->count > PROTO_MAX_READINGS)
@@ -257,16 +255,16 @@ int proto_readings_decode(const uint8_t *body, size_t len, proto_readings_t *m)
 int proto_set_poll_req_encode(const proto_set_poll_req_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->sensor);
-    proto_put_u32(&b, m->interval_ms);
+    put_u8_(&b, m->sensor);
+    put_u32_(&b, m->interval_ms);
     return w_end(&b);
 }
 
 int proto_set_poll_req_decode(const uint8_t *body, size_t len, proto_set_poll_req_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->sensor = proto_get_u8(&b);
-    m->interval_ms = proto_get_u32(&b);
+    m->sensor = get_u8_(&b);
+    m->interval_ms = get_u32_(&b);
     return r_end(&b);
 }
 
@@ -275,16 +273,16 @@ int proto_set_poll_req_decode(const uint8_t *body, size_t len, proto_set_poll_re
 int proto_i2c_scan_ack_encode(const proto_i2c_scan_ack_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->bus);
-    proto_put_bytes(&b, m->map, sizeof(m->map));
+    put_u8_(&b, m->bus);
+    put_bytes_(&b, m->map, sizeof(m->map));
     return w_end(&b);
 }
 
 int proto_i2c_scan_ack_decode(const uint8_t *body, size_t len, proto_i2c_scan_ack_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->bus = proto_get_u8(&b);
-    proto_get_bytes(&b, m->map, sizeof(m->map));
+    m->bus = get_u8_(&b);
+    get_bytes_(&b, m->map, sizeof(m->map));
     return r_end(&b);
 }
 
@@ -293,27 +291,27 @@ int proto_i2c_xfer_req_encode(const proto_i2c_xfer_req_t *m, uint8_t *out, size_
     if (m->wlen > PROTO_I2C_MAX_DATA || m->rlen > PROTO_I2C_MAX_DATA)
         return -PROTO_E_ARG;
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->bus);
-    proto_put_u8(&b, m->addr);
-    proto_put_u8(&b, m->wlen);
-    proto_put_u8(&b, m->rlen);
-    proto_put_bytes(&b, m->wdata, m->wlen);
+    put_u8_(&b, m->bus);
+    put_u8_(&b, m->addr);
+    put_u8_(&b, m->wlen);
+    put_u8_(&b, m->rlen);
+    put_bytes_(&b, m->wdata, m->wlen);
     return w_end(&b);
 }
 
 int proto_i2c_xfer_req_decode(const uint8_t *body, size_t len, proto_i2c_xfer_req_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->bus = proto_get_u8(&b);
-    m->addr = proto_get_u8(&b);
-    m->wlen = proto_get_u8(&b);
-    m->rlen = proto_get_u8(&b);
+    m->bus = get_u8_(&b);
+    m->addr = get_u8_(&b);
+    m->wlen = get_u8_(&b);
+    m->rlen = get_u8_(&b);
     if (b.err)
         return -PROTO_E_LENGTH;
     if (m->addr > 0x7f || m->wlen > PROTO_I2C_MAX_DATA || m->rlen > PROTO_I2C_MAX_DATA ||
         (m->wlen == 0 && m->rlen == 0))
         return -PROTO_E_ARG;
-    proto_get_bytes(&b, m->wdata, m->wlen);
+    get_bytes_(&b, m->wdata, m->wlen);
     return r_end(&b);
 }
 
@@ -322,20 +320,20 @@ int proto_i2c_xfer_ack_encode(const proto_i2c_xfer_ack_t *m, uint8_t *out, size_
     if (m->rlen > PROTO_I2C_MAX_DATA)
         return -PROTO_E_ARG;
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->rlen);
-    proto_put_bytes(&b, m->rdata, m->rlen);
+    put_u8_(&b, m->rlen);
+    put_bytes_(&b, m->rdata, m->rlen);
     return w_end(&b);
 }
 
 int proto_i2c_xfer_ack_decode(const uint8_t *body, size_t len, proto_i2c_xfer_ack_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->rlen = proto_get_u8(&b);
+    m->rlen = get_u8_(&b);
     if (b.err)
         return -PROTO_E_LENGTH;
     if (m->rlen > PROTO_I2C_MAX_DATA)
         return -PROTO_E_ARG;
-    proto_get_bytes(&b, m->rdata, m->rlen);
+    get_bytes_(&b, m->rdata, m->rlen);
     return r_end(&b);
 }
 
@@ -349,11 +347,11 @@ int proto_stats_encode(const proto_stats_t *m, uint8_t *out, size_t cap)
                           m->rx_duplicates, m->tx_frames, m->tx_events_dropped, m->host_lost_count,
                           m->i2c_errors};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-        proto_put_u32(&b, v[i]);
-    proto_put_u16(&b, m->ram_used);
-    proto_put_u16(&b, m->ram_total);
-    proto_put_u8(&b, m->task_count);
-    proto_put_u8(&b, m->link_state);
+        put_u32_(&b, v[i]);
+    put_u16_(&b, m->ram_used);
+    put_u16_(&b, m->ram_total);
+    put_u8_(&b, m->task_count);
+    put_u8_(&b, m->link_state);
     return w_end(&b);
 }
 
@@ -366,39 +364,39 @@ int proto_stats_decode(const uint8_t *body, size_t len, proto_stats_t *m)
                            &m->tx_frames,      &m->tx_events_dropped, &m->host_lost_count,
                            &m->i2c_errors};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-        *v[i] = proto_get_u32(&b);
-    m->ram_used = proto_get_u16(&b);
-    m->ram_total = proto_get_u16(&b);
-    m->task_count = proto_get_u8(&b);
-    m->link_state = proto_get_u8(&b);
+        *v[i] = get_u32_(&b);
+    m->ram_used = get_u16_(&b);
+    m->ram_total = get_u16_(&b);
+    m->task_count = get_u8_(&b);
+    m->link_state = get_u8_(&b);
     return r_end(&b);
 }
 
 int proto_task_stats_encode(const proto_task_stats_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->index);
-    proto_put_bytes(&b, m->name, PROTO_TASK_NAME_LEN);
-    proto_put_u8(&b, m->state);
-    proto_put_u32(&b, m->runs);
-    proto_put_u32(&b, m->total_us);
-    proto_put_u32(&b, m->max_us);
-    proto_put_u32(&b, m->max_late_us);
-    proto_put_u16(&b, m->stack_hwm);
+    put_u8_(&b, m->index);
+    put_bytes_(&b, m->name, PROTO_TASK_NAME_LEN);
+    put_u8_(&b, m->state);
+    put_u32_(&b, m->runs);
+    put_u32_(&b, m->total_us);
+    put_u32_(&b, m->max_us);
+    put_u32_(&b, m->max_late_us);
+    put_u16_(&b, m->stack_hwm);
     return w_end(&b);
 }
 
 int proto_task_stats_decode(const uint8_t *body, size_t len, proto_task_stats_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->index = proto_get_u8(&b);
-    proto_get_bytes(&b, m->name, PROTO_TASK_NAME_LEN);
-    m->state = proto_get_u8(&b);
-    m->runs = proto_get_u32(&b);
-    m->total_us = proto_get_u32(&b);
-    m->max_us = proto_get_u32(&b);
-    m->max_late_us = proto_get_u32(&b);
-    m->stack_hwm = proto_get_u16(&b);
+    m->index = get_u8_(&b);
+    get_bytes_(&b, m->name, PROTO_TASK_NAME_LEN);
+    m->state = get_u8_(&b);
+    m->runs = get_u32_(&b);
+    m->total_us = get_u32_(&b);
+    m->max_us = get_u32_(&b);
+    m->max_late_us = get_u32_(&b);
+    m->stack_hwm = get_u16_(&b);
     return r_end(&b);
 }
 
@@ -407,22 +405,22 @@ int proto_task_stats_decode(const uint8_t *body, size_t len, proto_task_stats_t 
 int proto_button_event_encode(const proto_button_event_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->kind);
-    proto_put_u8(&b, m->button);
-    proto_put_u32(&b, m->t_us);
-    proto_put_u32(&b, m->duration_us);
-    proto_put_u32(&b, m->count);
+    put_u8_(&b, m->kind);
+    put_u8_(&b, m->button);
+    put_u32_(&b, m->t_us);
+    put_u32_(&b, m->duration_us);
+    put_u32_(&b, m->count);
     return w_end(&b);
 }
 
 int proto_button_event_decode(const uint8_t *body, size_t len, proto_button_event_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->kind = proto_get_u8(&b);
-    m->button = proto_get_u8(&b);
-    m->t_us = proto_get_u32(&b);
-    m->duration_us = proto_get_u32(&b);
-    m->count = proto_get_u32(&b);
+    m->kind = get_u8_(&b);
+    m->button = get_u8_(&b);
+    m->t_us = get_u32_(&b);
+    m->duration_us = get_u32_(&b);
+    m->count = get_u32_(&b);
     if (b.err)
         return -PROTO_E_LENGTH;
     if (m->kind < PROTO_BUTTON_PRESS || m->kind > PROTO_BUTTON_DOUBLE)
@@ -433,35 +431,35 @@ int proto_button_event_decode(const uint8_t *body, size_t len, proto_button_even
 int proto_fault_event_encode(const proto_fault_event_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->kind);
-    proto_put_u8(&b, m->task);
-    proto_put_u32(&b, m->detail);
+    put_u8_(&b, m->kind);
+    put_u8_(&b, m->task);
+    put_u32_(&b, m->detail);
     return w_end(&b);
 }
 
 int proto_fault_event_decode(const uint8_t *body, size_t len, proto_fault_event_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->kind = proto_get_u8(&b);
-    m->task = proto_get_u8(&b);
-    m->detail = proto_get_u32(&b);
+    m->kind = get_u8_(&b);
+    m->task = get_u8_(&b);
+    m->detail = get_u32_(&b);
     return r_end(&b);
 }
 
 int proto_error_encode(const proto_error_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
-    proto_put_u8(&b, m->code);
-    proto_put_u8(&b, m->req_type);
-    proto_put_u16(&b, m->detail);
+    put_u8_(&b, m->code);
+    put_u8_(&b, m->req_type);
+    put_u16_(&b, m->detail);
     return w_end(&b);
 }
 
 int proto_error_decode(const uint8_t *body, size_t len, proto_error_t *m)
 {
     proto_buf_t b = reader(body, len);
-    m->code = proto_get_u8(&b);
-    m->req_type = proto_get_u8(&b);
-    m->detail = proto_get_u16(&b);
+    m->code = get_u8_(&b);
+    m->req_type = get_u8_(&b);
+    m->detail = get_u16_(&b);
     return r_end(&b);
 }
