@@ -31,6 +31,17 @@ def cobs_encode(data: bytes) -> bytes:
     return bytes(out)
 
 
+def cobs_decode(data: bytes) -> bytes:
+    out, i = bytearray(), 0
+    while i < len(data):
+        code = data[i]
+        out += data[i + 1:i + code]
+        i += code
+        if code < 0xFF and i < len(data):
+            out.append(0)
+    return bytes(out)
+
+
 def frame(type_: int, seq: int, body: bytes) -> bytes:
     pkt = bytes([0x10, type_, seq & 0xFF, seq >> 8]) + body
     crc = crc16_ccitt_false(pkt)

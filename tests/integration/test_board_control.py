@@ -4,16 +4,11 @@ bad arguments (each gets its documented error and the connection stays usable)."
 import json
 import os
 import struct
-import sys
-import threading
 import time
-import tty
 import unittest
 
 from harness import Client, Picod, PicodTestCase, picoctl, wait_until
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-from proto_vectors import cobs_encode, crc16_ccitt_false  # noqa: E402
+from peer import PtyPeer
 
 BOARD = "c0de000000000001"
 # The firmware's scheduler tasks (firmware/core/app.c) and the idle pseudo-task after them.
@@ -300,21 +295,10 @@ class TestBoardControl(PicodTestCase):
 
 
 
-def cobs_decode(data):
-    out, i = bytearray(), 0
-    while i < len(data):
-        code = data[i]
-        out += data[i + 1:i + code]
-        i += code
-        if code < 0xFF and i < len(data):
-            out.append(0)
-    return bytes(out)
-
-
 SCRIPTED_ID = bytes.fromhex("5c1e000000000007")
 
 
-class ScriptedBoard:
+class ScriptedBoard(PtyPeer):
     """A protocol-1.0 board written in the test, on a pty: it answers like the firmware but can
     be told to misbehave in ways picosim cannot (an ERROR or a wrong answer in the middle of the
     task statistics, a REBOOT whose ack is lost in the reset, a REBOOT never answered)."""
@@ -322,20 +306,14 @@ class ScriptedBoard:
     TASKS = [b"alpha", b"beta", b"gamma"]
 
     def __init__(self, path):
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.path = path
-        os.symlink(os.ttyname(self._slave), path)
+        super().__init__(path)
         self.t0 = time.monotonic()
         self.hello_seen = False
         self.requests = []  # (type, body)
         self.task_errors = {}  # index -> protocol error code to answer with
         self.wrong_index = set()  # indices answered with another index
         self.reboot = "ack"  # "ack" then reset, "lose_ack" (reset, no ack), "ignore"
-        self.lock = threading.Lock()
-        self.running = True
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        self.start()
 
     def uptime(self):
         return int((time.monotonic() - self.t0) * 1000)
@@ -352,11 +330,6 @@ class ScriptedBoard:
         with self.lock:
             return [b for t, b in self.requests if t == type_]
 
-    def frame(self, type_, seq, body):
-        pkt = bytes([0x10, type_, seq & 0xFF, seq >> 8]) + body
-        crc = crc16_ccitt_false(pkt)
-        return cobs_encode(pkt + bytes([crc & 0xFF, crc >> 8])) + b"\0"
-
     def hello_ack(self):
         self.hello_seen = True
         crash = struct.pack("<BBIII", 0, 0xFF, 0, 0, 0)
@@ -370,8 +343,8 @@ class ScriptedBoard:
         shown = idx + 1 if idx in self.wrong_index else idx
         return 0x8B, struct.pack("<B8sBIIIIH", shown, name, state, 10 + idx, 100, 9, 2, hwm)
 
-    def answer(self, type_, body):
-        """(response type, body), or None to stay silent."""
+    def answer(self, type_, seq, body):
+        self.requests.append((type_, body))
         link = 1 if self.hello_seen else 0
         if type_ == 0x01:
             return 0x81, self.hello_ack()
@@ -394,31 +367,9 @@ class ScriptedBoard:
                 return None
         return type_ | 0x80, body if type_ == 0x02 else b""
 
-    def serve(self):
-        buf = b""
-        while self.running:
-            try:
-                buf += os.read(self.master, 4096)
-            except OSError:
-                return
-            while b"\0" in buf:
-                raw, buf = buf.split(b"\0", 1)
-                pkt = cobs_decode(raw) if raw else b""
-                if len(pkt) < 6:
-                    continue
-                type_, seq, body = pkt[1], pkt[2] | (pkt[3] << 8), pkt[4:-2]
-                with self.lock:
-                    self.requests.append((type_, body))
-                    out = self.answer(type_, body)
-                if out:
-                    os.write(self.master, self.frame(out[0], seq, out[1]))
-                if type_ == 0x0C and self.reboot == "ack":
-                    self.reset()
-
-    def close(self):
-        self.running = False
-        os.close(self.master)
-        os.close(self._slave)
+    def after_answer(self, type_):
+        if type_ == 0x0C and self.reboot == "ack":
+            self.reset()
 
 
 class TestScriptedBoard(PicodTestCase):

@@ -7,27 +7,11 @@ run, and the point is what picod does with one."""
 import json
 import os
 import struct
-import sys
-import threading
-import tty
 
 from harness import Picod, PicodTestCase, picoctl, wait_until
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-from proto_vectors import cobs_encode, crc16_ccitt_false  # noqa: E402
+from peer import PtyPeer
 
 BOARD_ID = bytes.fromhex("feedfacecafe0002")
-
-
-def cobs_decode(data):
-    out, i = bytearray(), 0
-    while i < len(data):
-        code = data[i]
-        out += data[i + 1:i + code]
-        i += code
-        if code < 0xFF and i < len(data):
-            out.append(0)
-    return bytes(out)
 
 
 def hello_ack_body(major, minor):
@@ -36,58 +20,25 @@ def hello_ack_body(major, minor):
             b"other-version".ljust(24, b"\0") + crash + struct.pack("<I", 1000))
 
 
-class OtherVersionBoard:
-    """Answers every request on a pty; `version` is the header byte it speaks (0x20 = 2.0)."""
+class OtherVersionBoard(PtyPeer):
+    """Answers every request in the header version `version` (0x20 = protocol 2.0)."""
+
+    version = 0x20
 
     def __init__(self, path):
-        self.master, slave = os.openpty()
-        tty.setraw(slave)
-        self.slave_name = os.ttyname(slave)
-        self.path = path
-        os.symlink(self.slave_name, path)
-        self.version = 0x20
+        super().__init__(path)
         self.requests = []
-        self.running = True
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-        self._slave = slave  # held open so the pty stays up while picod reopens
+        self.start()
 
-    def frame(self, type_, seq, body):
-        pkt = bytes([self.version, type_, seq & 0xFF, seq >> 8]) + body
-        crc = crc16_ccitt_false(pkt)
-        return cobs_encode(pkt + bytes([crc & 0xFF, crc >> 8])) + b"\0"
-
-    def serve(self):
-        buf = b""
-        while self.running:
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:
-                return
-            buf += chunk
-            while b"\0" in buf:
-                raw, buf = buf.split(b"\0", 1)
-                if not raw:
-                    continue
-                pkt = cobs_decode(raw)
-                if len(pkt) < 6:
-                    continue
-                type_, seq = pkt[1], pkt[2] | (pkt[3] << 8)
-                self.requests.append(type_)
-                if type_ == 0x01:  # HELLO
-                    body = hello_ack_body(self.version >> 4, self.version & 0xF)
-                else:
-                    body = bytes(13) if type_ in (0x04, 0x05) else b""
-                if type_ == 0x06:
-                    body = b"\0"  # READ_SENSORS: no sensors
-                if type_ == 0x03:
-                    body = struct.pack("<IBB", 1000, 1, 0)
-                os.write(self.master, self.frame(type_ | 0x80, seq, body))
-
-    def close(self):
-        self.running = False
-        os.close(self.master)
-        os.close(self._slave)
+    def answer(self, type_, seq, body):
+        self.requests.append(type_)
+        if type_ == 0x01:  # HELLO
+            return 0x81, hello_ack_body(self.version >> 4, self.version & 0xF)
+        if type_ == 0x03:  # HEARTBEAT
+            return 0x83, struct.pack("<IBB", 1000, 1, 0)
+        if type_ == 0x06:  # READ_SENSORS: none
+            return 0x86, b"\0"
+        return type_ | 0x80, bytes(13) if type_ in (0x04, 0x05) else b""
 
 
 class TestOtherProtocolVersion(PicodTestCase):
