@@ -79,7 +79,6 @@ class TestClientInput(PicodTestCase):
         s.connect(self.picod.socket)
         s.setblocking(False)
         req = b'{"cmd":"status"}\n' * 2000
-        dropped = False
         sent = 0
         try:
             while sent < 200 * len(req):
