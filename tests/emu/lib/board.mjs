@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { RP2040, GPIOPinState } from 'rp2040js';
 import { I2CBus } from './devices.mjs';
-import { installExactAlarms, wfiExit } from './silicon.mjs';
+import { installExactAlarms, installUsbSuspendW1C, wfiExit } from './silicon.mjs';
 
 export const PIN_LED = 25;
 export const PIN_BUTTON = 15;
@@ -98,6 +98,7 @@ export class EmuBoard {
   // Silicon's exact alarms (silicon.mjs): rp2040js fires up to 1 us early.
   exactAlarms(mcu) {
     installExactAlarms(mcu);
+    installUsbSuspendW1C(mcu);
   }
 
   load() {

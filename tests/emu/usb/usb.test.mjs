@@ -222,6 +222,33 @@ test('bus reset in the middle of a stream: silent until configured again, then r
   }
 });
 
+test('suspend and resume from the host: acknowledged, the device stays configured and serves', { skip }, () => {
+  const { mcu, host } = linuxHost();
+  const usb = mcu.usbCtrl;
+  const SIE_SUSPENDED = 1 << 4;
+  const SIE_RESUME = 1 << 11;
+  const echo = (n, seed) => {
+    const payload = Array.from({ length: n }, (_, i) => (i * seed) & 0xff);
+    host.write(['e'.charCodeAt(0), ...u32(n), ...payload]);
+    assert.ok(host.run(() => host.received.length >= n, 2e6), `echoed ${host.received.length} of ${n}`);
+    assert.deepEqual([...host.take(n)], payload);
+  };
+  echo(100, 3);
+  // The bus goes idle (the host suspends the port): SIE_STATUS.SUSPENDED -> INTR.DEV_SUSPEND.
+  usb.sieStatus |= SIE_SUSPENDED;
+  usb.sieStatusUpdated();
+  host.settle(200);
+  assert.equal(usb.sieStatus & SIE_SUSPENDED, 0, 'the firmware acknowledged the suspend (W1C)');
+  assert.equal(usb.intStatus & (1 << 14), 0, 'no DEV_SUSPEND interrupt left pending');
+  // The host resumes: the device is still addressed and configured, no re-enumeration.
+  usb.sieStatus |= SIE_RESUME;
+  usb.sieStatusUpdated();
+  host.settle(200);
+  assert.equal(usb.sieStatus & SIE_RESUME, 0, 'the firmware acknowledged the resume (W1C)');
+  assert.deepEqual([...host.controlIn({ bRequest: 8, wLength: 1 })], [1], 'still configured');
+  echo(300, 7);
+});
+
 test('RP2040-E15: bulk IN is never armed in the last 200 us of a frame', { skip }, () => {
   const { mcu, host } = linuxHost();
   const usb = mcu.usbCtrl;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { RP2040, ConsoleLogger, LogLevel } from 'rp2040js';
 import { installDoubleBufferModel } from './dbuf-model.mjs';
-import { installExactAlarms, wfiExit } from '../../lib/silicon.mjs';
+import { installExactAlarms, installUsbSuspendW1C, wfiExit } from '../../lib/silicon.mjs';
 
 const FLASH = 0x10000000;
 const SRAM = 0x20000000;
@@ -78,6 +78,7 @@ export function createMcu(pathOrImage) {
   mcu.logger = new ConsoleLogger(LogLevel.Error, false);
   installDoubleBufferModel(mcu);
   installExactAlarms(mcu); // silicon's alarm timing (tests/emu/lib/silicon.mjs)
+  installUsbSuspendW1C(mcu);
   const image = typeof pathOrImage === 'string' ? flashImage(pathOrImage) : pathOrImage;
   mcu.flash.set(image, 0);
   mcu.core.VTOR = vectorTableAddress(image);
