@@ -55,6 +55,8 @@ RP2040_RAMFUNC void rp2040_isr_timer0(void)
 
 /* In flash like its caller (sched_run) and rp2040_i2c_needs_poll: SRAM would put a veneer
  * on both calls, and the loop around it stays in the XIP cache. */
+#define STACK_SCAN_MIN_IDLE_US 20
+
 void hal_idle_until(uint32_t deadline_us, bool has_deadline)
 {
     if (has_deadline) {
@@ -74,6 +76,11 @@ void hal_idle_until(uint32_t deadline_us, bool has_deadline)
             REG(TIMER_ARMED) = 1u;
         }
         return;
+    }
+    /* Nothing due for a while: one slice of the stack high-water scan (~1 us, interrupts
+     * masked) costs no task any lateness. */
+    if (!has_deadline || (int32_t)(deadline_us - hal_time_us()) > STACK_SCAN_MIN_IDLE_US) {
+        rp2040_stack_scan_slice();
     }
     /* PRIMASK is set by the caller: a pending interrupt still ends WFI (ARMv6-M B1.5.19). */
     __asm volatile("dsb\n\twfi" ::: "memory");

@@ -70,6 +70,8 @@ void rp2040_irq_enable(uint32_t irq, bool on);
 
 /* Bytes of the main stack ever used (from the paint crt0 laid down at reset). */
 uint32_t rp2040_stack_high_water(void);
+/* One bounded step of the background stack high-water scan (crt0.c); idle path only. */
+void rp2040_stack_scan_slice(void);
 
 /* Optional HAL functions (core's hal_weak.c has defaults; declared here too so this port's
  * definitions have a prototype whichever hal.h revision is in the tree). */

@@ -97,6 +97,7 @@ void hal_init(const hal_events_t *ev)
     rp2040_i2c_init();
     rp2040_board_id_init();
     rp2040_link_init();
+    (void)rp2040_stack_high_water(); /* the one full scan, now, before any task runs */
     rp2040_debug_puts("picod rp2040: boot, reset cause ");
     rp2040_debug_hex(reset_cause);
     rp2040_debug_puts("\r\n");
