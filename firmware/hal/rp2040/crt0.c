@@ -130,7 +130,7 @@ __attribute__((naked)) void rp2040_isr_hardfault(void)
  * The paint is never restored, so each pass can only find the mark lower (the value only
  * grows) and the answer lags the truth by at most one pass. */
 #define STACK_SCAN_SLICE     16u
-#define STACK_SCAN_PERIOD_US 1000000u   /* a new pass at most this often: idle stays cheap */
+#define STACK_SCAN_PERIOD_US 1000000u  /* a new pass at most this often: idle stays cheap */
 static const uint32_t *stack_scan_pos; /* next word of the current pass, NULL = none started */
 static uint32_t stack_hwm_bytes;       /* result of the last complete pass, 0 = none yet */
 static uint32_t stack_scan_done_us;    /* when the last pass completed */
