@@ -86,7 +86,7 @@ function profiled(board) {
       ret = -1;
       const dur = board.totalCycles - runStart; // this instruction's cycles not yet added
       if (dur > (prof.maxRun.get(runName)?.cycles ?? -1)) {
-        const top = [...runFns.entries()].sort((x, y) => y[1] - x[1]).slice(0, 3)
+        const top = [...runFns.entries()].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.PICOD_BENCH_WHERE || 3))
           .map(([f, c]) => `${f} ${c}`).join(', ');
         prof.maxRun.set(runName, { cycles: dur, atUs: board.timeUs(), top });
       }

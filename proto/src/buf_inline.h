@@ -13,7 +13,15 @@
 
 #include "proto.h"
 
-static inline int buf_room_(proto_buf_t *b, size_t n)
+/* -Os would rather call these than inline them (the firmware is built for size): insist, they
+ * are a compare and a store or two. */
+#if defined(__GNUC__)
+#define BUF_INLINE static inline __attribute__((always_inline))
+#else
+#define BUF_INLINE static inline
+#endif
+
+BUF_INLINE int buf_room_(proto_buf_t *b, size_t n)
 {
     if (b->err || b->cap - b->pos < n) {
         b->err = true;
@@ -22,13 +30,13 @@ static inline int buf_room_(proto_buf_t *b, size_t n)
     return 1;
 }
 
-static inline void put_u8_(proto_buf_t *b, uint8_t v)
+BUF_INLINE void put_u8_(proto_buf_t *b, uint8_t v)
 {
     if (buf_room_(b, 1))
         b->data[b->pos++] = v;
 }
 
-static inline void put_u16_(proto_buf_t *b, uint16_t v)
+BUF_INLINE void put_u16_(proto_buf_t *b, uint16_t v)
 {
     if (buf_room_(b, 2)) {
         b->data[b->pos] = (uint8_t)(v & 0xff);
@@ -37,7 +45,7 @@ static inline void put_u16_(proto_buf_t *b, uint16_t v)
     }
 }
 
-static inline void put_u32_(proto_buf_t *b, uint32_t v)
+BUF_INLINE void put_u32_(proto_buf_t *b, uint32_t v)
 {
     if (buf_room_(b, 4)) {
         uint8_t *p = b->data + b->pos;
@@ -49,7 +57,7 @@ static inline void put_u32_(proto_buf_t *b, uint32_t v)
     }
 }
 
-static inline void put_bytes_(proto_buf_t *b, const void *p, size_t n)
+BUF_INLINE void put_bytes_(proto_buf_t *b, const void *p, size_t n)
 {
     if (n && buf_room_(b, n)) {
         memcpy(b->data + b->pos, p, n);
@@ -57,12 +65,12 @@ static inline void put_bytes_(proto_buf_t *b, const void *p, size_t n)
     }
 }
 
-static inline uint8_t get_u8_(proto_buf_t *b)
+BUF_INLINE uint8_t get_u8_(proto_buf_t *b)
 {
     return buf_room_(b, 1) ? b->data[b->pos++] : 0;
 }
 
-static inline uint16_t get_u16_(proto_buf_t *b)
+BUF_INLINE uint16_t get_u16_(proto_buf_t *b)
 {
     if (!buf_room_(b, 2))
         return 0;
@@ -71,7 +79,7 @@ static inline uint16_t get_u16_(proto_buf_t *b)
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 
-static inline uint32_t get_u32_(proto_buf_t *b)
+BUF_INLINE uint32_t get_u32_(proto_buf_t *b)
 {
     if (!buf_room_(b, 4))
         return 0;
@@ -80,7 +88,7 @@ static inline uint32_t get_u32_(proto_buf_t *b)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static inline void get_bytes_(proto_buf_t *b, void *p, size_t n)
+BUF_INLINE void get_bytes_(proto_buf_t *b, void *p, size_t n)
 {
     if (n && buf_room_(b, n)) {
         memcpy(p, b->data + b->pos, n);
