@@ -10,12 +10,17 @@
 static uint32_t last_us;
 static uint64_t total_us;
 
-uint32_t board_uptime_ms(void)
+void board_uptime_tick(void)
 {
     uint32_t now = hal_time_us();
     total_us += (uint32_t)(now - last_us);
     last_us = now;
-    return (uint32_t)(total_us / 1000u);
+}
+
+uint32_t board_uptime_ms(void)
+{
+    board_uptime_tick();
+    return (uint32_t)(total_us / 1000u); /* a 64-bit division: ~600 cycles on the M0+ */
 }
 
 void board_fault_cb(uint8_t kind, uint8_t task, uint32_t detail)

@@ -10,6 +10,9 @@
  * once per wrap (~71 min): the link task does so every time it runs (at least every
  * second or so, since it waits with the host-watchdog timeout or is woken by I/O). */
 uint32_t board_uptime_ms(void);
+/* Fold the 32-bit microsecond counter into the 64-bit uptime without computing milliseconds:
+ * call at least once per counter wrap (~71 min); cheap enough for every link run. */
+void board_uptime_tick(void);
 
 /* Scheduler fault hook: turns task overruns into FAULT events. */
 void board_fault_cb(uint8_t kind, uint8_t task, uint32_t detail);

@@ -124,7 +124,7 @@ static bool txq_drop_oldest_event(void)
     return false;
 }
 
-static void link_flush(void);
+static bool link_flush(void);
 
 /* Encode a frame into a free slot (evicting an event if needed). */
 static int txq_push(bool is_event, uint8_t type, uint16_t seq, const uint8_t *body, size_t len,
@@ -173,21 +173,25 @@ static void report_drops(void)
         (void)txq_push(true, PROTO_MSG_FAULT, lk.evt_seq++, b, (size_t)n, false);
 }
 
-static void link_flush(void)
+/* Hand queued frames to the port. Returns true if any byte was written. */
+static bool link_flush(void)
 {
+    bool wrote = false;
     if (lk.silent)
-        return;
+        return false;
     while (lk.count) {
         txslot_t *s = &lk.slots[lk.order[0]];
         size_t n = hal_link_write(s->data + lk.tx_off, (size_t)(s->len - lk.tx_off));
         lk.tx_off = (uint16_t)(lk.tx_off + n);
+        wrote = wrote || n > 0;
         if (lk.tx_off < s->len)
-            return;
+            return wrote;
         lk.tx_off = 0;
         lk.ctr.tx_frames++;
         txq_remove(0);
     }
     report_drops();
+    return wrote;
 }
 
 int link_send_event(uint8_t type, const uint8_t *body, size_t len)
@@ -444,7 +448,7 @@ static void link_fn(sched_task_t *t)
             send_state_event(lk.state);
             TASK_YIELD(t); /* the rest of this round in the next run */
         }
-        board_uptime_ms(); /* keeps the 64-bit uptime extension current */
+        board_uptime_tick(); /* keeps the 64-bit uptime extension current */
         if (lk.conn_changed) {
             lk.conn_changed = 0;
             if (lk.connected) {
@@ -455,7 +459,11 @@ static void link_fn(sched_task_t *t)
                 lk.drops_unsent = 0;
             }
         }
-        link_flush();
+        if (link_flush()) {
+            /* Writing to the port was this run's work; a request is the next run's (its
+             * decoding and framing would otherwise add up with the writes in one run). */
+            TASK_YIELD(t);
+        }
         link_run_after_flush();
         bool more = link_receive();
         (void)watchdog_check(hal_time_us());

@@ -46,6 +46,7 @@ static struct {
     uint8_t i;
     uint16_t lc; /* resume point of the sub-coroutine helpers below */
     uint16_t probe_lc;
+    int job_rc; /* a host transfer's result, kept across the yield before its answer */
     i2cbus_scan_t scan;
     uint8_t map[16];
     i2cbus_op_t op;
@@ -263,6 +264,9 @@ static void sensors_fn(sched_task_t *t)
                 TASK_CALL(t, rc, i2cbus_scan(t, &sn.scan, sn.map));
                 sn.probe_lc = 0;
                 TASK_CALL(t, rc, probe(t, &sn.probe_lc));
+                /* The bus work is done; framing the answer (CRC, COBS) is the next run's, so
+                 * no single run does both (as for polled readings below). */
+                TASK_YIELD(t);
                 sn.u.sack.bus = 0;
                 memcpy(sn.u.sack.map, sn.map, sizeof(sn.map));
                 respond(PROTO_MSG_I2C_SCAN,
@@ -271,10 +275,13 @@ static void sensors_fn(sched_task_t *t)
                 i2cbus_set_read(&sn.op, sn.job.x.addr, sn.job.x.wdata, sn.job.x.wlen,
                                 sn.u.xack.rdata, sn.job.x.rlen);
                 TASK_CALL(t, rc, i2cbus_xfer(t, &sn.op));
+                sn.job_rc = rc;
+                TASK_YIELD(t);
                 sn.u.xack.rlen = sn.job.x.rlen;
                 respond(PROTO_MSG_I2C_XFER,
-                        rc < 0 ? rc
-                               : proto_i2c_xfer_ack_encode(&sn.u.xack, sn.body, sizeof(sn.body)));
+                        sn.job_rc < 0
+                            ? sn.job_rc
+                            : proto_i2c_xfer_ack_encode(&sn.u.xack, sn.body, sizeof(sn.body)));
             } else {
                 sn.u.readings.count = 0;
                 for (sn.i = 0; sn.i < sn.count; sn.i++) {
@@ -285,6 +292,7 @@ static void sensors_fn(sched_task_t *t)
                     if (sn.u.readings.count < PROTO_MAX_READINGS)
                         sn.u.readings.r[sn.u.readings.count++] = sn.reading;
                 }
+                TASK_YIELD(t);
                 respond(PROTO_MSG_READ_SENSORS,
                         proto_readings_encode(&sn.u.readings, sn.body, sizeof(sn.body)));
             }
