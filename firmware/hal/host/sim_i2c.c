@@ -12,34 +12,13 @@
 #include <string.h>
 
 #include "bme280.h"
+#include "bme280_sample_cal.h"
 #include "picosim.h"
 #include "sched.h"
 #include "sht3x.h"
 
 #define BME_ADDR 0x76
 #define SHT_ADDR 0x44
-
-/* Calibration words of a real BME280 (T1..T3, P1..P9, then H1..H6). */
-static const bme280_calib_t real_cal = {
-    .t1 = 28485,
-    .t2 = 26735,
-    .t3 = 50,
-    .p1 = 36738,
-    .p2 = -10635,
-    .p3 = 3024,
-    .p4 = 6980,
-    .p5 = -4,
-    .p6 = -7,
-    .p7 = 9900,
-    .p8 = -10230,
-    .p9 = 4285,
-    .h1 = 75,
-    .h2 = 362,
-    .h3 = 0,
-    .h4 = 313,
-    .h5 = 50,
-    .h6 = 30,
-};
 
 static struct {
     uint8_t reg[256];
@@ -65,7 +44,7 @@ static void bme_reset(void)
 {
     memset(bme.reg, 0, sizeof(bme.reg));
     uint8_t *c0 = &bme.reg[BME280_REG_CALIB0];
-    const bme280_calib_t *c = &real_cal;
+    const bme280_calib_t *c = &bme280_sample_cal;
     put16(&c0[0], c->t1);
     put16(&c0[2], (uint16_t)c->t2);
     put16(&c0[4], (uint16_t)c->t3);
@@ -107,17 +86,17 @@ static int64_t f_temp(int32_t adc, int32_t unused)
 {
     (void)unused;
     int32_t tf;
-    return bme280_compensate_t(&real_cal, adc, &tf);
+    return bme280_compensate_t(&bme280_sample_cal, adc, &tf);
 }
 
 static int64_t f_press_neg(int32_t adc, int32_t t_fine)
 {
-    return -(int64_t)bme280_compensate_p(&real_cal, adc, t_fine); /* decreasing in adc */
+    return -(int64_t)bme280_compensate_p(&bme280_sample_cal, adc, t_fine); /* decreasing in adc */
 }
 
 static int64_t f_hum(int32_t adc, int32_t t_fine)
 {
-    return bme280_compensate_h(&real_cal, adc, t_fine);
+    return bme280_compensate_h(&bme280_sample_cal, adc, t_fine);
 }
 
 static void bme_measure(void)
@@ -125,7 +104,7 @@ static void bme_measure(void)
     int64_t t_target = llround(sim.env.temp_c * 100.0);
     int32_t adc_t = search_up(0, 0xFFFFF, t_target, f_temp, 0);
     int32_t t_fine;
-    (void)bme280_compensate_t(&real_cal, adc_t, &t_fine);
+    (void)bme280_compensate_t(&bme280_sample_cal, adc_t, &t_fine);
     int64_t p_target = llround(sim.env.pressure_pa * 256.0);
     int32_t adc_p = search_up(0, 0xFFFFF, -p_target, f_press_neg, t_fine);
     int64_t h_target = llround(sim.env.humidity_pct * 1024.0);
