@@ -6,12 +6,11 @@
 
 #include <stdint.h>
 
-/* Milliseconds since boot. Extends the wrapping 32-bit HAL clock; must be called at least
- * once per wrap (~71 min): the link task does so every time it runs (at least every
- * second or so, since it waits with the host-watchdog timeout or is woken by I/O). */
+/* Milliseconds since boot (board_uptime_tick, then a 64-bit division). */
 uint32_t board_uptime_ms(void);
-/* Fold the 32-bit microsecond counter into the 64-bit uptime without computing milliseconds:
- * call at least once per counter wrap (~71 min); cheap enough for every link run. */
+/* Fold the wrapping 32-bit microsecond counter into the 64-bit uptime, without computing
+ * milliseconds. Must run at least once per wrap (~71 min): the link task calls it every time
+ * it runs (at least once a second: it waits with a timeout of at most 1 s). */
 void board_uptime_tick(void);
 
 /* Scheduler fault hook: turns task overruns into FAULT events. */
