@@ -43,6 +43,15 @@ extern "C" {
 /* COBS adds one byte per started 254-byte run; plus the 0x00 delimiter. */
 #define PROTO_MAX_FRAME (PROTO_MAX_PACKET + (PROTO_MAX_PACKET / 254) + 1 + 1) /* 252 */
 
+/*
+ * Exactly-once window. The board remembers the answers to the last PROTO_SEQ_WINDOW request
+ * seqs it executed (slot seq % PROTO_SEQ_WINDOW) and answers a repeated seq from there instead
+ * of acting again; the host never sends a seq that is PROTO_SEQ_WINDOW or more ahead of the
+ * oldest seq it may still retry, so a retry always finds its slot. A HELLO starts a new
+ * session and empties the window (see PROTOCOL.md, "Exactly once").
+ */
+#define PROTO_SEQ_WINDOW 32
+
 /* ---- error codes (on the wire in ERROR messages, and as negative C return values) -------- */
 
 enum proto_err {
