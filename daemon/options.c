@@ -1,6 +1,7 @@
 /* options.c - see options.h. */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -37,7 +38,10 @@ static void options_usage(FILE *f)
     fprintf(f, "usage: picod [OPTIONS]\n"
                "Serve RP2040 picod boards on a Unix socket (JSON lines, see docs/API.md).\n\n"
                "  -d, --device PATH        tty of a board (repeatable)\n"
-               "  -u, --udev               find boards with udev (vendor 2e8a or PICOD_BOARD=1)\n"
+               "  -u, --udev               find boards with udev: picod firmware (2e8a:5043)\n"
+               "                           and ttys a udev rule marked PICOD_BOARD=1\n"
+               "      --allow-usb VID:PID  udev: also take this USB device (repeatable)\n"
+               "      --allow-serial SERIAL  udev: also take the device with this USB serial\n"
                "  -s, --socket PATH        socket path (default $PICOD_SOCKET,\n"
                "                           $RUNTIME_DIRECTORY/picod.sock, /run/picod/picod.sock)\n"
                "  -c, --config FILE        INI file, section [picod], keys = long options\n"
@@ -92,6 +96,77 @@ static int options_add_device(options_t *o, const char *val)
     return 0;
 }
 
+/* "vvvv:pppp", four hex digits each, as lsusb prints it. */
+static int options_parse_usb_id(const char *s, size_t n, options_usb_id_t *out)
+{
+    char buf[10];
+
+    if (n != 9)
+        return -EINVAL;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (i == 4 ? buf[i] != ':' : !isxdigit((unsigned char)buf[i]))
+            return -EINVAL;
+    out->vid = (uint16_t)strtoul(buf, NULL, 16);
+    out->pid = (uint16_t)strtoul(buf + 5, NULL, 16);
+    return 0;
+}
+
+/* One allow-list entry (n bytes at s, not NUL-terminated). */
+static int options_add_allowed_one(options_t *o, const char *key, const char *s, size_t n)
+{
+    bool usb = strcmp(key, "allow-usb") == 0;
+
+    if ((usb ? o->n_allow_usb : o->n_allow_serial) >= OPTIONS_MAX_ALLOW) {
+        fprintf(stderr, "picod: %s: at most %d entries\n", key, OPTIONS_MAX_ALLOW);
+        return -EINVAL;
+    }
+    if (usb) {
+        if (options_parse_usb_id(s, n, &o->allow_usb[o->n_allow_usb]) < 0) {
+            fprintf(stderr, "picod: %s: expected VID:PID in hex (e.g. 2e8a:0005), got '%.*s'\n",
+                    key, (int)n, s);
+            return -EINVAL;
+        }
+        o->n_allow_usb++;
+        return 0;
+    }
+    if (n >= OPTIONS_SERIAL_MAX) {
+        fprintf(stderr, "picod: %s: a USB serial has at most %d bytes\n", key,
+                OPTIONS_SERIAL_MAX - 1);
+        return -EINVAL;
+    }
+    memcpy(o->allow_serial[o->n_allow_serial], s, n);
+    o->allow_serial[o->n_allow_serial++][n] = '\0';
+    return 0;
+}
+
+/* --allow-usb / --allow-serial. A value may list several entries separated by commas or
+ * blanks, so one config line ("allow-usb = 2e8a:0005, 2e8a:000a") can name them all. */
+static int options_add_allowed(options_t *o, const char *key, const char *val)
+{
+    const char *p = val;
+    int added = 0;
+
+    for (;;) {
+        size_t n;
+
+        p += strspn(p, ", \t");
+        n = strcspn(p, ", \t");
+        if (n == 0)
+            break;
+        if (options_add_allowed_one(o, key, p, n) < 0)
+            return -EINVAL;
+        added++;
+        p += n;
+    }
+    if (added == 0) {
+        fprintf(stderr, "picod: %s: empty value\n", key);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* One setting by its long name; shared by the command line and the config file. */
 static int options_set(options_t *o, const char *key, const char *val)
 {
@@ -118,6 +193,8 @@ static int options_set(options_t *o, const char *key, const char *val)
         return options_add_device(o, val);
     if (strcmp(key, "socket") == 0)
         return options_copy_path(key, val, o->socket_path);
+    if (strcmp(key, "allow-usb") == 0 || strcmp(key, "allow-serial") == 0)
+        return options_add_allowed(o, key, val);
     if (strcmp(key, "udev") == 0) {
         o->udev = strcmp(val, "1") == 0 || strcmp(val, "yes") == 0 || strcmp(val, "true") == 0;
         return 0;
@@ -187,6 +264,8 @@ int options_parse(options_t *o, int argc, char **argv)
         {"host-timeout-ms", required_argument, NULL, OPT_FIRST_LONG},
         {"max-clients", required_argument, NULL, OPT_FIRST_LONG},
         {"client-out-max", required_argument, NULL, OPT_FIRST_LONG},
+        {"allow-usb", required_argument, NULL, OPT_FIRST_LONG},
+        {"allow-serial", required_argument, NULL, OPT_FIRST_LONG},
         {NULL, 0, NULL, 0},
     };
     int c, idx, r = 0;

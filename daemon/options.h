@@ -15,11 +15,26 @@
 #define OPTIONS_MAX_DEVICES 64
 #define OPTIONS_PATH_MAX    256
 
+/* Hotplug: which udev-found devices besides our own firmware picod may take (hotplug.h). */
+#define OPTIONS_MAX_ALLOW  32
+#define OPTIONS_SERIAL_MAX 128 /* bytes, NUL included; a USB string has at most 126 chars */
+
+typedef struct options_usb_id {
+    uint16_t vid, pid;
+} options_usb_id_t;
+
 typedef struct options {
     char socket_path[OPTIONS_PATH_MAX]; /* "" until resolved */
     char devices[OPTIONS_MAX_DEVICES][OPTIONS_PATH_MAX];
     size_t n_devices;
     bool udev; /* discover boards with libudev (hotplug) */
+
+    /* Hotplug takes our firmware (2e8a:5043, CDC interface 00) and ttys the udev rule marked
+     * PICOD_BOARD=1; these name further devices explicitly (--allow-usb, --allow-serial). */
+    options_usb_id_t allow_usb[OPTIONS_MAX_ALLOW];
+    size_t n_allow_usb;
+    char allow_serial[OPTIONS_MAX_ALLOW][OPTIONS_SERIAL_MAX];
+    size_t n_allow_serial;
 
     uint32_t heartbeat_ms;       /* HEARTBEAT period; HELLO retry period while not online */
     uint32_t poll_ms;            /* READ_SENSORS + GET_STATE period while online */

@@ -31,7 +31,7 @@ static void picod_board_freed_cb(board_t *b)
         pd->stopped_cb(pd);
 }
 
-board_t *picod_add_board(picod_t *pd, const char *path)
+static board_t *picod_add(picod_t *pd, const char *path, bool discovered)
 {
     board_t *b;
 
@@ -49,9 +49,28 @@ board_t *picod_add_board(picod_t *pd, const char *path)
         board_close(b, picod_board_freed_cb);
         return NULL;
     }
+    pd->discovered[pd->n_boards] = discovered;
     pd->boards[pd->n_boards++] = b;
     log_info("%s: watching", path);
     return b;
+}
+
+board_t *picod_add_board(picod_t *pd, const char *path)
+{
+    return picod_add(pd, path, false);
+}
+
+board_t *picod_add_discovered_board(picod_t *pd, const char *path)
+{
+    return picod_add(pd, path, true);
+}
+
+bool picod_board_is_discovered(const picod_t *pd, const board_t *b)
+{
+    for (size_t i = 0; i < pd->n_boards; i++)
+        if (pd->boards[i] == b)
+            return pd->discovered[i];
+    return false;
 }
 
 void picod_remove_board(picod_t *pd, board_t *b)
@@ -63,6 +82,8 @@ void picod_remove_board(picod_t *pd, board_t *b)
         memmove(&pd->boards[i], &pd->boards[i + 1],
                 (pd->n_boards - i - 1) *
                     sizeof(pd->boards[0])); // NOLINT(bugprone-sizeof-expression)
+        memmove(&pd->discovered[i], &pd->discovered[i + 1],
+                (pd->n_boards - i - 1) * sizeof(pd->discovered[0]));
         pd->n_boards--;
         log_info("%s: removed", b->link.path);
         if (b->id[0] && board_is_reachable(b)) {

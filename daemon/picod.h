@@ -21,6 +21,7 @@ typedef struct picod {
     options_t opt;
     server_t server;
     board_t *boards[PICOD_MAX_BOARDS];
+    bool discovered[PICOD_MAX_BOARDS]; /* parallel to boards[]: found by udev, not --device */
     size_t n_boards;
     uint64_t started_ms;
     bool stopping;
@@ -29,9 +30,17 @@ typedef struct picod {
     void *hotplug; /* hotplug_t *, NULL when not using udev */
 } picod_t;
 
-/* Start watching a board on path. Returns the board, or NULL (logged) when the table is
- * full, path is already served, or allocation failed. */
+/* Start watching a board on path, named explicitly (--device): it stays in the table when
+ * udev says its node was removed, and its link reopens it when it comes back. Returns the
+ * board, or NULL (logged) when the table is full, path is already served, or allocation
+ * failed. */
 board_t *picod_add_board(picod_t *pd, const char *path);
+
+/* The same for a board hotplug found (udev): udev's "remove" drops it. */
+board_t *picod_add_discovered_board(picod_t *pd, const char *path);
+
+/* Was b added by picod_add_discovered_board()? */
+bool picod_board_is_discovered(const picod_t *pd, const board_t *b);
 
 /* Stop serving a board (device removed). Outstanding client requests fail. */
 void picod_remove_board(picod_t *pd, board_t *b);
