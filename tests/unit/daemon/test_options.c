@@ -91,13 +91,96 @@ static void test_config_file(void **state)
     unlink(path);
 }
 
+static void test_allow_lists(void **state)
+{
+    const char *argv[] = {"picod",           "--allow-usb",         "2e8a:0005",
+                          "--allow-usb",     "2E8A:000c,0403:6001", "--allow-serial",
+                          "e6614c311b7e6f35"};
+    options_t o;
+
+    (void)state;
+    assert_int_equal(parse(&o, 7, argv), 0);
+    assert_int_equal(o.n_allow_usb, 3);
+    assert_int_equal(o.allow_usb[0].vid, 0x2e8a);
+    assert_int_equal(o.allow_usb[0].pid, 0x0005);
+    assert_int_equal(o.allow_usb[1].pid, 0x000c);
+    assert_int_equal(o.allow_usb[2].vid, 0x0403);
+    assert_int_equal(o.allow_usb[2].pid, 0x6001);
+    assert_int_equal(o.n_allow_serial, 1);
+    assert_string_equal(o.allow_serial[0], "e6614c311b7e6f35");
+    /* Nothing is allowed by default. */
+    assert_int_equal(parse(&o, 1, argv), 0);
+    assert_int_equal(o.n_allow_usb, 0);
+    assert_int_equal(o.n_allow_serial, 0);
+}
+
+static void test_allow_bad_values(void **state)
+{
+    static const char *bad_usb[] = {"2e8a",      "2e8a:",     ":0005", "2e8a:05", "2e8a:00005",
+                                    "2e8g:0005", "2e8a-0005", "",      " , "};
+    char long_serial[OPTIONS_SERIAL_MAX + 1];
+    options_t o;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_usb) / sizeof(bad_usb[0]); i++) {
+        const char *argv[] = {"picod", "--allow-usb", bad_usb[i]};
+
+        assert_int_equal(parse(&o, 3, argv), -EINVAL);
+    }
+    memset(long_serial, 'a', OPTIONS_SERIAL_MAX);
+    long_serial[OPTIONS_SERIAL_MAX] = '\0';
+    {
+        const char *argv[] = {"picod", "--allow-serial", long_serial};
+
+        assert_int_equal(parse(&o, 3, argv), -EINVAL);
+    }
+    {
+        const char *argv[] = {"picod", "--allow-serial", ""};
+
+        assert_int_equal(parse(&o, 3, argv), -EINVAL);
+    }
+    /* More than OPTIONS_MAX_ALLOW entries: refused, not truncated. */
+    {
+        char many[OPTIONS_MAX_ALLOW * 10 + 16] = "";
+        const char *argv[] = {"picod", "--allow-usb", many};
+
+        for (int i = 0; i <= OPTIONS_MAX_ALLOW; i++)
+            strcat(many, "2e8a:0005,");
+        assert_int_equal(parse(&o, 3, argv), -EINVAL);
+    }
+}
+
+static void test_allow_in_config_file(void **state)
+{
+    char path[] = "/tmp/picod-test-XXXXXX";
+    int fd = mkstemp(path);
+    const char *argv[] = {"picod", "--config", path, "--allow-usb", "2e8a:000a"};
+    const char *text = "[picod]\nallow-usb = 2e8a:0005, 2e8a:000c\nallow-serial = E66138\n"
+                       "allow-serial = A10K XYZ\n";
+    options_t o;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    assert_int_equal(parse(&o, 5, argv), 0);
+    assert_int_equal(o.n_allow_usb, 3);
+    assert_int_equal(o.allow_usb[1].pid, 0x000c);
+    assert_int_equal(o.allow_usb[2].pid, 0x000a); /* the command line adds to the file's */
+    assert_int_equal(o.n_allow_serial, 3);
+    assert_string_equal(o.allow_serial[0], "E66138");
+    assert_string_equal(o.allow_serial[1], "A10K");
+    assert_string_equal(o.allow_serial[2], "XYZ");
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_devices_and_numbers),
-        cmocka_unit_test(test_bad_values),
-        cmocka_unit_test(test_socket_precedence),
-        cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_devices_and_numbers),  cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_socket_precedence),    cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_allow_lists),          cmocka_unit_test(test_allow_bad_values),
+        cmocka_unit_test(test_allow_in_config_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
