@@ -89,7 +89,8 @@ struct board {
     int logged_errno;           /* last open error logged, to log each cause once */
     reqtrack_done_cb reboot_cb; /* the client's completion of the REBOOT under way */
     void *reboot_ud;
-    bool expect_reset; /* a REBOOT is under way: the next HELLO answer is a reset */
+    bool expect_reset;    /* a REBOOT is under way: the next HELLO answer is a reset */
+    bool reset_suspected; /* the board forgot our HELLO: the next HELLO answer is a reset */
     bool closing;
     void *data; /* owner's */
 };
@@ -101,8 +102,15 @@ int board_init(board_t *b, uv_loop_t *loop, const options_t *opt, const char *pa
 /* Cancel outstanding requests (-ECANCELED), close the link and timers, then cb. */
 void board_close(board_t *b, board_close_cb cb);
 
+/* Slots of the request table kept for picod's own HELLO, HEARTBEAT, GET_STATE and
+ * READ_SENSORS (at most one of each is outstanding). */
+#define BOARD_RESERVED_SLOTS 4
+
 /* Send a request on behalf of a client. Same contract as reqtrack_submit(), plus -ENOTCONN
- * when the board is not online or stale. */
+ * when the board is not online or stale and -EBUSY when only the reserved slots are left.
+ * Completion statuses besides reqtrack's: -ECONNABORTED (the tty was lost), -ECANCELED (the
+ * board was removed), -ESTALE (another board appeared on the tty). Never completes from
+ * inside this call. */
 int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, reqtrack_done_cb cb,
                   void *ud);
 

@@ -198,11 +198,12 @@ json_t *board_json_stats(const board_t *b)
                                   "tx_overflows", (json_int_t)l->tx_overflows, "up", b->link.up));
     json_object_set_new(
         o, "requests",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sent",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sent",
                   (json_int_t)r->sent, "acked", (json_int_t)r->acked, "errors",
                   (json_int_t)r->errors, "timeouts", (json_int_t)r->timeouts, "retries",
-                  (json_int_t)r->retries, "unmatched", (json_int_t)r->unmatched, "cancelled",
-                  (json_int_t)r->cancelled, "table_full", (json_int_t)r->full, "pending",
+                  (json_int_t)r->retries, "retries_forbidden", (json_int_t)r->retries_forbidden,
+                  "unmatched", (json_int_t)r->unmatched, "cancelled", (json_int_t)r->cancelled,
+                  "table_full", (json_int_t)r->full, "pending",
                   (json_int_t)reqtrack_pending(&b->rt), "last_rtt_ms", (json_int_t)r->last_rtt_ms,
                   "max_rtt_ms", (json_int_t)r->max_rtt_ms));
     json_object_set_new(
