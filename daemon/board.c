@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "board_json.h"
+#include "board_text.h"
 #include "log.h"
 
 static void board_rearm_requests(board_t *b);
@@ -338,9 +339,8 @@ static void board_accept_hello(board_t *b, const proto_frame_t *f)
     }
     memcpy(b->id, id, sizeof(id));
     b->hello = h;
-    /* On the wire build is NUL-padded, not necessarily terminated. */
-    memcpy(b->build, h.build, PROTO_BUILD_LEN);
-    b->build[PROTO_BUILD_LEN] = '\0';
+    /* On the wire build is NUL-padded, not necessarily terminated, and untrusted. */
+    board_text_clean((const uint8_t *)h.build, PROTO_BUILD_LEN, b->build, sizeof(b->build));
     b->has_hello = true;
     b->cnt.hellos++;
     if (was_known)

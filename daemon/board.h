@@ -72,10 +72,10 @@ struct board {
     char id[2 * PROTO_BOARD_ID_LEN + 1]; /* "" until the first HELLO ack */
     bool has_hello;
     proto_hello_ack_t hello;
-    char build[PROTO_BUILD_LEN + 1]; /* hello.build, NUL-terminated */
-    uint8_t peer_version;            /* version byte the board last spoke (header format) */
-    uint32_t uptime_ms;              /* last uptime the board reported */
-    uint64_t uptime_at_ms;           /* loop time of that report */
+    char build[4 * PROTO_BUILD_LEN + 1]; /* hello.build made safe (board_text.h) */
+    uint8_t peer_version;                /* version byte the board last spoke (header format) */
+    uint32_t uptime_ms;                  /* last uptime the board reported */
+    uint64_t uptime_at_ms;               /* loop time of that report */
     bool has_state;
     proto_state_t st;
     uint64_t st_ms;

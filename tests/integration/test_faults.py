@@ -201,6 +201,80 @@ class SwappingBoard(ScriptedBoard):
 FIRST = "1d00000000000001"
 
 
+HOSTILE = "badc0ffee0000001"
+
+
+class HostileBoard(SwappingBoard):
+    """Sends text made to hurt: invalid UTF-8 and terminal escape sequences in its build
+    string, and in a LOG event after every heartbeat."""
+
+    build = b"\x1b[2Jfw\xff\xfe"
+    log = b"\x01\x1b]0;owned\x07 \xc2\x9b6n caf\xc3\xa9 \xed\xa0\x80"
+
+    def __init__(self, path):
+        super().__init__(path, bytes.fromhex(HOSTILE))
+
+    def after_answer(self, type_):
+        super().after_answer(type_)
+        if type_ == 0x03:
+            with self.lock:
+                os.write(self.master, self.frame(0x43, 0, self.log))
+
+
+class TestHostileBoardText(PicodTestCase):
+    """Board text reaches JSON as valid UTF-8 (invalid bytes become U+FFFD, control characters
+    the text \\xNN) and never reaches a terminal raw. Before the fix an invalid build string
+    made picod drop the build and firmware fields of list and board_online."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.board = HostileBoard(os.path.join(cls.tmp, "hostile"))
+        cls.picod = Picod(cls.tmp, [cls.board.path]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.board.close()
+
+    def test_build_and_log_are_made_safe(self):
+        self.wait_state(HOSTILE, "online")
+        c = Client(self.picod.socket)
+        try:
+            b = c.call("list")["result"]["boards"][0]
+            self.assertEqual(b["build"], "\\x1b[2Jfw\ufffd\ufffd")
+            self.assertEqual(b["firmware"], "0.1.0")
+            self.assertTrue(c.call("watch")["ok"])
+            ev = c.next_event("log", 10)
+            self.assertEqual(ev["text"], "\\x1b]0;owned\\x07 \\x9b6n caf\u00e9 \ufffd\ufffd\ufffd")
+        finally:
+            c.close()
+        for args in (["list"], ["status"], ["watch", "--count", "3"]):
+            r = picoctl(self.picod.socket, *args, check=True)
+            self.assertNotIn("\x1b", r.stdout, args)
+            self.assertNotIn("\x9b", r.stdout, args)
+        self.assertIn("\\x1b]0;owned", r.stdout)
+
+    def test_board_online_keeps_its_fields(self):
+        self.wait_state(HOSTILE, "online")
+        c = Client(self.picod.socket)
+        try:
+            self.assertTrue(c.call("watch")["ok"])
+            self.board.become(bytes.fromhex("badc0ffee0000002"))
+            ev = c.next_event("board_online", 10)
+            self.assertEqual((ev["board"], ev["firmware"]), ("badc0ffee0000002", "\\x1b[2Jfw\ufffd\ufffd"))
+        finally:
+            c.close()
+            self.board.become(bytes.fromhex(HOSTILE))
+        self.wait_state(HOSTILE, "online")
+
+    def test_picoctl_escapes_what_it_prints(self):
+        r = picoctl(self.picod.socket, "status", "\x1b[31mred")
+        self.assertEqual(r.returncode, 1)
+        self.assertNotIn("\x1b", r.stderr)
+        self.assertIn("\\x1b[31mred", r.stderr)
+
+
 class TestIdentityChange(PicodTestCase):
     """Another board appears on a board's tty while a request for the first is outstanding:
     the request fails with board_replaced and is never sent again (it would run on the new
