@@ -605,8 +605,12 @@ int board_init(board_t *b, uv_loop_t *loop, const options_t *opt, const char *pa
     return 0;
 }
 
+/* Requests outstanding when the board was closed fail here, from the loop, not inside the
+ * owner's board_close() call (the first handle to finish closing runs them; the rest find
+ * nothing left). The board is still allocated: their completions may read it. */
 static void board_part_closed(board_t *b)
 {
+    reqtrack_cancel_all(&b->rt, -ECANCELED);
     if (--b->pending_closes == 0 && b->close_cb)
         b->close_cb(b);
 }
@@ -627,7 +631,6 @@ void board_close(board_t *b, board_close_cb cb)
         return;
     b->closing = true;
     b->close_cb = cb;
-    reqtrack_cancel_all(&b->rt, -ECANCELED);
     b->pending_closes = 4;
     uv_close((uv_handle_t *)&b->tick, board_timer_closed_cb);
     uv_close((uv_handle_t *)&b->poll, board_timer_closed_cb);

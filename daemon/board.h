@@ -99,7 +99,8 @@ struct board {
 int board_init(board_t *b, uv_loop_t *loop, const options_t *opt, const char *path,
                board_event_cb event_cb, void *data);
 
-/* Cancel outstanding requests (-ECANCELED), close the link and timers, then cb. */
+/* Close the link and timers, then cb (never synchronously). Outstanding requests fail with
+ * -ECANCELED from the loop, before cb. */
 void board_close(board_t *b, board_close_cb cb);
 
 /* Slots of the request table kept for picod's own HELLO, HEARTBEAT, GET_STATE and
