@@ -39,19 +39,17 @@ static void ctl_escape_string(json_t *v)
 
 void ctl_print_make_safe(json_t *v)
 {
-    const char *key;
-    json_t *child;
-    size_t i;
-
     if (json_is_string(v)) {
         /* json_string_length: a string may hold "\u0000", which ends it for strlen. */
         if (ctl_has_control((const unsigned char *)json_string_value(v)) ||
             strlen(json_string_value(v)) != json_string_length(v))
             ctl_escape_string(v);
     } else if (json_is_object(v)) {
-        json_object_foreach(v, key, child) ctl_print_make_safe(child);
+        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+            ctl_print_make_safe(json_object_iter_value(it));
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, child) ctl_print_make_safe(child);
+        for (size_t i = 0; i < json_array_size(v); i++)
+            ctl_print_make_safe(json_array_get(v, i));
     }
 }
 
