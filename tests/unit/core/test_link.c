@@ -175,7 +175,7 @@ static void test_retry_after_other_requests_answered_from_window(void **state)
     assert_int_equal(frames[0].seq, 10);
     assert_int_equal(frames[0].len, orig.len);
     assert_memory_equal(frames[0].body, orig.body, orig.len); /* the first answer, unchanged */
-    assert_int_equal(fake_led, !before);                       /* toggled once */
+    assert_int_equal(fake_led, !before);                      /* toggled once */
     assert_int_equal(link_counters()->rx_duplicates, 1);
 
     /* A PING retried from the window is echoed as it was. */
