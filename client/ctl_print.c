@@ -1,8 +1,57 @@
 /* ctl_print.c - see ctl_print.h. */
 #include "ctl_print.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Does s hold a control character? s is valid UTF-8 (jansson's strings are). */
+static bool ctl_has_control(const unsigned char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x20 || *s == 0x7f || (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f))
+            return true;
+    return false;
+}
+
+static void ctl_escape_string(json_t *v)
+{
+    const unsigned char *s = (const unsigned char *)json_string_value(v);
+    size_t n = json_string_length(v), o = 0;
+    char *out = malloc(4 * n + 1);
+
+    if (!out)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f) {
+            o += (size_t)snprintf(out + o, 5, "\\x%02x", s[i]);
+        } else if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) {
+            o += (size_t)snprintf(out + o, 5, "\\x%02x", s[i + 1]);
+            i++;
+        } else {
+            out[o++] = (char)s[i];
+        }
+    }
+    out[o] = '\0';
+    json_string_set(v, out);
+    free(out);
+}
+
+void ctl_print_make_safe(json_t *v)
+{
+    if (json_is_string(v)) {
+        /* json_string_length: a string may hold "\u0000", which ends it for strlen. */
+        if (ctl_has_control((const unsigned char *)json_string_value(v)) ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            ctl_escape_string(v);
+    } else if (json_is_object(v)) {
+        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+            ctl_print_make_safe(json_object_iter_value(it));
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            ctl_print_make_safe(json_array_get(v, i));
+    }
+}
 
 static const char *ctl_str(const json_t *o, const char *key, const char *def)
 {

@@ -92,6 +92,7 @@ static int ctl_call(ctl_t *ctl, const char *cmd, json_t *args, json_t **resp, js
         json_dumpf(*resp, stdout, JSON_COMPACT);
         fputc('\n', stdout);
     }
+    ctl_print_make_safe(e); /* the message goes to a terminal */
     r = ctl_fail("%s: %s: %s", cmd, json_string_value(json_object_get(e, "code")),
                  json_string_value(json_object_get(e, "message")));
     json_decref(*resp);
@@ -113,6 +114,7 @@ static int ctl_simple(ctl_t *ctl, const char *cmd, json_t *args,
         json_dumpf(result, stdout, JSON_COMPACT);
         fputc('\n', stdout);
     } else {
+        ctl_print_make_safe(resp);
         printer(ctl, result);
     }
     json_decref(resp);
@@ -438,6 +440,7 @@ static int ctl_cmd_watch(ctl_t *ctl, int argc, char **argv)
                 json_dumpf(ev, stdout, JSON_COMPACT);
                 fputc('\n', stdout);
             } else {
+                ctl_print_make_safe(ev);
                 ctl_print_event(stdout, ev);
             }
             seen++;

@@ -215,6 +215,8 @@ static const char *api_board_error_code(int status)
     case -ENOBUFS:
     case -EALREADY:
         return "busy";
+    case -ESTALE:
+        return "board_replaced";
     default:
         return "board_offline";
     }
@@ -236,6 +238,17 @@ static void api_board_error(api_req_t *r, int status)
         api_err(r, "busy", "board %s is already rebooting", who);
     else if (status == -EBUSY || status == -ENOBUFS)
         api_err(r, "busy", "too many requests outstanding for board %s", who);
+    else if (status == -ECONNABORTED)
+        api_err(r, "board_offline", "board %s: its tty %s was lost (%s) before it answered %s", who,
+                r->board->link.path,
+                strerror(r->board->link.last_errno ? r->board->link.last_errno : EIO), what);
+    else if (status == -ECANCELED)
+        api_err(r, "board_offline", "board %s was removed before it answered %s", who, what);
+    else if (status == -ESTALE)
+        api_err(r, "board_replaced",
+                "board %s was replaced on %s by another board before it answered %s (not "
+                "retried)",
+                who, r->board->link.path, what);
     else
         api_err(r, "board_offline", "board %s is %s", who, board_state_name(r->board->state));
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "board_json.h"
+#include "board_text.h"
 #include "log.h"
 
 static void board_rearm_requests(board_t *b);
@@ -124,11 +125,22 @@ static int board_submit(board_t *b, uint8_t type, const uint8_t *body, size_t le
     return r;
 }
 
+/* Client requests leave BOARD_RESERVED_SLOTS of the table to picod's own traffic, so a
+ * client filling the table cannot starve the HELLO and HEARTBEAT that keep the board alive. */
+static bool board_client_slot_free(const board_t *b)
+{
+    return reqtrack_pending(&b->rt) + BOARD_RESERVED_SLOTS < REQTRACK_MAX;
+}
+
 int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, reqtrack_done_cb cb,
                   void *ud)
 {
     if (b->closing || !board_is_reachable(b))
         return -ENOTCONN;
+    if (!board_client_slot_free(b)) {
+        b->rt.stats.full++;
+        return -EBUSY;
+    }
     return board_submit(b, type, body, len, cb, ud);
 }
 
@@ -153,6 +165,10 @@ int board_reboot(board_t *b, uint8_t mode, reqtrack_done_cb cb, void *ud)
         return -ENOTCONN;
     if (b->reboot_cb)
         return -EALREADY;
+    if (!board_client_slot_free(b)) {
+        b->rt.stats.full++;
+        return -EBUSY;
+    }
     r = reqtrack_submit_ex(&b->rt, PROTO_MSG_REBOOT, &mode, 1, board_now(b), timeout, true,
                            board_reboot_done, b);
     if (r < 0)
@@ -202,18 +218,40 @@ static void board_rearm_requests(board_t *b)
 
 /* ---- mirror updates ----------------------------------------------------------------------- */
 
+/*
+ * Did the board restart since its last uptime report? Compare the reported uptime with the
+ * one expected by now (last report + host time elapsed), not with the last report itself: a
+ * board that reset soon after a report, or after a quiet spell, reports more than it did but
+ * far less than it should. The slack covers an answer that arrives late (a retry answered
+ * from the board's window carries the uptime of the first execution: up to two request
+ * timeouts old) and clock drift (1000 ppm, twenty times a crystal's tolerance). Uptime is a
+ * u32 of ms and wraps after ~49 days: compare modulo 2^32; past 24 days of silence the
+ * uptime cannot tell, and only the other evidence (below) can.
+ */
+static bool board_uptime_went_back(const board_t *b, uint32_t uptime_ms)
+{
+    uint64_t elapsed = board_now(b) - b->uptime_at_ms;
+    uint64_t slack = 2 * (uint64_t)b->opt->request_timeout_ms + 250 + elapsed / 1000;
+    uint32_t expected = (uint32_t)(b->uptime_ms + elapsed);
+    int64_t behind = (int32_t)(expected - uptime_ms);
+
+    if (!b->uptime_at_ms || elapsed >= 0x7fffffffu - slack)
+        return false;
+    return behind > (int64_t)slack;
+}
+
 static void board_note_uptime(board_t *b, uint32_t uptime_ms, const char *how)
 {
-    /* Uptime is a u32 of ms: it wraps after ~49 days, so "backwards" means by a lot. */
-    bool went_back =
-        b->uptime_at_ms && uptime_ms < b->uptime_ms && b->uptime_ms - uptime_ms < 0x80000000u;
+    bool went_back = board_uptime_went_back(b, uptime_ms);
 
-    /* After a REBOOT we asked for, the HELLO that follows is a reset even when the new uptime
-     * happens to exceed the last one heard (a board rebooted soon after it was polled). */
-    if (b->expect_reset && strcmp(how, "hello") == 0)
+    /* After a REBOOT we asked for, or after the board said it waits for a HELLO although it
+     * had one from us (it forgot: it restarted), the HELLO that follows is a reset whatever
+     * the uptime says (a board reset soon after it booted reports a plausible uptime). */
+    if ((b->expect_reset || b->reset_suspected) && strcmp(how, "hello") == 0)
         went_back = true;
     if (went_back) {
         b->expect_reset = false;
+        b->reset_suspected = false;
         b->cnt.resets++;
         log_notice("board %s: reset detected (%s: uptime %u ms, was %u ms)", b->id, how, uptime_ms,
                    b->uptime_ms);
@@ -285,19 +323,24 @@ static void board_accept_hello(board_t *b, const proto_frame_t *f)
     for (size_t i = 0; i < PROTO_BOARD_ID_LEN; i++)
         snprintf(id + 2 * i, 3, "%02x", h.board_id[i]);
     if (b->id[0] && strcmp(id, b->id) != 0) {
-        /* Another board on the same tty: the old identity is gone. */
+        /* Another board on the same tty: the old identity is gone, and so is everything asked
+         * of it. Its requests fail (never retried: a retry would reach the new board), and
+         * answers still on the way no longer match anything. */
+        log_notice("board %s on %s replaced by board %s: its requests are cancelled", b->id,
+                   b->link.path, id);
         b->cnt.identity_changes++;
+        reqtrack_cancel_all(&b->rt, -ESTALE);
         board_set_state(b, BOARD_OFFLINE);
         b->uptime_at_ms = 0;
         b->expect_reset = false;
+        b->reset_suspected = false;
         memset(b->sensors, 0, sizeof(b->sensors));
         b->has_state = false;
     }
     memcpy(b->id, id, sizeof(id));
     b->hello = h;
-    /* On the wire build is NUL-padded, not necessarily terminated. */
-    memcpy(b->build, h.build, PROTO_BUILD_LEN);
-    b->build[PROTO_BUILD_LEN] = '\0';
+    /* On the wire build is NUL-padded, not necessarily terminated, and untrusted. */
+    board_text_clean((const uint8_t *)h.build, PROTO_BUILD_LEN, b->build, sizeof(b->build));
     b->has_hello = true;
     b->cnt.hellos++;
     if (was_known)
@@ -321,6 +364,15 @@ static void board_hello_done(void *ud, int status, const proto_frame_t *f)
     /* Timeouts: the tick timer sends the next HELLO. */
 }
 
+/* The board says it waits for a HELLO. If it had one from us and none of ours is on its
+ * way, it forgot it: it restarted (the HELLO answer will be counted as a reset). */
+static void board_heard_waiting(board_t *b)
+{
+    if (b->has_hello && !reqtrack_has_type(&b->rt, PROTO_MSG_HELLO))
+        b->reset_suspected = true;
+    board_send_hello(b);
+}
+
 static void board_send_hello(board_t *b)
 {
     proto_hello_req_t req = {
@@ -334,8 +386,15 @@ static void board_send_hello(board_t *b)
     if (!b->link.up || reqtrack_has_type(&b->rt, PROTO_MSG_HELLO))
         return;
     n = proto_hello_req_encode(&req, body, sizeof(body));
-    if (n >= 0)
-        board_submit(b, PROTO_MSG_HELLO, body, (size_t)n, board_hello_done, b);
+    if (n < 0)
+        return;
+    /* The HELLO empties the board's window of remembered answers: nothing sent before it may
+     * be sent again, or the board would execute it twice. The HELLO itself is not retried
+     * either (the tick sends a fresh one), so requests sent after it stay safe. */
+    reqtrack_forbid_retries(&b->rt);
+    if (reqtrack_submit_ex(&b->rt, PROTO_MSG_HELLO, body, (size_t)n, board_now(b),
+                           b->opt->request_timeout_ms, true, board_hello_done, b) == 0)
+        board_rearm_requests(b);
 }
 
 /* ---- periodic traffic --------------------------------------------------------------------- */
@@ -354,7 +413,7 @@ static void board_heartbeat_done(void *ud, int status, const proto_frame_t *f)
     board_note_uptime(b, hb.uptime_ms, "heartbeat");
     /* A board that waits for a HELLO has reset (or never met us): introduce ourselves. */
     if (hb.link_state == PROTO_LINK_WAITING)
-        board_send_hello(b);
+        board_heard_waiting(b);
 }
 
 static void board_state_done(void *ud, int status, const proto_frame_t *f)
@@ -464,7 +523,7 @@ static void board_on_event(board_t *b, const proto_frame_t *f)
         return;
     case PROTO_MSG_LINK_STATE:
         if (f->body_len >= 1 && f->body[0] == PROTO_LINK_WAITING)
-            board_send_hello(b);
+            board_heard_waiting(b);
         return;
     default:
         b->cnt.unexpected++;
@@ -515,7 +574,7 @@ static void board_link_cb(link_t *l, bool up)
     }
     log_warning("%s: lost (%s), reopening", l->path, strerror(l->last_errno));
     board_reboot_done_by_reset(b, false); /* a USB board re-enumerating after REBOOT */
-    reqtrack_cancel_all(&b->rt, -ECANCELED);
+    reqtrack_cancel_all(&b->rt, -ECONNABORTED);
     board_set_state(b, b->id[0] ? BOARD_OFFLINE : BOARD_CONNECTING);
 }
 
@@ -546,8 +605,12 @@ int board_init(board_t *b, uv_loop_t *loop, const options_t *opt, const char *pa
     return 0;
 }
 
+/* Requests outstanding when the board was closed fail here, from the loop, not inside the
+ * owner's board_close() call (the first handle to finish closing runs them; the rest find
+ * nothing left). The board is still allocated: their completions may read it. */
 static void board_part_closed(board_t *b)
 {
+    reqtrack_cancel_all(&b->rt, -ECANCELED);
     if (--b->pending_closes == 0 && b->close_cb)
         b->close_cb(b);
 }
@@ -568,7 +631,6 @@ void board_close(board_t *b, board_close_cb cb)
         return;
     b->closing = true;
     b->close_cb = cb;
-    reqtrack_cancel_all(&b->rt, -ECANCELED);
     b->pending_closes = 4;
     uv_close((uv_handle_t *)&b->tick, board_timer_closed_cb);
     uv_close((uv_handle_t *)&b->poll, board_timer_closed_cb);

@@ -72,10 +72,10 @@ struct board {
     char id[2 * PROTO_BOARD_ID_LEN + 1]; /* "" until the first HELLO ack */
     bool has_hello;
     proto_hello_ack_t hello;
-    char build[PROTO_BUILD_LEN + 1]; /* hello.build, NUL-terminated */
-    uint8_t peer_version;            /* version byte the board last spoke (header format) */
-    uint32_t uptime_ms;              /* last uptime the board reported */
-    uint64_t uptime_at_ms;           /* loop time of that report */
+    char build[4 * PROTO_BUILD_LEN + 1]; /* hello.build made safe (board_text.h) */
+    uint8_t peer_version;                /* version byte the board last spoke (header format) */
+    uint32_t uptime_ms;                  /* last uptime the board reported */
+    uint64_t uptime_at_ms;               /* loop time of that report */
     bool has_state;
     proto_state_t st;
     uint64_t st_ms;
@@ -89,7 +89,8 @@ struct board {
     int logged_errno;           /* last open error logged, to log each cause once */
     reqtrack_done_cb reboot_cb; /* the client's completion of the REBOOT under way */
     void *reboot_ud;
-    bool expect_reset; /* a REBOOT is under way: the next HELLO answer is a reset */
+    bool expect_reset;    /* a REBOOT is under way: the next HELLO answer is a reset */
+    bool reset_suspected; /* the board forgot our HELLO: the next HELLO answer is a reset */
     bool closing;
     void *data; /* owner's */
 };
@@ -98,11 +99,19 @@ struct board {
 int board_init(board_t *b, uv_loop_t *loop, const options_t *opt, const char *path,
                board_event_cb event_cb, void *data);
 
-/* Cancel outstanding requests (-ECANCELED), close the link and timers, then cb. */
+/* Close the link and timers, then cb (never synchronously). Outstanding requests fail with
+ * -ECANCELED from the loop, before cb. */
 void board_close(board_t *b, board_close_cb cb);
 
+/* Slots of the request table kept for picod's own HELLO, HEARTBEAT, GET_STATE and
+ * READ_SENSORS (at most one of each is outstanding). */
+#define BOARD_RESERVED_SLOTS 4
+
 /* Send a request on behalf of a client. Same contract as reqtrack_submit(), plus -ENOTCONN
- * when the board is not online or stale. */
+ * when the board is not online or stale and -EBUSY when only the reserved slots are left.
+ * Completion statuses besides reqtrack's: -ECONNABORTED (the tty was lost), -ECANCELED (the
+ * board was removed), -ESTALE (another board appeared on the tty). Never completes from
+ * inside this call. */
 int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, reqtrack_done_cb cb,
                   void *ud);
 

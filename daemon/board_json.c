@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "board_text.h"
 
 const char *board_json_led_mode(uint8_t op)
 {
@@ -198,11 +199,12 @@ json_t *board_json_stats(const board_t *b)
                                   "tx_overflows", (json_int_t)l->tx_overflows, "up", b->link.up));
     json_object_set_new(
         o, "requests",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sent",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sent",
                   (json_int_t)r->sent, "acked", (json_int_t)r->acked, "errors",
                   (json_int_t)r->errors, "timeouts", (json_int_t)r->timeouts, "retries",
-                  (json_int_t)r->retries, "unmatched", (json_int_t)r->unmatched, "cancelled",
-                  (json_int_t)r->cancelled, "table_full", (json_int_t)r->full, "pending",
+                  (json_int_t)r->retries, "retries_forbidden", (json_int_t)r->retries_forbidden,
+                  "unmatched", (json_int_t)r->unmatched, "cancelled", (json_int_t)r->cancelled,
+                  "table_full", (json_int_t)r->full, "pending",
                   (json_int_t)reqtrack_pending(&b->rt), "last_rtt_ms", (json_int_t)r->last_rtt_ms,
                   "max_rtt_ms", (json_int_t)r->max_rtt_ms));
     json_object_set_new(
@@ -231,13 +233,9 @@ json_t *board_json_fault(const proto_fault_event_t *e)
 
 json_t *board_json_log(const uint8_t *body, size_t len)
 {
-    char text[PROTO_MAX_BODY + 1];
-    size_t n = 0;
+    char text[BOARD_TEXT_CAP(PROTO_MAX_BODY)];
 
-    /* Board text is untrusted: keep printable ASCII so the JSON stays valid UTF-8. */
-    for (size_t i = 1; i < len && n < PROTO_MAX_BODY; i++)
-        text[n++] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
-    text[n] = '\0';
+    board_text_clean(body + 1, len - 1, text, sizeof(text)); /* untrusted */
     return json_pack("{s:i, s:s}", "level", body[0], "text", text);
 }
 
@@ -267,13 +265,10 @@ static const char *board_json_task_state(uint8_t st)
 
 json_t *board_json_task(const proto_task_stats_t *t, bool idle)
 {
-    char name[PROTO_TASK_NAME_LEN + 1];
-    size_t n = 0;
+    char name[BOARD_TEXT_CAP(PROTO_TASK_NAME_LEN)];
 
-    /* NUL-padded on the wire, not necessarily terminated; untrusted: printable ASCII only. */
-    for (size_t i = 0; i < PROTO_TASK_NAME_LEN && t->name[i]; i++)
-        name[n++] = (t->name[i] >= 0x20 && t->name[i] < 0x7f) ? t->name[i] : '?';
-    name[n] = '\0';
+    /* NUL-padded on the wire, not necessarily terminated, untrusted. */
+    board_text_clean((const uint8_t *)t->name, PROTO_TASK_NAME_LEN, name, sizeof(name));
     return json_pack("{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:i}", "index", t->index, "name", name,
                      "state", idle ? "idle" : board_json_task_state(t->state), "runs",
                      (json_int_t)t->runs, "total_us", (json_int_t)t->total_us, "max_us",

@@ -135,9 +135,14 @@ static void link_poll_closed_cb(uv_handle_t *h)
         link_schedule_reopen(l);
 }
 
-/* The device errored or vanished: stop using it, close it, and (unless closing) retry. */
+/* The device errored or vanished: stop using it, close it, and (unless closing) retry.
+ * Called only from the loop's callbacks (and link_close()), never from link_send(). */
 static void link_lost(link_t *l, int err)
 {
+    if (l->failed) {
+        l->failed = 0;
+        uv_timer_stop(&l->fail);
+    }
     if (!l->up)
         return;
     l->up = false;
@@ -152,9 +157,29 @@ static void link_lost(link_t *l, int err)
         l->state_cb(l, false);
 }
 
+static void link_fail_cb(uv_timer_t *t)
+{
+    link_t *l = t->data;
+
+    if (l->failed)
+        link_lost(l, l->failed);
+}
+
+/* A loss found inside a call the owner made: remember it and report it from the loop. Until
+ * then the link takes no more frames and writes nothing. */
+static void link_fail(link_t *l, int err)
+{
+    if (!l->up || l->failed)
+        return;
+    l->failed = err;
+    l->last_errno = err;
+    l->tx_len = 0;
+    uv_timer_start(&l->fail, link_fail_cb, 0, 0);
+}
+
 void link_reset(link_t *l)
 {
-    link_lost(l, ECONNRESET);
+    link_fail(l, ECONNRESET);
 }
 
 static void link_update_poll(link_t *l)
@@ -241,6 +266,10 @@ static void link_poll_cb(uv_poll_t *p, int status, int events)
         link_lost(l, EIO);
         return;
     }
+    if (l->failed) {
+        link_lost(l, l->failed);
+        return;
+    }
     if (events & UV_READABLE)
         r = link_read(l);
     if (r == 0 && l->up && (events & UV_WRITABLE))
@@ -275,6 +304,11 @@ int link_init(link_t *l, uv_loop_t *loop, const char *path, uint32_t backoff_max
     if (r < 0)
         return r;
     l->reopen.data = l;
+    r = uv_timer_init(loop, &l->fail);
+    if (r < 0)
+        return r; /* link_close() still closes the reopen timer */
+    l->fail.data = l;
+    l->fail_live = true;
     uv_timer_start(&l->reopen, link_reopen_cb, 0, 0);
     return 0;
 }
@@ -287,7 +321,7 @@ int link_send(link_t *l, uint8_t type, uint16_t seq, const uint8_t *body, size_t
 
     if (len > PROTO_MAX_BODY)
         return -EINVAL;
-    if (!l->up)
+    if (!l->up || l->failed)
         return -ENOTCONN;
     n = proto_frame_encode(frame, sizeof(frame), type, seq, body, len);
     if (n < 0)
@@ -303,7 +337,7 @@ int link_send(link_t *l, uint8_t type, uint16_t seq, const uint8_t *body, size_t
     l->stats.tx_frames++;
     r = link_flush(l);
     if (r < 0) {
-        link_lost(l, -r);
+        link_fail(l, -r); /* the owner hears of it from the loop, not from inside this call */
         return -ENOTCONN;
     }
     link_update_poll(l);
@@ -328,5 +362,9 @@ void link_close(link_t *l, link_close_cb cb)
     } else if (l->poll_live) {
         /* A close started by link_lost() is still in flight: wait for it too. */
         l->pending_closes++;
+    }
+    if (l->fail_live) {
+        l->pending_closes++;
+        uv_close((uv_handle_t *)&l->fail, link_timer_closed_cb);
     }
 }

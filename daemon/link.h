@@ -6,8 +6,11 @@
  * a bounded ring. When the device errors or vanishes it is closed and reopened with an
  * exponential backoff (100 ms doubling up to a ceiling) until link_close().
  *
- * Callbacks run on the loop thread. A callback must not call link_close() on its own link;
- * it may call link_send().
+ * Callbacks run on the loop thread, only from the loop's own callbacks (poll, timers): never
+ * from inside link_send() or link_reset(), so an owner that calls into its link is never
+ * re-entered (libuv's rule). A write error inside link_send() is remembered and the loss is
+ * reported by state_cb from a zero-delay timer. A callback must not call link_close() on its
+ * own link; it may call link_send().
  */
 #ifndef PICOD_LINK_H
 #define PICOD_LINK_H
@@ -49,10 +52,13 @@ struct link {
     bool up;        /* fd open and polled */
     bool poll_live; /* poll handle initialised and not yet closed */
     bool closing;   /* link_close() called */
+    bool fail_live; /* fail timer initialised */
     int pending_closes;
     int last_errno; /* why the last open failed or the link was lost */
+    int failed;     /* write error seen inside link_send(): loss reported from the loop */
     uv_poll_t poll;
     uv_timer_t reopen;
+    uv_timer_t fail; /* reports a loss found inside link_send() */
     uint32_t backoff_ms, backoff_max_ms;
     proto_decoder_t dec;
     uint8_t txq[LINK_TXQ_SIZE];
@@ -69,11 +75,13 @@ struct link {
 int link_init(link_t *l, uv_loop_t *loop, const char *path, uint32_t backoff_max_ms,
               link_frame_cb frame_cb, link_state_cb state_cb, void *data);
 
-/* Encode and queue one frame. Returns 0, -ENOTCONN while the link is down, -ENOBUFS when
- * the TX ring is full (counted), or -EINVAL for a body longer than PROTO_MAX_BODY. */
+/* Encode and queue one frame. Returns 0, -ENOTCONN while the link is down (or failed: the
+ * loss is reported later, from the loop), -ENOBUFS when the TX ring is full (counted), or
+ * -EINVAL for a body longer than PROTO_MAX_BODY. Never runs a callback. */
 int link_send(link_t *l, uint8_t type, uint16_t seq, const uint8_t *body, size_t len);
 
-/* Drop the current fd (if any) and reopen with backoff, as if the device had errored. */
+/* Drop the current fd (if any) and reopen with backoff, as if the device had errored. The
+ * loss is reported from the loop, like any other. */
 void link_reset(link_t *l);
 
 /* Stop everything; cb runs once all handles are closed (never synchronously). */

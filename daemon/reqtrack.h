@@ -2,10 +2,20 @@
  * reqtrack.h - the table of requests a board has not answered yet.
  *
  * Pure bookkeeping with time passed in (no libuv), so it is unit-tested with fake time.
- * Each request gets a fresh 16-bit seq (never 0, so a board's "last seq" cache starting at 0
- * cannot match), a deadline, and one retry: on the first timeout the same frame with the SAME
- * seq is sent again, so a board that did receive it answers from its duplicate cache instead
- * of acting twice. On the second timeout the request fails with -ETIMEDOUT.
+ * Each request gets a fresh 16-bit seq (never 0, so an empty slot of a board's window cannot
+ * match), a deadline, and one retry: on the first timeout the same frame with the SAME seq is
+ * sent again, so a board that did receive it answers from its window of remembered responses
+ * instead of acting twice (proto.h, PROTO_SEQ_WINDOW). On the second timeout the request fails
+ * with -ETIMEDOUT.
+ *
+ * Exactly once, host side (PROTOCOL.md, "Exactly once"):
+ *  - a request may be retried only while its seq is inside the board's window: when a new seq
+ *    would be PROTO_SEQ_WINDOW or more ahead of a retriable request's seq, that request loses
+ *    its retry (it then fails with -ETIMEDOUT rather than risk acting twice);
+ *  - reqtrack_forbid_retries() before a HELLO is sent (a HELLO empties the board's window);
+ *  - every request completes exactly once: an entry is released before its completion runs,
+ *    and the loops that complete several entries only touch those that were outstanding when
+ *    they started.
  */
 #ifndef PICOD_REQTRACK_H
 #define PICOD_REQTRACK_H
@@ -20,10 +30,10 @@
 
 /*
  * Completion. status: 0 = acknowledged (resp is the ack frame, or NULL when the request was
- * finished by reqtrack_finish_type()), > 0 = the board answered
- * with ERROR (status is the proto_err code, resp the ERROR frame), < 0 = -ETIMEDOUT,
- * -ECANCELED (board gone/reset) or -ENOTCONN (could not be sent). resp is borrowed and NULL
- * when status < 0.
+ * finished by reqtrack_finish_type()), > 0 = the board answered with ERROR (status is the
+ * proto_err code, resp the ERROR frame), < 0 = -ETIMEDOUT, -ECONNABORTED (the retry could not
+ * be sent) or whatever status the owner passed to reqtrack_cancel_all(). resp is borrowed and
+ * NULL when status < 0.
  */
 typedef void (*reqtrack_done_cb)(void *ud, int status, const proto_frame_t *resp);
 
@@ -39,6 +49,7 @@ typedef struct reqtrack_entry {
     uint8_t type;
     uint16_t seq;
     uint16_t body_len;
+    uint32_t gen;               /* which request this entry holds: a reused entry gets a new one */
     uint64_t sent_at, deadline; /* ms */
     reqtrack_done_cb cb;
     void *ud;
@@ -47,12 +58,14 @@ typedef struct reqtrack_entry {
 
 typedef struct reqtrack_stats {
     uint32_t sent, acked, errors, timeouts, retries, unmatched, cancelled, full;
+    uint32_t retries_forbidden; /* requests that lost their retry (window, HELLO) */
     uint32_t last_rtt_ms, max_rtt_ms;
 } reqtrack_stats_t;
 
 typedef struct reqtrack {
     reqtrack_entry_t e[REQTRACK_MAX];
     uint16_t next_seq;
+    uint32_t gen;
     uint32_t timeout_ms;
     reqtrack_send_fn send;
     void *send_ctx;
@@ -96,7 +109,11 @@ uint64_t reqtrack_next_deadline(const reqtrack_t *rt);
 size_t reqtrack_pending(const reqtrack_t *rt);
 bool reqtrack_has_type(const reqtrack_t *rt, uint8_t type);
 
-/* Fail everything with status (e.g. -ECANCELED). */
+/* Fail everything outstanding with status (e.g. -ECANCELED). Requests submitted by the
+ * completions themselves are not touched. */
 void reqtrack_cancel_all(reqtrack_t *rt, int status);
+
+/* Nothing outstanding may be sent again (a HELLO is about to empty the board's window). */
+void reqtrack_forbid_retries(reqtrack_t *rt);
 
 #endif /* PICOD_REQTRACK_H */

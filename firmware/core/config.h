@@ -48,6 +48,11 @@
     1 /* frames dispatched per run before yielding: one, so a                                      \
        * run encodes at most one response (+ its events) */
 #endif
+/* Bytes of answer kept per exactly-once window slot (PROTO_SEQ_WINDOW slots): the largest
+ * answer a host may ask for again, I2C_XFER's 1 + 128 (PING is echoed, HELLO never repeated). */
+#ifndef CONFIG_LINK_WINDOW_BODY
+#define CONFIG_LINK_WINDOW_BODY 129
+#endif
 #ifndef CONFIG_HOST_TIMEOUT_MS
 #define CONFIG_HOST_TIMEOUT_MS 3000 /* host watchdog when HELLO says 0 */
 #endif

@@ -1,5 +1,5 @@
 /*
- * link.c - host link task, TX queue with drop-oldest-event, duplicate cache, host watchdog.
+ * link.c - host link task, TX queue with drop-oldest-event, response window, host watchdog.
  */
 #include "link.h"
 
@@ -16,6 +16,34 @@ typedef struct txslot {
     uint8_t data[PROTO_MAX_FRAME];
 } txslot_t;
 
+/* The exactly-once window: one slot per seq % PROTO_SEQ_WINDOW. The response is kept as its
+ * body (re-framed on a duplicate, which gives the same bytes: the frame is a function of type,
+ * seq and body), not as a frame: 32 bodies of up to CONFIG_LINK_WINDOW_BODY bytes fit the RAM
+ * budget where 32 frames of PROTO_MAX_FRAME would not (docs/FIRMWARE.md, "Host link"). */
+enum win_state {
+    WIN_EMPTY = 0,
+    WIN_PENDING, /* executing (deferred): its response is on the way */
+    WIN_ACK,     /* answered with PROTO_MSG_ACK(type), body[0..len) */
+    WIN_ERROR,   /* answered with ERROR, body[0..len) */
+    WIN_ECHO,    /* PING: the answer is the request's own body, nothing to keep */
+    WIN_LOST,    /* the answer did not fit: a duplicate is refused, never executed again */
+};
+
+typedef struct win_slot {
+    uint16_t seq;
+    uint8_t type; /* the request's type */
+    uint8_t state;
+    uint8_t len;
+    uint8_t body[CONFIG_LINK_WINDOW_BODY];
+} win_slot_t;
+
+_Static_assert(CONFIG_LINK_WINDOW_BODY <= 255, "window body length is a uint8_t");
+/* Every answer but PING's (echoed) and HELLO's (never a duplicate) must fit a slot. */
+_Static_assert(CONFIG_LINK_WINDOW_BODY >= 1 + PROTO_I2C_MAX_DATA, "I2C_XFER ack must fit");
+_Static_assert(CONFIG_LINK_WINDOW_BODY >= 1 + PROTO_READING_SIZE * CONFIG_MAX_SENSORS,
+               "READ_SENSORS ack must fit");
+_Static_assert(CONFIG_LINK_WINDOW_BODY >= 58, "STATS ack must fit");
+
 static struct {
     /* TX queue: order[0..count) are slot indices, oldest first; tx_off bytes of the oldest
      * are already written to the port. */
@@ -27,13 +55,8 @@ static struct {
     uint32_t drops_unsent; /* drops not yet reported by a FAULT event */
     uint16_t evt_seq;
 
-    /* Duplicate detection: the last request, and a copy of the last response. */
-    uint16_t last_seq;
-    uint8_t last_type;
-    bool have_last;
-    uint16_t cache_seq;
-    uint16_t cache_len;
-    uint8_t cache[PROTO_MAX_FRAME];
+    /* Exactly-once window: the answers to the last PROTO_SEQ_WINDOW request seqs. */
+    win_slot_t win[PROTO_SEQ_WINDOW];
 
     /* RX */
     proto_decoder_t dec;
@@ -127,8 +150,7 @@ static bool txq_drop_oldest_event(void)
 static bool link_flush(void);
 
 /* Encode a frame into a free slot (evicting an event if needed). */
-static int txq_push(bool is_event, uint8_t type, uint16_t seq, const uint8_t *body, size_t len,
-                    bool cache_it)
+static int txq_push(bool is_event, uint8_t type, uint16_t seq, const uint8_t *body, size_t len)
 {
     if (len > PROTO_MAX_BODY)
         return -PROTO_E_LENGTH;
@@ -150,15 +172,90 @@ static int txq_push(bool is_event, uint8_t type, uint16_t seq, const uint8_t *bo
     lk.count++;
     if (!is_event)
         lk.responses++;
-    if (cache_it) {
-        memcpy(lk.cache, s->data, (size_t)n);
-        lk.cache_len = (uint16_t)n;
-        lk.cache_seq = seq;
-    }
     /* Written to the port by the link task, in a run of its own: the producer's run (a
      * sensor reading, a button event, a response) only frames, which halves the longest run. */
     sched_event_set(&lk.ev);
     return 0;
+}
+
+/* ---- exactly-once window ------------------------------------------------------------------ */
+
+static win_slot_t *win_slot(uint16_t seq)
+{
+    return &lk.win[seq % PROTO_SEQ_WINDOW];
+}
+
+/* Forget every answer (a HELLO: a new host session; a new opener of the port). */
+static void win_clear(void)
+{
+    for (unsigned i = 0; i < PROTO_SEQ_WINDOW; i++)
+        lk.win[i].state = WIN_EMPTY;
+}
+
+/* Keep the answer of request (seq, req_type) if its slot is still waiting for it: a HELLO
+ * in between emptied the window, and an answer nobody can ask for again is not kept. */
+static void win_record(uint16_t seq, uint8_t req_type, uint8_t state, const uint8_t *body,
+                       size_t len)
+{
+    win_slot_t *w = win_slot(seq);
+    if (w->state != WIN_PENDING || w->seq != seq || w->type != req_type)
+        return;
+    if (req_type == PROTO_MSG_PING && state == WIN_ACK) {
+        w->state = WIN_ECHO;
+        return;
+    }
+    if (len > sizeof(w->body)) {
+        w->state = WIN_LOST; /* cannot happen: config.h sizes a slot for every answer */
+        return;
+    }
+    memcpy(w->body, body, len);
+    w->len = (uint8_t)len;
+    w->state = state;
+}
+
+/* Queue the answer to request (seq, req_type) and keep it in the window. */
+static int respond_now(uint16_t seq, uint8_t req_type, const uint8_t *body, size_t len)
+{
+    int rc = txq_push(false, PROTO_MSG_ACK(req_type), seq, body, len);
+    if (rc == 0)
+        win_record(seq, req_type, WIN_ACK, body, len);
+    return rc;
+}
+
+static int respond_error_now(uint16_t seq, uint8_t req_type, uint8_t code, uint16_t detail,
+                             bool keep)
+{
+    proto_error_t e = {code, req_type, detail};
+    uint8_t b[8];
+    int n = proto_error_encode(&e, b, sizeof(b));
+    if (n < 0)
+        return n;
+    int rc = txq_push(false, PROTO_MSG_ERROR, seq, b, (size_t)n);
+    if (rc == 0 && keep)
+        win_record(seq, req_type, WIN_ERROR, b, (size_t)n);
+    return rc;
+}
+
+/* A duplicate: answer it from the window (the same bytes as the first answer), or not at all
+ * while the first copy is still being executed. */
+static void win_answer(const win_slot_t *w, const proto_frame_t *f)
+{
+    switch (w->state) {
+    case WIN_ACK:
+        (void)txq_push(false, PROTO_MSG_ACK(w->type), w->seq, w->body, w->len);
+        break;
+    case WIN_ERROR:
+        (void)txq_push(false, PROTO_MSG_ERROR, w->seq, w->body, w->len);
+        break;
+    case WIN_ECHO:
+        (void)txq_push(false, PROTO_MSG_ACK(PROTO_MSG_PING), f->seq, f->body, f->body_len);
+        break;
+    case WIN_LOST:
+        (void)respond_error_now(f->seq, f->type, PROTO_E_INTERNAL, 0, false);
+        break;
+    default: /* WIN_PENDING: its response is on the way */
+        break;
+    }
 }
 
 static void report_drops(void)
@@ -170,7 +267,7 @@ static void report_drops(void)
     int n = proto_fault_event_encode(&fe, b, sizeof(b));
     lk.drops_unsent = 0;
     if (n >= 0)
-        (void)txq_push(true, PROTO_MSG_FAULT, lk.evt_seq++, b, (size_t)n, false);
+        (void)txq_push(true, PROTO_MSG_FAULT, lk.evt_seq++, b, (size_t)n);
 }
 
 /* Hand queued frames to the port. Returns true if any byte was written. */
@@ -196,33 +293,21 @@ static bool link_flush(void)
 
 int link_send_event(uint8_t type, const uint8_t *body, size_t len)
 {
-    return txq_push(true, type, lk.evt_seq++, body, len, false);
+    return txq_push(true, type, lk.evt_seq++, body, len);
 }
 
 int link_respond(uint16_t seq, uint8_t req_type, const uint8_t *body, size_t len)
 {
     if (lk.deferred)
         lk.deferred--;
-    return txq_push(false, PROTO_MSG_ACK(req_type), seq, body, len,
-                    lk.have_last && seq == lk.last_seq);
-}
-
-static int respond_error_now(uint16_t seq, uint8_t req_type, uint8_t code, uint16_t detail,
-                             bool cache_it)
-{
-    proto_error_t e = {code, req_type, detail};
-    uint8_t b[8];
-    int n = proto_error_encode(&e, b, sizeof(b));
-    if (n < 0)
-        return n;
-    return txq_push(false, PROTO_MSG_ERROR, seq, b, (size_t)n, cache_it);
+    return respond_now(seq, req_type, body, len);
 }
 
 int link_respond_error(uint16_t seq, uint8_t req_type, uint8_t code, uint16_t detail)
 {
     if (lk.deferred)
         lk.deferred--;
-    return respond_error_now(seq, req_type, code, detail, lk.have_last && seq == lk.last_seq);
+    return respond_error_now(seq, req_type, code, detail, true);
 }
 
 /* A request may be taken only if its response (and every deferred one) has a slot. */
@@ -337,31 +422,24 @@ static void link_run_after_flush(void)
 
 /* ---- RX and dispatch ------------------------------------------------------------------------- */
 
+/* A request is executed once per (seq, type) in the window; a repeat is answered from there
+ * (PROTOCOL.md, "Exactly once"). */
 static void handle_request(const proto_frame_t *f)
 {
     host_heard();
-    bool dup = lk.have_last && f->seq == lk.last_seq && f->type == lk.last_type &&
-               f->type != PROTO_MSG_HELLO;
-    if (dup) {
-        lk.ctr.rx_duplicates++;
-        if (lk.cache_seq == f->seq && lk.cache_len) {
-            /* Re-send the cached frame as it was (it carries the same seq). */
-            if (lk.count == CONFIG_TXQ_SLOTS && !txq_drop_oldest_event())
-                return;
-            uint8_t slot = lk.order[lk.count];
-            memcpy(lk.slots[slot].data, lk.cache, lk.cache_len);
-            lk.slots[slot].len = lk.cache_len;
-            lk.slots[slot].is_event = 0;
-            lk.count++;
-            lk.responses++;
-            link_flush();
+    if (f->type == PROTO_MSG_HELLO) {
+        win_clear(); /* a new session: its seqs start afresh; HELLO itself is never kept */
+    } else {
+        win_slot_t *w = win_slot(f->seq);
+        if (w->state != WIN_EMPTY && w->seq == f->seq && w->type == f->type) {
+            lk.ctr.rx_duplicates++;
+            win_answer(w, f);
+            return;
         }
-        return; /* else: still being executed; its response is on the way */
+        w->seq = f->seq;
+        w->type = f->type;
+        w->state = WIN_PENDING;
     }
-    lk.have_last = true;
-    lk.last_seq = f->seq;
-    lk.last_type = f->type;
-    lk.cache_len = 0;
     int n = requests_dispatch(f, lk.body, sizeof(lk.body));
     if (n == LINK_DEFERRED) {
         lk.deferred++;
@@ -371,7 +449,7 @@ static void handle_request(const proto_frame_t *f)
         (void)respond_error_now(f->seq, f->type, (uint8_t)-n, 0, true);
         return;
     }
-    (void)txq_push(false, PROTO_MSG_ACK(f->type), f->seq, lk.body, (size_t)n, true);
+    (void)respond_now(f->seq, f->type, lk.body, (size_t)n);
 }
 
 static void handle_frame(int rc, const proto_frame_t *f)
@@ -425,8 +503,7 @@ static void link_reset_session(void)
     for (uint8_t i = 0; i < CONFIG_TXQ_SLOTS; i++)
         lk.order[i] = i;
     lk.rx_len = lk.rx_pos = 0;
-    lk.have_last = false;
-    lk.cache_len = 0;
+    win_clear();
     proto_decoder_init(&lk.dec);
 }
 

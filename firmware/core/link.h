@@ -8,8 +8,11 @@
  * there is room); responses are never dropped, because the link task only takes a request
  * while a slot for its response is guaranteed.
  *
- * A request with the same seq and type as the previous one is a retransmission: it is
- * answered from a copy of the last response, without executing it again.
+ * Exactly once: the answers (ack or ERROR) to the last PROTO_SEQ_WINDOW request seqs are kept,
+ * one slot per seq % PROTO_SEQ_WINDOW. A request whose seq and type match its slot is a
+ * retransmission: it is answered from there without being executed again, or not at all while
+ * the first copy is still being executed (deferred); either way it counts in rx_duplicates.
+ * A HELLO (a new host session) and a new opener of the port empty the window.
  *
  * Host watchdog: after HELLO, if no request arrives for host_timeout_ms the board enters the
  * safe state (LED back to the heartbeat showing "host lost", sensor polling stopped) and sends

@@ -8,7 +8,8 @@
  *
  * Layers, bottom up:
  *   - CRC-16/CCITT-FALSE (proto_crc16) over header + body.
- *   - COBS (proto_cobs_encode/decode) so 0x00 never occurs inside a frame; 0x00 ends a frame.
+ *   - COBS (proto_cobs_encode/decode) so 0x00 never occurs inside a frame; 0x00 delimits frames
+ *     (one before and one after each).
  *   - Packet = header (version, type, seq) + body + CRC (proto_frame_encode, proto_decoder_*).
  *   - Messages: fixed little-endian layouts per type (proto_msg_*_encode/decode).
  *
@@ -40,8 +41,10 @@ extern "C" {
 #define PROTO_CRC_SIZE    2   /* CRC-16/CCITT-FALSE, little-endian */
 #define PROTO_MAX_BODY    244 /* bytes of message body */
 #define PROTO_MAX_PACKET  (PROTO_HEADER_SIZE + PROTO_MAX_BODY + PROTO_CRC_SIZE) /* 250 */
-/* COBS adds one byte per started 254-byte run; plus the 0x00 delimiter. */
-#define PROTO_MAX_FRAME (PROTO_MAX_PACKET + (PROTO_MAX_PACKET / 254) + 1 + 1) /* 252 */
+/* COBS adds one byte per started 254-byte run: at most this many bytes between delimiters. */
+#define PROTO_MAX_ENCODED (PROTO_MAX_PACKET + (PROTO_MAX_PACKET / 254) + 1) /* 251 */
+/* A frame as sent: a 0x00 before and after the COBS bytes (proto_frame_encode). */
+#define PROTO_MAX_FRAME (1 + PROTO_MAX_ENCODED + 1) /* 253 */
 
 /*
  * Exactly-once window. The board remembers the answers to the last PROTO_SEQ_WINDOW request
@@ -155,9 +158,11 @@ typedef struct proto_frame {
     uint16_t body_len;
 } proto_frame_t;
 
-/* Build a complete wire frame (COBS + trailing 0x00) for header + body into out.
- * Returns the number of bytes to send, -PROTO_E_LENGTH if body_len > PROTO_MAX_BODY or
- * cap < PROTO_MAX_FRAME would not fit the result. */
+/* Build a complete wire frame for header + body into out: 0x00, the COBS bytes, 0x00. The
+ * leading delimiter ends whatever partial frame the receiver holds (a frame whose closing
+ * 0x00 was lost), so that loss costs one frame and not also this one.
+ * Returns the number of bytes to send (at most PROTO_MAX_FRAME), or -PROTO_E_LENGTH if
+ * body_len > PROTO_MAX_BODY or the result does not fit cap bytes. */
 int proto_frame_encode(uint8_t *out, size_t cap, uint8_t type, uint16_t seq, const uint8_t *body,
                        size_t body_len);
 
@@ -173,16 +178,17 @@ typedef struct proto_decoder_stats {
     uint32_t bytes;      /* bytes fed */
     uint32_t crc_errors; /* CRC mismatch */
     uint32_t cobs_errors;
-    uint32_t oversize;     /* frames longer than PROTO_MAX_FRAME (skipped to next 0x00) */
+    uint32_t oversize;     /* more than PROTO_MAX_ENCODED bytes (skipped to next 0x00) */
     uint32_t short_frames; /* shorter than header + CRC */
     uint32_t version_errors;
 } proto_decoder_stats_t;
 
 /* Incremental decoder: takes bytes in any chunking, delivers whole frames, and after any
- * error resynchronises at the next 0x00. Empty frames (0x00 0x00) are silently skipped
- * (senders may use a lone 0x00 to flush a receiver's partial frame). */
+ * error resynchronises at the next 0x00. Empty frames (0x00 0x00) are silently skipped and
+ * counted nowhere: every frame starts with one (proto_frame_encode), and senders may send a
+ * lone 0x00 to flush a receiver's partial frame. */
 typedef struct proto_decoder {
-    uint8_t buf[PROTO_MAX_FRAME];
+    uint8_t buf[PROTO_MAX_ENCODED];
     uint16_t len;
     bool discarding; /* inside an oversize frame: drop until the next 0x00 */
     proto_decoder_stats_t stats;

@@ -12,22 +12,23 @@ int proto_frame_encode(uint8_t *out, size_t cap, uint8_t type, uint16_t seq, con
                                             (uint8_t)(seq >> 8)};
     cobs_writer_t w;
 
-    if (body_len > PROTO_MAX_BODY || cap < 1)
+    if (body_len > PROTO_MAX_BODY || cap < 2)
         return -PROTO_E_LENGTH;
     uint16_t crc = proto_crc16(hdr, sizeof(hdr));
     crc = proto_crc16_update(crc, body, body_len);
     const uint8_t tail[PROTO_CRC_SIZE] = {(uint8_t)(crc & 0xff), (uint8_t)(crc >> 8)};
 
     /* Stuffed straight from header, body and CRC: no packet-sized copy first. */
-    cobs_writer_init(&w, out, cap - 1);
+    out[0] = 0x00;
+    cobs_writer_init(&w, out + 1, cap - 2);
     cobs_writer_put(&w, hdr, sizeof(hdr), body_len + sizeof(tail));
     cobs_writer_put(&w, body, body_len, sizeof(tail));
     cobs_writer_put(&w, tail, sizeof(tail), 0);
     int enc = cobs_writer_end(&w);
     if (enc < 0)
         return enc;
-    out[enc] = 0x00;
-    return enc + 1;
+    out[1 + enc] = 0x00;
+    return enc + 2;
 }
 
 int proto_packet_parse(const uint8_t *pkt, size_t len, proto_frame_t *f)
@@ -115,8 +116,8 @@ int proto_decoder_feed(proto_decoder_t *d, const uint8_t *data, size_t len, size
         }
         if (d->discarding)
             continue;
-        /* The delimiter never enters buf, so a frame may use all of it but the last byte. */
-        if (d->len >= PROTO_MAX_FRAME - 1) {
+        /* Delimiters never enter buf: it holds the COBS bytes of one frame. */
+        if (d->len >= PROTO_MAX_ENCODED) {
             d->discarding = true;
             d->len = 0;
             continue;

@@ -304,6 +304,8 @@ class ScriptedBoard(PtyPeer):
     task statistics, a REBOOT whose ack is lost in the reset, a REBOOT never answered)."""
 
     TASKS = [b"alpha", b"beta", b"gamma"]
+    board_id = SCRIPTED_ID
+    build = b"scripted"
 
     def __init__(self, path):
         super().__init__(path)
@@ -333,8 +335,8 @@ class ScriptedBoard(PtyPeer):
     def hello_ack(self):
         self.hello_seen = True
         crash = struct.pack("<BBIII", 0, 0xFF, 0, 0, 0)
-        return (struct.pack("<BBBBBBBBI", 1, 0, 0, 1, 0, 2, 3, 1, 0x17) + SCRIPTED_ID +
-                b"scripted".ljust(24, b"\0") + crash + struct.pack("<I", self.uptime()))
+        return (struct.pack("<BBBBBBBBI", 1, 0, 0, 1, 0, 2, 3, 1, 0x17) + self.board_id +
+                self.build.ljust(24, b"\0")[:24] + crash + struct.pack("<I", self.uptime()))
 
     def task_stats(self, idx):
         if idx in self.task_errors:

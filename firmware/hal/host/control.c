@@ -145,6 +145,16 @@ static const char *execute(sim_client_t *c, char *line)
     if (strcmp(cmd, "led") == 0)
         return hal_led_get() ? "ok on" : "ok off";
     if (strcmp(cmd, "reset") == 0) {
+        /* reset [BOOT_MS]: the new boot stays deaf and mute for BOOT_MS, as a real board does
+         * while it boots and re-enumerates on USB. */
+        double boot_ms = 0;
+        if (a1 && (!parse_double(a1, &boot_ms) || boot_ms < 0 || boot_ms > 60000))
+            return "error usage: reset [BOOT_MS] (0..60000)";
+        if (boot_ms > 0) {
+            char ms[16];
+            snprintf(ms, sizeof(ms), "%u", (unsigned)boot_ms);
+            setenv("PICOSIM_BOOT_SILENT_MS", ms, 1);
+        }
         sim_control_reply(c->fd, "ok");
         sim_reexec(PROTO_RESET_SOFTWARE);
     }

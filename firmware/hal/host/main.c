@@ -169,6 +169,11 @@ static bool restore_state(void)
     for (int i = 0; i < SIM_MAX_CLIENTS; i++)
         sim.clients[i].fd = (int)v[9 + i];
     unsetenv("PICOSIM_STATE");
+    const char *boot = getenv("PICOSIM_BOOT_SILENT_MS");
+    if (boot) {
+        sim.silent_until_ns = sim_now_ns() + (uint64_t)strtoul(boot, NULL, 10) * 1000000u;
+        unsetenv("PICOSIM_BOOT_SILENT_MS");
+    }
     return true;
 }
 

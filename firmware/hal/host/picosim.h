@@ -52,6 +52,7 @@ typedef struct sim {
     bool connected; /* a host has the slave open */
     bool tx_blocked;
     bool silent;
+    uint64_t silent_until_ns; /* boot delay after `reset BOOT_MS`: silent until then */
     bool led;
     bool button;
     uint32_t wd_timeout_ms;

@@ -1,7 +1,7 @@
 /*
  * test_link.c - the host link on the fake HAL: HELLO, host-watchdog transitions, the TX
  * queue dropping the oldest event but never a response, duplicate requests answered from the
- * cache without being executed again, bad frames counted.
+ * exactly-once window without being executed again, bad frames counted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,6 +121,202 @@ static void test_duplicate_answered_from_cache(void **state)
     assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_PING)), 1);
 }
 
+static int toggle(uint16_t seq)
+{
+    proto_set_led_req_t led = {.op = PROTO_LED_TOGGLE};
+    uint8_t b[16];
+    int n = proto_set_led_req_encode(&led, b, sizeof(b));
+    send_req(PROTO_MSG_SET_LED, seq, b, (size_t)n);
+    return n;
+}
+
+/* The LED level a SET_LED acknowledgement reports. */
+static bool acked_led(const rx_frame_t *a)
+{
+    proto_state_t st;
+    assert_non_null(a);
+    assert_int_equal(proto_state_decode(a->body, a->len, &st), 0);
+    return st.led_on != 0;
+}
+
+/* A toggle whose ack was lost, retried after other requests went through (another client's,
+ * picod's heartbeats): answered from the window, byte for byte, without toggling again. */
+static void test_retry_after_other_requests_answered_from_window(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 60000);
+    fake_run_for(1000);
+    collect();
+    bool before = fake_led;
+    toggle(10);
+    fake_run_for(1000);
+    collect();
+    const rx_frame_t *first = find_type(PROTO_MSG_ACK(PROTO_MSG_SET_LED), 0);
+    assert_int_equal(acked_led(first), !before);
+    rx_frame_t orig = *first;
+    /* PROTO_SEQ_WINDOW - 1 other requests of every kind: the window still holds seq 10 */
+    for (uint16_t seq = 11; seq < 10 + PROTO_SEQ_WINDOW; seq++) {
+        if (seq % 3 == 0)
+            send_req(PROTO_MSG_HEARTBEAT, seq, NULL, 0);
+        else if (seq % 3 == 1)
+            send_req(PROTO_MSG_PING, seq, (const uint8_t *)"b", 1);
+        else
+            send_req(PROTO_MSG_GET_STATE, seq, NULL, 0);
+        fake_run_for(1000);
+    }
+    collect();
+    assert_int_equal(nframes, PROTO_SEQ_WINDOW - 1);
+    toggle(10); /* the retry */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(nframes, 1);
+    assert_int_equal(frames[0].type, PROTO_MSG_ACK(PROTO_MSG_SET_LED));
+    assert_int_equal(frames[0].seq, 10);
+    assert_int_equal(frames[0].len, orig.len);
+    assert_memory_equal(frames[0].body, orig.body, orig.len); /* the first answer, unchanged */
+    assert_int_equal(fake_led, !before);                      /* toggled once */
+    assert_int_equal(link_counters()->rx_duplicates, 1);
+
+    /* A PING retried from the window is echoed as it was. */
+    send_req(PROTO_MSG_PING, 13, (const uint8_t *)"b", 1); /* seq 13 was a PING */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_PING)), 1);
+    assert_memory_equal(frames[0].body, "b", 1);
+    assert_int_equal(link_counters()->rx_duplicates, 2);
+
+    /* PROTO_SEQ_WINDOW seqs later the slot belongs to another seq: the window's limit, which
+     * the host's rule (never that far ahead of a request it may retry) keeps it inside. */
+    send_req(PROTO_MSG_HEARTBEAT, 10 + PROTO_SEQ_WINDOW, NULL, 0);
+    fake_run_for(1000);
+    toggle(10);
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(fake_led, before); /* executed: seq 10 was no longer remembered */
+    assert_int_equal(link_counters()->rx_duplicates, 2);
+}
+
+/* An ERROR answer is kept too: the retry of a refused request gets the same refusal. */
+static void test_error_answer_kept(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 60000);
+    fake_run_for(1000);
+    proto_set_led_req_t led = {.op = PROTO_LED_BLINK, .duty_pct = 0, .period_ms = 5};
+    uint8_t b[16];
+    int n = proto_set_led_req_encode(&led, b, sizeof(b));
+    send_req(PROTO_MSG_SET_LED, 7, b, (size_t)n);
+    fake_run_for(1000);
+    send_req(PROTO_MSG_HEARTBEAT, 8, NULL, 0);
+    fake_run_for(1000);
+    send_req(PROTO_MSG_SET_LED, 7, b, (size_t)n);
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ERROR), 2);
+    const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 1);
+    assert_int_equal(e->seq, 7);
+    assert_int_equal(e->body[0], PROTO_E_ARG);
+    assert_int_equal(link_counters()->rx_duplicates, 1);
+}
+
+/* HELLO starts a new session (a restarted picod numbers from 1 again): it is never a
+ * duplicate itself and empties the window, so an old seq is a new request. */
+static void test_hello_empties_window(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 60000);
+    fake_run_for(1000);
+    bool before = fake_led;
+    toggle(2);
+    fake_run_for(1000);
+    assert_int_equal(fake_led, !before);
+    collect();
+    hello(1, 60000); /* the same seq as the first HELLO: answered again, not from the window */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_HELLO)), 1);
+    toggle(2); /* the new session's seq 2 */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(fake_led, before); /* executed */
+    assert_int_equal(acked_led(find_type(PROTO_MSG_ACK(PROTO_MSG_SET_LED), 0)), before);
+    assert_int_equal(link_counters()->rx_duplicates, 0);
+}
+
+static unsigned xfers;
+static int counting_dev_fn(const hal_i2c_xfer_t *x)
+{
+    if (x->addr != 0x50)
+        return -HAL_E_NACK_ADDR;
+    xfers++;
+    for (size_t i = 0; i < x->rlen; i++)
+        x->rdata[i] = (uint8_t)(0x40 + xfers);
+    return 0;
+}
+
+/* A duplicate of a deferred request still being executed (an I2C write) is dropped: its
+ * answer is on the way. A duplicate after the answer gets the same answer. The device sees
+ * one transfer. */
+static void test_deferred_duplicate_dropped(void **state)
+{
+    (void)state;
+    boot_board(0);
+    fake_run_for(500000); /* sensor probing at boot is over */
+    hello(1, 60000);
+    fake_run_for(1000);
+    collect();
+    xfers = 0;
+    fake_i2c_fn = counting_dev_fn;
+    fake_i2c_duration_us = 20000;
+    proto_i2c_xfer_req_t x = {.bus = 0, .addr = 0x50, .wlen = 1, .rlen = 2, .wdata = {0x10}};
+    uint8_t b[PROTO_MAX_BODY];
+    int n = proto_i2c_xfer_req_encode(&x, b, sizeof(b));
+    assert_true(n > 0);
+    send_req(PROTO_MSG_I2C_XFER, 40, b, (size_t)n);
+    fake_run_for(2000);
+    send_req(PROTO_MSG_I2C_XFER, 40, b, (size_t)n); /* while the transfer runs */
+    fake_run_for(2000);
+    collect();
+    assert_int_equal(nframes, 0);
+    assert_int_equal(link_counters()->rx_duplicates, 1);
+    fake_run_for(50000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_I2C_XFER)), 1);
+    rx_frame_t orig = frames[0];
+    assert_int_equal(orig.len, 3);
+    assert_int_equal(orig.body[1], 0x41);
+    send_req(PROTO_MSG_I2C_XFER, 40, b, (size_t)n); /* after the answer */
+    fake_run_for(50000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_I2C_XFER)), 1);
+    assert_memory_equal(frames[0].body, orig.body, orig.len);
+    assert_int_equal(xfers, 1);
+    assert_int_equal(link_counters()->rx_duplicates, 2);
+}
+
+/* Every frame leaves the board as 0x00, COBS, 0x00: a frame whose closing delimiter the host
+ * lost costs that frame only. */
+static void test_frames_start_with_a_delimiter(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 60000);
+    fake_run_for(1000);
+    assert_true(fake_tx_len > 2);
+    assert_int_equal(fake_tx[0], 0x00);
+    assert_int_equal(fake_tx[fake_tx_len - 1], 0x00);
+    size_t cut = fake_tx_len - 1; /* drop the closing 0x00 of the last frame */
+    send_req(PROTO_MSG_PING, 2, (const uint8_t *)"x", 1);
+    fake_run_for(1000);
+    memmove(fake_tx + cut, fake_tx + cut + 1, fake_tx_len - cut - 1);
+    fake_tx_len--;
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_PING)), 1);
+}
+
 /* REBOOT: acknowledged first, and the reset waits until the host has taken the
  * acknowledgement (hal_link_tx_pending() == 0), for at most CONFIG_LINK_DRAIN_US. */
 static void test_reboot_waits_for_the_ack_to_leave(void **state)
@@ -203,6 +399,11 @@ int main(void)
         cmocka_unit_test(test_hello_then_host_watchdog),
         cmocka_unit_test(test_full_tx_queue_drops_events_not_responses),
         cmocka_unit_test(test_duplicate_answered_from_cache),
+        cmocka_unit_test(test_retry_after_other_requests_answered_from_window),
+        cmocka_unit_test(test_error_answer_kept),
+        cmocka_unit_test(test_hello_empties_window),
+        cmocka_unit_test(test_deferred_duplicate_dropped),
+        cmocka_unit_test(test_frames_start_with_a_delimiter),
         cmocka_unit_test(test_reboot_waits_for_the_ack_to_leave),
         cmocka_unit_test(test_bad_requests),
     };

@@ -235,6 +235,126 @@ static void test_finish_type(void **state)
     assert_int_equal(reqtrack_finish_type(&rt, PROTO_MSG_REBOOT, 0), 0);
 }
 
+/* A retriable request keeps its retry while its seq is inside the board's window, and loses
+ * it (fails instead of being sent again) once a newer seq would push it out. */
+static void test_window_limits_retries(void **state)
+{
+    fake_link_t l = {0};
+    done_t inside = {0}, outside = {0}, pings = {0};
+    reqtrack_t rt;
+    proto_frame_t f;
+
+    (void)state;
+    reqtrack_init(&rt, 500, fake_send, &l);
+    reqtrack_submit(&rt, PROTO_MSG_SET_LED, (const uint8_t *)"a", 1, 0, done_cb, &outside);
+    reqtrack_submit(&rt, PROTO_MSG_SET_LED, (const uint8_t *)"b", 1, 0, done_cb, &inside);
+    /* 31 more requests answered at once: the newest seq is PROTO_SEQ_WINDOW (32) ahead of the
+     * first SET_LED and 31 ahead of the second. */
+    for (int i = 0; i < PROTO_SEQ_WINDOW - 1; i++) {
+        reqtrack_submit(&rt, PROTO_MSG_PING, NULL, 0, 1, done_cb, &pings);
+        f = ack(PROTO_MSG_PING, l.last_seq);
+        assert_true(reqtrack_match(&rt, &f, 2));
+    }
+    assert_int_equal(rt.stats.retries_forbidden, 1);
+    l.sends = 0;
+    reqtrack_expire(&rt, 500);
+    assert_int_equal(l.sends, 1); /* only the one still inside the window is retried */
+    assert_int_equal(outside.calls, 1);
+    assert_int_equal(outside.status, -ETIMEDOUT);
+    assert_int_equal(inside.calls, 0);
+}
+
+/* Before a HELLO (which empties the board's window) nothing outstanding may be resent. */
+static void test_forbid_retries(void **state)
+{
+    fake_link_t l = {0};
+    done_t d = {0};
+    reqtrack_t rt;
+
+    (void)state;
+    reqtrack_init(&rt, 500, fake_send, &l);
+    reqtrack_submit(&rt, PROTO_MSG_SET_LED, (const uint8_t *)"t", 1, 0, done_cb, &d);
+    reqtrack_forbid_retries(&rt);
+    reqtrack_expire(&rt, 500);
+    assert_int_equal(l.sends, 1);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.status, -ETIMEDOUT);
+}
+
+/* A retry that cannot be written fails at once with -ECONNABORTED (not "sent twice"). */
+static void test_retry_send_failure(void **state)
+{
+    fake_link_t l = {0};
+    done_t d = {0};
+    reqtrack_t rt;
+
+    (void)state;
+    reqtrack_init(&rt, 500, fake_send, &l);
+    reqtrack_submit(&rt, PROTO_MSG_PING, NULL, 0, 0, done_cb, &d);
+    l.fail = -ENOTCONN;
+    reqtrack_expire(&rt, 500);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.status, -ECONNABORTED);
+    assert_int_equal(reqtrack_pending(&rt), 0);
+}
+
+/* A send that calls back into its owner, which cancels everything (what picod's link did on a
+ * write error): each request still completes exactly once. */
+static reqtrack_t *reentrant_rt;
+static int reentrant_send(void *ctx, uint8_t type, uint16_t seq, const uint8_t *body, size_t len)
+{
+    fake_link_t *l = ctx;
+    int r = fake_send(ctx, type, seq, body, len);
+
+    if (l->sends > 2)
+        reqtrack_cancel_all(reentrant_rt, -ECANCELED);
+    return r == 0 && l->sends > 2 ? -ENOTCONN : r;
+}
+
+static void test_reentrant_send_completes_once(void **state)
+{
+    fake_link_t l = {0};
+    done_t a = {0}, b = {0};
+    reqtrack_t rt;
+
+    (void)state;
+    reentrant_rt = &rt;
+    reqtrack_init(&rt, 500, reentrant_send, &l);
+    reqtrack_submit(&rt, PROTO_MSG_PING, NULL, 0, 0, done_cb, &a);
+    reqtrack_submit(&rt, PROTO_MSG_PING, NULL, 0, 0, done_cb, &b);
+    reqtrack_expire(&rt, 500);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(a.status, -ECANCELED);
+    assert_int_equal(reqtrack_pending(&rt), 0);
+}
+
+/* A completion run by cancel_all may submit; what it submits is not cancelled with the rest. */
+static reqtrack_t *resubmit_rt;
+static done_t resubmitted;
+static void resubmit_cb(void *ud, int status, const proto_frame_t *f)
+{
+    done_cb(ud, status, f);
+    reqtrack_submit(resubmit_rt, PROTO_MSG_HELLO, NULL, 0, 0, done_cb, &resubmitted);
+}
+
+static void test_cancel_all_spares_new_requests(void **state)
+{
+    fake_link_t l = {0};
+    done_t d = {0};
+    reqtrack_t rt;
+
+    (void)state;
+    resubmit_rt = &rt;
+    memset(&resubmitted, 0, sizeof(resubmitted));
+    reqtrack_init(&rt, 500, fake_send, &l);
+    reqtrack_submit(&rt, PROTO_MSG_PING, NULL, 0, 0, resubmit_cb, &d);
+    reqtrack_cancel_all(&rt, -ECANCELED);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(resubmitted.calls, 0);
+    assert_true(reqtrack_has_type(&rt, PROTO_MSG_HELLO));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +367,11 @@ int main(void)
         cmocka_unit_test(test_seq_skips_zero),
         cmocka_unit_test(test_once_is_never_resent),
         cmocka_unit_test(test_finish_type),
+        cmocka_unit_test(test_window_limits_retries),
+        cmocka_unit_test(test_forbid_retries),
+        cmocka_unit_test(test_retry_send_failure),
+        cmocka_unit_test(test_reentrant_send_completes_once),
+        cmocka_unit_test(test_cancel_all_spares_new_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

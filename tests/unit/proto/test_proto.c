@@ -261,6 +261,50 @@ static void test_decoder_truncated_and_corrupt(void **state)
     assert_int_equal(d.stats.crc_errors + d.stats.cobs_errors, 2);
 }
 
+/* Empty frames (runs of 0x00: every frame starts with one) are nothing: not delivered, not
+ * counted as errors. */
+static void test_decoder_empty_frames_are_nothing(void **state)
+{
+    (void)state;
+    static uint8_t stream[1024], bodies[4][PROTO_MAX_BODY];
+    size_t len = 0;
+    memset(stream, 0, 5);
+    len = 5;
+    len += make_frame(stream + len, PROTO_MSG_PING, 1, "one");
+    len += make_frame(stream + len, PROTO_MSG_PING, 2, "two");
+    memset(stream + len, 0, 3);
+    len += 3;
+    proto_decoder_t d;
+    proto_frame_t f[4];
+    proto_decoder_init(&d);
+    assert_int_equal(stream[5], 0x00); /* the encoder's leading delimiter */
+    assert_int_equal(feed_all(&d, stream, len, 1, f, bodies, 4), 2);
+    assert_int_equal(d.stats.frames, 2);
+    assert_int_equal(d.stats.crc_errors + d.stats.cobs_errors + d.stats.short_frames +
+                         d.stats.oversize + d.stats.version_errors,
+                     0);
+}
+
+/* A frame whose closing 0x00 is lost is not joined to the next frame (which would lose both):
+ * the next frame's leading 0x00 ends it, and as its COBS bytes are whole, nothing is lost. */
+static void test_decoder_lost_delimiter_loses_nothing(void **state)
+{
+    (void)state;
+    static uint8_t stream[1024], bodies[4][PROTO_MAX_BODY];
+    size_t len = make_frame(stream, PROTO_MSG_PING, 1, "loses its end");
+    assert_int_equal(stream[len - 1], 0x00);
+    len--; /* the closing delimiter is lost on the line */
+    len += make_frame(stream + len, PROTO_MSG_PING, 2, "the retry's answer");
+    len += make_frame(stream + len, PROTO_MSG_PING, 3, "the next");
+    proto_decoder_t d;
+    proto_frame_t f[4];
+    proto_decoder_init(&d);
+    assert_int_equal(feed_all(&d, stream, len, 5, f, bodies, 4), 3);
+    for (uint16_t i = 0; i < 3; i++)
+        assert_int_equal(f[i].seq, i + 1);
+    assert_int_equal(d.stats.crc_errors + d.stats.cobs_errors + d.stats.short_frames, 0);
+}
+
 static void test_decoder_oversize(void **state)
 {
     (void)state;
@@ -515,6 +559,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_decoder_any_chunking),
         cmocka_unit_test(test_decoder_resync_after_garbage),
         cmocka_unit_test(test_decoder_truncated_and_corrupt),
+        cmocka_unit_test(test_decoder_empty_frames_are_nothing),
+        cmocka_unit_test(test_decoder_lost_delimiter_loses_nothing),
         cmocka_unit_test(test_decoder_oversize),
         cmocka_unit_test(test_decoder_version_mismatch),
         cmocka_unit_test(test_decoder_random_bytes),
