@@ -1,5 +1,5 @@
 /*
- * monitor_fault_shim.c - LD_PRELOAD shim for test_hotplug.TestMonitorFailure.
+ * monitor_fault.c - LD_PRELOAD shim for test_hotplug.TestMonitorFailure.
  *
  * What a netlink uevent socket does when its receive buffer overflows in an event storm:
  * the events that did not fit are dropped and the socket reports an error (ENOBUFS), which
