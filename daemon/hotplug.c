@@ -173,19 +173,13 @@ static void hotplug_forget(hotplug_t *hp, const char *syspath)
 }
 
 /* A Raspberry Pi device that is not ours is worth one line: the operator can tell why
- * picod does not serve it and what would make it. Other vendors' ttys are not news. */
+ * picod does not serve it and what would make it. (Other vendors' ttys are not news.) */
 static void hotplug_leave_alone(hotplug_t *hp, struct udev_device *dev, const char *node,
                                 const hotplug_ident_t *id, const char *why)
 {
     char product[64], serial[64];
     const char *syspath = udev_device_get_syspath(dev);
 
-    if (!id->usb)
-        return;
-    if (id->vid != HOTPLUG_VID_RPI) {
-        log_debug("%s: USB %04x:%04x: %s, left alone", node, id->vid, id->pid, why);
-        return;
-    }
     if (syspath && !hotplug_note(hp, syspath))
         return;
     hotplug_clean(id->serial, serial, sizeof(serial));
@@ -241,21 +235,31 @@ static bool hotplug_is_explicit(hotplug_t *hp, struct udev_device *dev, const ch
 /*
  * A tty that is present (enumerated, or added/changed): take it if it is ours. Returns true
  * when it is ours (served now, by a discovered board); false for explicit boards' nodes and
- * devices left alone.
+ * devices left alone. The (stat-ing) check for --device aliases runs only for USB ttys that
+ * are ours or Raspberry Pi's, not for every console and serial port the system has.
  */
 static bool hotplug_consider(hotplug_t *hp, struct udev_device *dev)
 {
     const char *node = udev_device_get_devnode(dev), *why;
     hotplug_ident_t id;
     board_t *b;
+    bool ours;
 
     if (!node)
         return false;
     b = picod_board_by_path(hp->pd, node);
-    if (b ? !picod_board_is_discovered(hp->pd, b) : hotplug_is_explicit(hp, dev, node))
+    if (b && !picod_board_is_discovered(hp->pd, b))
         return false;
     hotplug_identify(dev, &id);
-    if (!hotplug_is_ours(&hp->pd->opt, &id, &why)) {
+    ours = hotplug_is_ours(&hp->pd->opt, &id, &why);
+    if (!ours && !(id.usb && id.vid == HOTPLUG_VID_RPI)) {
+        if (id.usb)
+            log_debug("%s: USB %04x:%04x: %s, left alone", node, id.vid, id.pid, why);
+        return false;
+    }
+    if (!b && hotplug_is_explicit(hp, dev, node))
+        return false;
+    if (!ours) {
         hotplug_leave_alone(hp, dev, node, &id, why);
         return false;
     }
