@@ -14,7 +14,6 @@
 """
 import ctypes
 import os
-import re
 import signal
 import struct
 import unittest
