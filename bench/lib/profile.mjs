@@ -58,13 +58,14 @@ const SCHED_SRC = /^sched\.[ch]$/;
 // A profiler for an object with .totalCycles (cycles executed, the current instruction's
 // included when the hook runs), .timeUs() and .mcu (rp2040js). Install the returned function as the per-instruction hook:
 // hook(pc, cycles) after the instruction at pc took cycles. prof.maxRun: task -> longest run
-// { cycles, atUs, top }; prof.sched / .body / .idle: cycles in the scheduler, task bodies and
+// { cycles, isr, atUs, top } (isr: cycles of interrupt handlers inside it); prof.maxOwn: the
+// same for the longest run not counting those handlers; prof.sched / .body / .idle: cycles in the scheduler, task bodies and
 // the idle path (the dynamic extent of idle()). prof.onEntry(name) is called at a run's start.
 export function makeProfiler(board, sym, srcAt, { where = 3 } = {}) {
   const prof = { byName: new Map(), entries: new Map(), sched: 0, body: 0, idle: 0, all: 0,
-    idleCalls: 0, maxRun: new Map(), onEntry: null, onRun: null };
+    idleCalls: 0, maxRun: new Map(), maxOwn: new Map(), onEntry: null, onRun: null };
   let ret = -1; // return address of the task body being executed, -1 outside any
-  let runStart = 0, runName = '';
+  let runStart = 0, runName = '', runIsr = 0;
   const runFns = new Map();
   let idleRet = -1;
   const idleStart = sym.addr('idle');
@@ -77,10 +78,15 @@ export function makeProfiler(board, sym, srcAt, { where = 3 } = {}) {
       ret = -1;
       const dur = board.totalCycles - runStart; // this instruction's cycles not yet added
       if (prof.onRun) prof.onRun(runName, dur);
+      const top = () => [...runFns.entries()].sort((x, y) => y[1] - x[1]).slice(0, where)
+        .map(([f, c]) => `${f} ${c}`).join(', ');
       if (dur > (prof.maxRun.get(runName)?.cycles ?? -1)) {
-        const top = [...runFns.entries()].sort((x, y) => y[1] - x[1]).slice(0, where)
-          .map(([f, c]) => `${f} ${c}`).join(', ');
-        prof.maxRun.set(runName, { cycles: dur, atUs: board.timeUs(), top });
+        prof.maxRun.set(runName, { cycles: dur, isr: runIsr, atUs: board.timeUs(), top: top() });
+      }
+      // The task's own work: the run without the interrupt handlers that landed in it (they
+      // delay every task alike, run or no run).
+      if (dur - runIsr > (prof.maxOwn.get(runName)?.cycles ?? -1)) {
+        prof.maxOwn.set(runName, { cycles: dur - runIsr, isr: runIsr, atUs: board.timeUs(), top: top() });
       }
     }
     if (idleRet >= 0 && pc === idleRet) idleRet = -1;
@@ -94,6 +100,7 @@ export function makeProfiler(board, sym, srcAt, { where = 3 } = {}) {
       ret = lr & ~1;
       runStart = board.totalCycles - cycles;
       runName = n;
+      runIsr = 0;
       runFns.clear();
       prof.entries.set(n, (prof.entries.get(n) || 0) + 1);
       if (prof.onEntry) prof.onEntry(n);
@@ -102,7 +109,10 @@ export function makeProfiler(board, sym, srcAt, { where = 3 } = {}) {
       idleRet = lr & ~1;
       prof.idleCalls++;
     }
-    if (ret >= 0) runFns.set(name, (runFns.get(name) || 0) + cycles);
+    if (ret >= 0) {
+      runFns.set(name, (runFns.get(name) || 0) + cycles);
+      if (board.mcu.core.IPSR !== 0) runIsr += cycles; // in an exception handler
+    }
     if (ret >= 0 && !SCHED_PRIM.test(name) && !SCHED_SRC.test((srcAt && srcAt(pc)) || '')) {
       prof.body += cycles;
     } else {
