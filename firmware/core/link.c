@@ -50,7 +50,7 @@ typedef struct answer {
     const uint8_t *body; /* lk.body, a window slot's body, or the request's (in the decoder) */
     uint16_t len;
     uint16_t seq;
-    uint8_t type;     /* frame type: PROTO_MSG_ACK(req_type) or PROTO_MSG_ERROR */
+    uint8_t type; /* frame type: PROTO_MSG_ACK(req_type) or PROTO_MSG_ERROR */
     uint8_t req_type;
     uint8_t keep; /* WIN_ACK / WIN_ERROR: keep it in the window; WIN_EMPTY: do not */
 } answer_t;
@@ -82,13 +82,13 @@ static struct {
     proto_decoder_t dec;
     uint8_t rx[CONFIG_LINK_RX_CHUNK];
     uint16_t rx_len, rx_pos;
-    uint8_t rx_step;        /* enum rx_step */
-    int frame_rc;           /* RX_HANDLE: what the decoder said about frame */
-    proto_frame_t frame;    /* RX_HANDLE: borrowed from dec until the next feed */
-    answer_t answer;        /* RX_ANSWER: an answer being framed, a step per run */
+    uint8_t rx_step;     /* enum rx_step */
+    int frame_rc;        /* RX_HANDLE: what the decoder said about frame */
+    proto_frame_t frame; /* RX_HANDLE: borrowed from dec until the next feed */
+    answer_t answer;     /* RX_ANSWER: an answer being framed, a step per run */
     proto_frame_writer_t fw;
     uint8_t fbuf[PROTO_MAX_FRAME]; /* its frame (copied into a TX slot when complete) */
-    uint8_t body[PROTO_MAX_BODY]; /* response body scratch */
+    uint8_t body[PROTO_MAX_BODY];  /* response body scratch */
 
     /* host watchdog and link state */
     uint8_t state;

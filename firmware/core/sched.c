@@ -285,7 +285,6 @@ static void wake_waiters(void)
     }
 }
 
-
 ALWAYS_INLINE void note_lateness(sched_task_stats_t *st, int32_t late)
 {
     if (UNLIKELY(late > (int32_t)st->max_late_us))

@@ -494,6 +494,14 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
     SCHED_FALLTHROUGH;                                                                             \
     case SCHED_LC_CANCEL:
 
+/* Finish now, from anywhere in the task function (`return` from an async def): SCHED_DONE;
+ * TASK_GATHER waiters see it. Its TASK_CLEANUP does not run. */
+#define TASK_EXIT(t)                                                                               \
+    do {                                                                                           \
+        sched_exit_(t);                                                                            \
+        return;                                                                                    \
+    } while (0)
+
 /* End of the task function: the task becomes SCHED_DONE. */
 #define TASK_END(t)                                                                                \
     }                                                                                              \

@@ -174,8 +174,8 @@ typedef struct proto_frame_writer {
     uint8_t *out;
     const uint8_t *body;
     uint16_t cap, body_len;
-    uint16_t pos;          /* body bytes done in the current pass */
-    uint16_t o, code_pos;  /* COBS state: next output byte, the open block's code byte */
+    uint16_t pos;         /* body bytes done in the current pass */
+    uint16_t o, code_pos; /* COBS state: next output byte, the open block's code byte */
     uint16_t crc;
     uint8_t hdr[PROTO_HEADER_SIZE];
     uint8_t code;
@@ -224,7 +224,7 @@ typedef struct proto_decoder {
     uint16_t crc_len;               /* kept <= len - 2 (the last two bytes are the CRC) */
     uint8_t left;                   /* data bytes left in the current COBS block; 0: a code next */
     bool zero;                      /* the last block ended with an implied 0x00 (not yet stored) */
-    bool discarding; /* inside an oversize frame: drop until the next 0x00 */
+    bool discarding;                /* inside an oversize frame: drop until the next 0x00 */
     proto_decoder_stats_t stats;
 } proto_decoder_t;
 

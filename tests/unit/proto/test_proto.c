@@ -406,7 +406,9 @@ static void test_frame_writer_matches_encode(void **state)
     for (int pattern = 0; pattern < 3; pattern++) {
         for (size_t len = 0; len <= PROTO_MAX_BODY; len++) {
             for (size_t i = 0; i < len; i++)
-                body[i] = pattern == 0 ? (uint8_t)(i * 37u) : pattern == 1 ? 0xa5 : (uint8_t)(i % 3);
+                body[i] = pattern == 0   ? (uint8_t)(i * 37u)
+                          : pattern == 1 ? 0xa5
+                                         : (uint8_t)(i % 3);
             int n = proto_frame_encode(want, sizeof(want), PROTO_MSG_PING, (uint16_t)(len * 5u),
                                        body, len);
             assert_true(n > 0);
