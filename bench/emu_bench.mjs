@@ -2,10 +2,10 @@
 // 125 MHz, 8 ns per cycle). Usage:
 //   node bench/emu_bench.mjs BUILD/firmware/firmware-emu.elf
 // needs the .bin next to the .elf and arm-none-eabi-nm on PATH. Prints a Markdown report.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { bootBoard, hello, settle } from '../tests/emu/lib/scenario.mjs';
 import { MSG, u16le, u32le, decodeTaskStats } from '../tests/emu/lib/proto.mjs';
+import { loadSymbols, loadLines, makeProfiler } from './lib/profile.mjs';
 
 const elf = process.argv[2];
 if (!elf) {
@@ -14,105 +14,21 @@ if (!elf) {
 }
 const bin = elf.replace(/\.elf$/, '.bin');
 
-// ---- symbols: PC -> function ------------------------------------------------------------
-const syms = execFileSync('arm-none-eabi-nm', ['-S', '--defined-only', elf], { encoding: 'utf8' })
-  .split('\n').map((l) => l.trim().split(/\s+/))
-  .filter((f) => f.length === 4 && /[tTwW]/.test(f[2]))
-  .map(([a, sz, , name]) => ({ start: parseInt(a, 16) & ~1, size: parseInt(sz, 16), name }))
-  .sort((x, y) => x.start - y.start);
-function symAt(pc) {
-  let lo = 0, hi = syms.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const s = syms[mid];
-    if (pc < s.start) hi = mid - 1;
-    else if (pc >= s.start + s.size) lo = mid + 1;
-    else return s;
-  }
-  return null;
-}
-const starts = new Map(syms.map((s) => [s.start, s.name]));
+const sym = loadSymbols(elf);
+const srcAt = loadLines(elf);
 
-// ---- source lines: PC -> source file (DWARF line table), so that scheduler code inlined
-// into a task (sched.h's inline waits) is still counted as the scheduler's ----------------
-const lineRows = [];
-{
-  const dump = execFileSync('arm-none-eabi-objdump', ['--dwarf=decodedline', elf],
-    { encoding: 'utf8', maxBuffer: 256 << 20 });
-  for (const l of dump.split('\n')) {
-    const f = l.trim().split(/\s+/);
-    if (f.length >= 3 && /^0x[0-9a-f]+$/.test(f[2])) {
-      lineRows.push({ addr: parseInt(f[2], 16), file: f[1] === '-' ? null : f[0] });
-    }
-  }
-  lineRows.sort((a, b) => a.addr - b.addr); // stable: the last row at an address wins below
-}
-function srcAt(pc) {
-  let lo = 0, hi = lineRows.length - 1, best = null;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (lineRows[mid].addr <= pc) { best = mid; lo = mid + 1; } else hi = mid - 1;
-  }
-  return best === null ? null : lineRows[best].file;
-}
-
-// Where cycles go. A task body is the dynamic extent of a *_fn call: from its first
-// instruction until the PC returns to the address in LR at entry (its callees included). The
-// scheduler's share is everything else (loop, timer list, accounting, idle path, ISRs, the
-// WFI exit) plus, inside a task body, the scheduler primitives a task calls (sched_*,
-// hal_time_us) and any instruction compiled from sched.h or sched.c (inline waits), so no
-// cost can hide in a function the benchmark forgot to list or in code the compiler inlined.
-// The idle path is the dynamic extent of a call to idle(): the masked sleep decision,
+// Where cycles go (bench/lib/profile.mjs). A task body is the dynamic extent of a *_fn call:
+// from its first instruction until the PC returns to the address in LR at entry (its callees
+// included). The scheduler's share is everything else (loop, timer list, accounting, idle
+// path, ISRs, the WFI exit) plus, inside a task body, the scheduler primitives a task calls
+// (sched_*, hal_time_us) and any instruction compiled from sched.h or sched.c (inline waits),
+// so no cost can hide in a function the benchmark forgot to list or in code the compiler
+// inlined. The idle path is the dynamic extent of a call to idle(): the masked sleep decision,
 // hal_idle_until (alarm, WFI), the clock read after waking and any ISR that runs when idle()
 // unmasks. A switch that follows a sleep pays it; one between two ready tasks does not.
-const TASK = /_fn$/;
-const SCHED_PRIM = /^(sched_|hal_time_us$|__.*_veneer$)/;
-const SCHED_SRC = /^sched\.[ch]$/;
-
 function profiled(board) {
-  const prof = { byName: new Map(), entries: new Map(), sched: 0, body: 0, idle: 0, all: 0,
-    idleCalls: 0, maxRun: new Map() };
-  let ret = -1; // return address of the task body being executed, -1 outside any
-  let runStart = 0, runName = ''; // the run in progress: its first cycle and task
-  const runFns = new Map(); // cycles per function inside the run in progress
-  let idleRet = -1; // return address of the idle() call being executed
-  const idleStart = syms.find((s) => s.name === 'idle')?.start ?? -1;
-  board.profiler = (pc, cycles) => {
-    const s = symAt(pc);
-    const name = s ? s.name : '?';
-    prof.all += cycles;
-    prof.byName.set(name, (prof.byName.get(name) || 0) + cycles);
-    if (ret >= 0 && pc === ret) {
-      ret = -1;
-      const dur = board.totalCycles - runStart; // this instruction's cycles not yet added
-      if (dur > (prof.maxRun.get(runName)?.cycles ?? -1)) {
-        const top = [...runFns.entries()].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.PICOD_BENCH_WHERE || 3))
-          .map(([f, c]) => `${f} ${c}`).join(', ');
-        prof.maxRun.set(runName, { cycles: dur, atUs: board.timeUs(), top });
-      }
-    }
-    if (idleRet >= 0 && pc === idleRet) idleRet = -1;
-    if (ret < 0 && starts.has(pc) && TASK.test(starts.get(pc))) {
-      const n = starts.get(pc);
-      ret = board.mcu.core.registers[14] & ~1;
-      runStart = board.totalCycles - cycles; // totalCycles already includes this instruction
-      runName = n;
-      runFns.clear();
-      prof.entries.set(n, (prof.entries.get(n) || 0) + 1);
-      if (prof.onEntry) prof.onEntry(n);
-    }
-    if (ret < 0 && idleRet < 0 && pc === idleStart) {
-      idleRet = board.mcu.core.registers[14] & ~1;
-      prof.idleCalls++;
-    }
-    if (ret >= 0) runFns.set(name, (runFns.get(name) || 0) + cycles);
-    if (ret >= 0 && !SCHED_PRIM.test(name) && !SCHED_SRC.test(srcAt(pc) || '')) {
-      prof.body += cycles;
-    } else {
-      prof.sched += cycles;
-      if (idleRet >= 0) prof.idle += cycles;
-    }
-  };
+  const prof = makeProfiler(board, sym, srcAt, { where: Number(process.env.PICOD_BENCH_WHERE || 3) });
+  board.profiler = prof.hook;
   return prof;
 }
 

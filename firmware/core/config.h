@@ -43,10 +43,20 @@
 #ifndef CONFIG_LINK_RX_CHUNK
 #define CONFIG_LINK_RX_CHUNK 64 /* bytes read from the port per step */
 #endif
-#ifndef CONFIG_LINK_RX_BUDGET
-#define CONFIG_LINK_RX_BUDGET                                                                      \
-    1 /* frames dispatched per run before yielding: one, so a                                      \
-       * run encodes at most one response (+ its events) */
+/* Fairness under load (docs/FIRMWARE.md): the most work one run of the link task may do, so
+ * that a host sending at full speed - valid frames or garbage - cannot starve other tasks
+ * (every run <= 50 us on the RP2040, bench/flood_bench.mjs). One frame per run at most. */
+#ifndef CONFIG_LINK_RX_BYTES
+#define CONFIG_LINK_RX_BYTES 48 /* bytes taken from the port per run, whatever they are */
+#endif
+#ifndef CONFIG_LINK_ANSWER_INLINE
+#define CONFIG_LINK_ANSWER_INLINE 32 /* a longer answer is framed in a run of its own */
+#endif
+#ifndef CONFIG_LINK_FRAME_STEP
+#define CONFIG_LINK_FRAME_STEP 64 /* bytes of such framing work per run (CRC, then COBS) */
+#endif
+#ifndef CONFIG_LINK_TX_BYTES
+#define CONFIG_LINK_TX_BYTES 128 /* bytes handed to the port per run */
 #endif
 /* Bytes of answer kept per exactly-once window slot (PROTO_SEQ_WINDOW slots): the largest
  * answer a host may ask for again, I2C_XFER's 1 + 128 (PING is echoed, HELLO never repeated). */

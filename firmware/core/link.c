@@ -37,6 +37,26 @@ typedef struct win_slot {
     uint8_t body[CONFIG_LINK_WINDOW_BODY];
 } win_slot_t;
 
+/* The steps of the RX side. Each is one run of the link task, so that neither a flood of
+ * bytes nor a large frame makes a long run (docs/FIRMWARE.md, "Fairness under load"). */
+enum rx_step {
+    RX_FEED = 0, /* take up to CONFIG_LINK_RX_BYTES bytes from the port into the decoder */
+    RX_HANDLE,   /* a frame (or a decoding error) is waiting to be handled */
+    RX_ANSWER,   /* an answer's body is ready; framing it is the next run's work */
+};
+
+/* An answer whose framing (CRC + COBS of the whole frame) is left for runs of its own. */
+typedef struct answer {
+    const uint8_t *body; /* lk.body, a window slot's body, or the request's (in the decoder) */
+    uint16_t len;
+    uint16_t seq;
+    uint8_t type; /* frame type: PROTO_MSG_ACK(req_type) or PROTO_MSG_ERROR */
+    uint8_t req_type;
+    uint8_t keep; /* WIN_ACK / WIN_ERROR: keep it in the window; WIN_EMPTY: do not */
+} answer_t;
+
+static int txq_push_frame(const uint8_t *frame, size_t n);
+
 _Static_assert(CONFIG_LINK_WINDOW_BODY <= 255, "window body length is a uint8_t");
 /* Every answer but PING's (echoed) and HELLO's (never a duplicate) must fit a slot. */
 _Static_assert(CONFIG_LINK_WINDOW_BODY >= 1 + PROTO_I2C_MAX_DATA, "I2C_XFER ack must fit");
@@ -58,11 +78,17 @@ static struct {
     /* Exactly-once window: the answers to the last PROTO_SEQ_WINDOW request seqs. */
     win_slot_t win[PROTO_SEQ_WINDOW];
 
-    /* RX */
+    /* RX, one bounded step per run (link_receive): feed bytes, handle a frame, frame an answer */
     proto_decoder_t dec;
     uint8_t rx[CONFIG_LINK_RX_CHUNK];
     uint16_t rx_len, rx_pos;
-    uint8_t body[PROTO_MAX_BODY]; /* response body scratch */
+    uint8_t rx_step;     /* enum rx_step */
+    int frame_rc;        /* RX_HANDLE: what the decoder said about frame */
+    proto_frame_t frame; /* RX_HANDLE: borrowed from dec until the next feed */
+    answer_t answer;     /* RX_ANSWER: an answer being framed, a step per run */
+    proto_frame_writer_t fw;
+    uint8_t fbuf[PROTO_MAX_FRAME]; /* its frame (copied into a TX slot when complete) */
+    uint8_t body[PROTO_MAX_BODY];  /* response body scratch */
 
     /* host watchdog and link state */
     uint8_t state;
@@ -149,24 +175,26 @@ static bool txq_drop_oldest_event(void)
 
 static bool link_flush(void);
 
-/* Encode a frame into a free slot (evicting an event if needed). */
-static int txq_push(bool is_event, uint8_t type, uint16_t seq, const uint8_t *body, size_t len)
+/* A free slot for a new frame (evicting an event if needed), or NULL: then *rc says why
+ * (0: the new event itself was dropped, counted). */
+static txslot_t *txq_free_slot(bool is_event, int *rc)
 {
-    if (len > PROTO_MAX_BODY)
-        return -PROTO_E_LENGTH;
     if (lk.count == CONFIG_TXQ_SLOTS && !txq_drop_oldest_event()) {
         if (is_event) {
             lk.ctr.tx_events_dropped++; /* full of responses: the new event is the oldest */
             lk.drops_unsent++;
-            return 0;
+            *rc = 0;
+            return NULL;
         }
-        return -PROTO_E_BUSY; /* cannot happen: see link_can_take_request() */
+        *rc = -PROTO_E_BUSY; /* cannot happen: see link_can_take_request() */
+        return NULL;
     }
-    uint8_t slot = lk.order[lk.count];
-    txslot_t *s = &lk.slots[slot];
-    int n = proto_frame_encode(s->data, sizeof(s->data), type, seq, body, len);
-    if (n < 0)
-        return n;
+    return &lk.slots[lk.order[lk.count]];
+}
+
+/* Queue the frame just written into slot s. */
+static void txq_commit(txslot_t *s, size_t n, bool is_event)
+{
     s->len = (uint16_t)n;
     s->is_event = is_event ? 1 : 0;
     lk.count++;
@@ -175,6 +203,33 @@ static int txq_push(bool is_event, uint8_t type, uint16_t seq, const uint8_t *bo
     /* Written to the port by the link task, in a run of its own: the producer's run (a
      * sensor reading, a button event, a response) only frames, which halves the longest run. */
     sched_event_set(&lk.ev);
+}
+
+/* Encode a frame into a free slot (evicting an event if needed). */
+static int txq_push(bool is_event, uint8_t type, uint16_t seq, const uint8_t *body, size_t len)
+{
+    int rc = 0;
+    if (len > PROTO_MAX_BODY)
+        return -PROTO_E_LENGTH;
+    txslot_t *s = txq_free_slot(is_event, &rc);
+    if (!s)
+        return rc;
+    int n = proto_frame_encode(s->data, sizeof(s->data), type, seq, body, len);
+    if (n < 0)
+        return n;
+    txq_commit(s, (size_t)n, is_event);
+    return 0;
+}
+
+/* Queue a response framed elsewhere (answer_step). */
+static int txq_push_frame(const uint8_t *frame, size_t n)
+{
+    int rc = 0;
+    txslot_t *s = txq_free_slot(false, &rc);
+    if (!s)
+        return rc;
+    memcpy(s->data, frame, n);
+    txq_commit(s, n, false);
     return 0;
 }
 
@@ -236,19 +291,58 @@ static int respond_error_now(uint16_t seq, uint8_t req_type, uint8_t code, uint1
     return rc;
 }
 
+/* Frame and queue an answer; keep it in the window if a->keep says so. */
+static void answer_send(const answer_t *a)
+{
+    int rc = txq_push(false, a->type, a->seq, a->body, a->len);
+    if (rc == 0 && a->keep != WIN_EMPTY)
+        win_record(a->seq, a->req_type, a->keep, a->body, a->len);
+}
+
+/* Framing costs ~40 cycles per body byte (CRC, COBS, the copy into the window): a short answer
+ * is framed in the run that handled its request, a longer one (HELLO's, GET_STATS', a large
+ * PING's) in the link task's next runs, CONFIG_LINK_FRAME_STEP bytes of work per run
+ * (RX_ANSWER). Its body stays put meanwhile: nothing is fed to the decoder, dispatched or
+ * recorded in the window until the frame is queued. */
+static void answer_soon(const uint8_t *body, size_t len, uint16_t seq, uint8_t type,
+                        uint8_t req_type, uint8_t keep)
+{
+    answer_t a = {body, (uint16_t)len, seq, type, req_type, keep};
+    if (len <= CONFIG_LINK_ANSWER_INLINE ||
+        proto_frame_writer_init(&lk.fw, lk.fbuf, sizeof(lk.fbuf), type, seq, body, len) < 0) {
+        answer_send(&a); /* (an oversized body fails there, as it always did) */
+        return;
+    }
+    lk.answer = a;
+    lk.rx_step = RX_ANSWER;
+}
+
+/* RX_ANSWER: one step of framing the pending answer; queue it once complete. */
+static void answer_step(void)
+{
+    int n = proto_frame_writer_step(&lk.fw, CONFIG_LINK_FRAME_STEP);
+    if (n == 0)
+        return;
+    lk.rx_step = RX_FEED;
+    const answer_t *a = &lk.answer;
+    if (n > 0 && txq_push_frame(lk.fbuf, (size_t)n) == 0 && a->keep != WIN_EMPTY)
+        win_record(a->seq, a->req_type, a->keep, a->body, a->len);
+}
+
 /* A duplicate: answer it from the window (the same bytes as the first answer), or not at all
  * while the first copy is still being executed. */
 static void win_answer(const win_slot_t *w, const proto_frame_t *f)
 {
     switch (w->state) {
     case WIN_ACK:
-        (void)txq_push(false, PROTO_MSG_ACK(w->type), w->seq, w->body, w->len);
+        answer_soon(w->body, w->len, w->seq, PROTO_MSG_ACK(w->type), w->type, WIN_EMPTY);
         break;
     case WIN_ERROR:
-        (void)txq_push(false, PROTO_MSG_ERROR, w->seq, w->body, w->len);
+        answer_soon(w->body, w->len, w->seq, PROTO_MSG_ERROR, w->type, WIN_EMPTY);
         break;
     case WIN_ECHO:
-        (void)txq_push(false, PROTO_MSG_ACK(PROTO_MSG_PING), f->seq, f->body, f->body_len);
+        answer_soon(f->body, f->body_len, f->seq, PROTO_MSG_ACK(PROTO_MSG_PING), PROTO_MSG_PING,
+                    WIN_EMPTY);
         break;
     case WIN_LOST:
         (void)respond_error_now(f->seq, f->type, PROTO_E_INTERNAL, 0, false);
@@ -270,19 +364,35 @@ static void report_drops(void)
         (void)txq_push(true, PROTO_MSG_FAULT, lk.evt_seq++, b, (size_t)n);
 }
 
-/* Hand queued frames to the port. Returns true if any byte was written. */
+/* Hand queued frames to the port, at most CONFIG_LINK_TX_BYTES bytes per run (the copy into
+ * the port's buffer costs a few cycles per byte, and six full slots are 1.5 KiB). Returns true
+ * if any byte was written; with more left for a next run, the link task's event is set. */
 static bool link_flush(void)
 {
     bool wrote = false;
+    size_t budget = CONFIG_LINK_TX_BYTES;
     if (lk.silent)
         return false;
     while (lk.count) {
         txslot_t *s = &lk.slots[lk.order[0]];
-        size_t n = hal_link_write(s->data + lk.tx_off, (size_t)(s->len - lk.tx_off));
+        size_t want = (size_t)(s->len - lk.tx_off);
+        if (want > budget)
+            want = budget;
+        size_t n = hal_link_write(s->data + lk.tx_off, want);
         lk.tx_off = (uint16_t)(lk.tx_off + n);
+        budget -= n;
         wrote = wrote || n > 0;
-        if (lk.tx_off < s->len)
+        if (budget == 0 && (lk.tx_off < s->len || lk.count > 1)) {
+            if (lk.tx_off == s->len) {
+                lk.tx_off = 0;
+                lk.ctr.tx_frames++;
+                txq_remove(0);
+            }
+            sched_event_set(&lk.ev); /* the rest in the next run */
             return wrote;
+        }
+        if (lk.tx_off < s->len)
+            return wrote; /* the port is full: link_tx_isr wakes us */
         lk.tx_off = 0;
         lk.ctr.tx_frames++;
         txq_remove(0);
@@ -449,7 +559,7 @@ static void handle_request(const proto_frame_t *f)
         (void)respond_error_now(f->seq, f->type, (uint8_t)-n, 0, true);
         return;
     }
-    (void)respond_now(f->seq, f->type, lk.body, (size_t)n);
+    answer_soon(lk.body, (size_t)n, f->seq, PROTO_MSG_ACK(f->type), f->type, WIN_ACK);
 }
 
 static void handle_frame(int rc, const proto_frame_t *f)
@@ -467,33 +577,68 @@ static void handle_frame(int rc, const proto_frame_t *f)
     handle_request(f);
 }
 
-/* Decode and dispatch up to CONFIG_LINK_RX_BUDGET frames. Returns true if work remains. */
-static bool link_receive(void)
+/* RX_FEED: take at most CONFIG_LINK_RX_BYTES bytes from the port - valid, garbage, delimiters
+ * and bytes dropped while silent all count - and stop at the first frame the decoder
+ * completes or rejects (handled in the next run: RX_HANDLE). The decoder does its COBS and CRC
+ * work byte by byte, so completing even the largest frame adds nothing proportional to its
+ * length (proto.h). Returns true if more work may be waiting, false when the port is empty or
+ * no response slot is free (link_tx_isr wakes us then); *took = the bytes taken. */
+static bool link_feed(size_t *took)
 {
-    unsigned frames = 0;
-    while (frames < CONFIG_LINK_RX_BUDGET) {
+    size_t budget = CONFIG_LINK_RX_BYTES;
+    *took = 0;
+    while (budget > 0) {
         if (lk.rx_pos == lk.rx_len) {
             lk.rx_pos = lk.rx_len = 0;
-            size_t n = hal_link_read(lk.rx, sizeof(lk.rx));
+            size_t n = hal_link_read(lk.rx, budget < sizeof(lk.rx) ? budget : sizeof(lk.rx));
             if (n == 0)
                 return false;
-            if (lk.silent)
-                continue; /* a silent board drops what it hears */
+            *took += n;
+            if (lk.silent) {
+                budget -= n; /* a silent board drops what it hears */
+                continue;
+            }
             lk.rx_len = (uint16_t)n;
         }
         if (!link_can_take_request())
             return false; /* wait for TX space (link_tx_isr wakes us) */
-        proto_frame_t f;
-        size_t used = 0;
-        int rc = proto_decoder_feed(&lk.dec, lk.rx + lk.rx_pos, (size_t)(lk.rx_len - lk.rx_pos),
-                                    &used, &f);
+        size_t avail = (size_t)(lk.rx_len - lk.rx_pos), used = 0;
+        if (avail > budget)
+            avail = budget;
+        int rc = proto_decoder_feed(&lk.dec, lk.rx + lk.rx_pos, avail, &used, &lk.frame);
         lk.rx_pos = (uint16_t)(lk.rx_pos + used);
+        budget -= used;
         if (rc != 0) {
-            frames++;
-            handle_frame(rc, &f);
+            lk.frame_rc = rc;
+            lk.rx_step = RX_HANDLE;
+            return true;
         }
     }
     return true;
+}
+
+/* What link_receive did. */
+enum { RX_NONE, RX_DONE, RX_MORE };
+
+/* One bounded step of RX work (enum rx_step). Returns RX_NONE if it found nothing to do,
+ * RX_DONE if it worked and the port is empty (or no response slot is free), RX_MORE if work
+ * remains. */
+static int link_receive(void)
+{
+    switch (lk.rx_step) {
+    case RX_ANSWER:
+        answer_step();
+        return RX_MORE;
+    case RX_HANDLE:
+        lk.rx_step = RX_FEED;
+        handle_frame(lk.frame_rc, &lk.frame); /* may leave its answer for the next runs */
+        return RX_MORE;
+    default: {
+        size_t took = 0;
+        bool more = link_feed(&took);
+        return more ? RX_MORE : took > 0 ? RX_DONE : RX_NONE;
+    }
+    }
 }
 
 static void link_reset_session(void)
@@ -503,6 +648,7 @@ static void link_reset_session(void)
     for (uint8_t i = 0; i < CONFIG_TXQ_SLOTS; i++)
         lk.order[i] = i;
     lk.rx_len = lk.rx_pos = 0;
+    lk.rx_step = RX_FEED;
     win_clear();
     proto_decoder_init(&lk.dec);
 }
@@ -520,7 +666,7 @@ static void link_fn(sched_task_t *t)
     TASK_BEGIN(t);
     for (;;) {
         TASK_AWAIT(t, &lk.ev, link_wait_us());
-        if (lk.state_event_pending) {
+        if (lk.state_event_pending && lk.rx_step != RX_ANSWER) { /* (a HELLO's ack first) */
             lk.state_event_pending = false;
             send_state_event(lk.state);
             TASK_YIELD(t); /* the rest of this round in the next run */
@@ -542,12 +688,14 @@ static void link_fn(sched_task_t *t)
             TASK_YIELD(t);
         }
         link_run_after_flush();
-        bool more = link_receive();
+        int rx = link_receive();
         (void)watchdog_check(hal_time_us());
-        if (more) {
-            /* More input: continue after the others had a turn. (Only setting the event is
-             * not enough: the next TASK_AWAIT would find it set and go on in the same run.) */
-            sched_event_set(&lk.ev);
+        if (rx != RX_NONE) {
+            /* One step of RX work per run: continue after the others had a turn. (Only setting
+             * the event is not enough: the next TASK_AWAIT would find it set and go on in the
+             * same run - as it would with an event the RX interrupt set meanwhile.) */
+            if (rx == RX_MORE)
+                sched_event_set(&lk.ev);
             TASK_YIELD(t);
         }
     }

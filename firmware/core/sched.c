@@ -89,6 +89,7 @@ void sched_init(void)
     task_count = 0;
     fault_cb = NULL;
     S.running_id = 0xff;
+    sched_event_init(&sched_exit_event_, false);
     hal_watchdog_feed();
     memset(&feeder, 0, sizeof(feeder));
     feeder.fn = sched_feed_fn;
@@ -174,10 +175,13 @@ void sched_task_set_budget(sched_task_t *t, uint16_t us)
     t->watch_us = 0;
 }
 
+sched_event_t sched_exit_event_; /* level: set by every task that finishes (TASK_GATHER) */
+
 void sched_exit_(sched_task_t *t)
 {
     t->state = SCHED_DONE;
     t->lc = 0;
+    sched_event_set(&sched_exit_event_);
 }
 
 uint32_t sched_now(void)
@@ -185,7 +189,10 @@ uint32_t sched_now(void)
     uint8_t id = S.running_id;
     if (id == FEEDER_ID)
         return feeder.deadline;
-    return id < task_count ? registry[id]->deadline : hal_time_us();
+    /* (running_id names the last task between runs too: only a running one's time counts) */
+    if (id < task_count && registry[id]->state == SCHED_RUNNING)
+        return registry[id]->deadline;
+    return hal_time_us();
 }
 
 /* The waits sched_await_ does not inline: a timeout of 0 (just test), none, or too long. */
@@ -238,6 +245,22 @@ void sched_event_clear(sched_event_t *ev)
     ev->set = 0;
 }
 
+/* An empty asm that "may change" p: the compiler keeps p in a register instead of
+ * recomputing it from a reloaded index after the task's call. */
+#define OPAQUE(p)   __asm__("" : "+r"(p))
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Make a waiting task ready: its wait ended by an event (not timed out). */
+static void wake_task(sched_task_t *t)
+{
+    if (t->flags & SCHED_F_TIMED)
+        timer_remove(t);
+    t->wait = NULL;
+    t->flags = 0;
+    ready_push(t);
+}
+
 /* Deliver set events to their waiters (registry order). */
 static void wake_waiters(void)
 {
@@ -247,23 +270,20 @@ static void wake_waiters(void)
         if (t->state != SCHED_WAITING)
             continue;
         sched_event_t *ev = (sched_event_t *)(uintptr_t)t->wait;
-        if (!ev->set)
+        if (UNLIKELY(ev->auto_clear == SCHED_EV_ANY)) {
+            sched_any_t *a = (sched_any_t *)ev; /* head is its first member */
+            int m = sched_any_poll(a);
+            if (m < 0)
+                continue;
+            a->which = (int8_t)m;
+        } else if (!ev->set) {
             continue;
-        if (ev->auto_clear)
+        } else if (ev->auto_clear) {
             ev->set = 0;
-        if (t->flags & SCHED_F_TIMED)
-            timer_remove(t);
-        t->wait = NULL;
-        t->flags = 0;
-        ready_push(t);
+        }
+        wake_task(t);
     }
 }
-
-/* An empty asm that "may change" p: the compiler keeps p in a register instead of
- * recomputing it from a reloaded index after the task's call. */
-#define OPAQUE(p)   __asm__("" : "+r"(p))
-#define LIKELY(x)   __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 ALWAYS_INLINE void note_lateness(sched_task_stats_t *st, int32_t late)
 {
@@ -452,6 +472,119 @@ void sched_run(void)
             now = run_head(t, now, late);
         now = idle(now);
     }
+}
+
+/* ---- any of several events ---------------------------------------------------------------- */
+
+void sched_any_init(sched_any_t *a, sched_event_t *const *evs, uint8_t n)
+{
+    a->head.set = 0;
+    a->head.auto_clear = SCHED_EV_ANY;
+    a->n = n;
+    a->which = -1;
+    a->evs = evs;
+}
+
+int sched_any_poll(sched_any_t *a)
+{
+    for (uint8_t i = 0; i < a->n; i++) {
+        sched_event_t *ev = a->evs[i];
+        if (ev->set) {
+            if (ev->auto_clear)
+                ev->set = 0;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* ---- lock ------------------------------------------------------------------------------------ */
+
+void sched_lock_init(sched_lock_t *l)
+{
+    l->owner = NULL;
+    sched_event_init(&l->released, true);
+}
+
+bool sched_lock_try(sched_lock_t *l, sched_task_t *t)
+{
+    if (l->owner && l->owner != t)
+        return false;
+    l->owner = t;
+    return true;
+}
+
+/* A release hands the lock straight to the next waiter, looking from the releasing task's
+ * id on (round-robin among waiters, as uasyncio's Lock is FIFO), and wakes just that one: a
+ * holder that takes it again at once (the seeds' loop) cannot starve the others. */
+void sched_lock_release(sched_lock_t *l)
+{
+    sched_task_t *next = NULL;
+    uint8_t from = l->owner ? (uint8_t)(l->owner->id + 1u) : 0u;
+    for (uint8_t k = 0; k < task_count && !next; k++) {
+        sched_task_t *t = registry[(uint8_t)(from + k) % task_count];
+        if (t->state == SCHED_WAITING && t->wait == &l->released)
+            next = t;
+    }
+    l->owner = next;
+    if (next)
+        wake_task(next);
+}
+
+/* ---- gather ---------------------------------------------------------------------------------- */
+
+bool sched_all_done(sched_task_t *const *tasks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (tasks[i]->state != SCHED_DONE)
+            return false;
+    }
+    return true;
+}
+
+/* ---- retriggerable delay ----------------------------------------------------------------------
+ * The delay's task waits on its kick event with the time left as timeout; a trigger or a stop
+ * kicks it to look again. The task is the first member of sched_delay_t. */
+
+static void delay_fn(sched_task_t *t)
+{
+    sched_delay_t *d = (sched_delay_t *)(void *)t;
+    TASK_BEGIN(t);
+    for (;;) {
+        TASK_AWAIT(t, &d->kick, d->running ? d->deadline - sched_now() : SCHED_FOREVER);
+        if (!d->running || sched_time_before(sched_now(), d->deadline))
+            continue; /* stopped, or triggered again: wait for the new deadline */
+        d->running = 0;
+        d->expiries++;
+        sched_event_set(&d->expired);
+        if (d->cb)
+            d->cb(d);
+    }
+    TASK_END(t);
+}
+
+int sched_delay_init(sched_delay_t *d, const char *name, void (*cb)(sched_delay_t *d))
+{
+    memset(d, 0, sizeof(*d));
+    d->cb = cb;
+    sched_event_init(&d->kick, true);
+    sched_event_init(&d->expired, true);
+    return sched_task_add(&d->task, delay_fn, name);
+}
+
+void sched_delay_trigger(sched_delay_t *d, uint32_t us)
+{
+    if (us > SCHED_MAX_WAIT_US)
+        us = SCHED_MAX_WAIT_US;
+    d->deadline = sched_now() + us;
+    d->running = 1;
+    sched_event_set(&d->kick);
+}
+
+void sched_delay_stop(sched_delay_t *d)
+{
+    d->running = 0;
+    sched_event_set(&d->kick);
 }
 
 void sched_queue_init(sched_queue_t *q, void *storage, uint16_t elem_size, uint8_t cap)

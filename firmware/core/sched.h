@@ -96,6 +96,42 @@ typedef struct sched_event {
     uint8_t auto_clear;
 } sched_event_t;
 
+/* Marks a sched_any_t's header event (sched_event_t.auto_clear): not a flag of its own. */
+#define SCHED_EV_ANY 2u
+
+/* Wait for any of several events (asyncio.wait(..., return_when=FIRST_COMPLETED) over
+ * events): a task waits on the group's header; the dispatcher looks at the members when an
+ * event is set. The member array is borrowed (static). which: the index of the member that
+ * ended the last TASK_AWAIT_ANY (consumed if it is auto-clear), -1 if it timed out. */
+typedef struct sched_any {
+    sched_event_t head; /* private */
+    uint8_t n;
+    int8_t which;
+    sched_event_t *const *evs;
+} sched_any_t;
+
+/* Mutual exclusion between tasks (asyncio.Lock). Task context only. A holder that can be
+ * cancelled releases it in its TASK_CLEANUP. A release hands the lock to a waiter directly
+ * (round-robin in task-id order from the releasing task's), so that a holder which asks for
+ * it again at once queues behind them. */
+typedef struct sched_lock {
+    sched_task_t *owner;    /* NULL: free */
+    sched_event_t released; /* private: what waiters wait on (never set: a release wakes one) */
+} sched_lock_t;
+
+/* A retriggerable delay (micropython-async's Delay_ms): a software watchdog or a timeout that
+ * every trigger pushes back. It is a task of its own (one registry slot) that sleeps until the
+ * deadline; on expiry it sets `expired` (auto-clear) and calls cb, if any, from its task. */
+typedef struct sched_delay {
+    sched_task_t task; /* private */
+    uint32_t deadline; /* while running */
+    uint8_t running;
+    sched_event_t kick;    /* private: wakes the delay's task to look at its deadline again */
+    sched_event_t expired; /* set on each expiry: TASK_AWAIT it, or poll sched_event_is_set */
+    void (*cb)(struct sched_delay *d);
+    uint32_t expiries; /* how many times it expired */
+} sched_delay_t;
+
 /* Bounded queue of fixed-size elements, copied in and out (no pointers kept). The storage
  * is the caller's static array of cap * elem_size bytes. Task context only. */
 typedef struct sched_queue {
@@ -153,6 +189,40 @@ void sched_event_clear(sched_event_t *ev);
 static inline bool sched_event_is_set(const sched_event_t *ev)
 {
     return ev->set != 0;
+}
+
+/* ---- any / lock / gather / delay (task context only) ---- */
+
+/* evs: n (1..255) borrowed event pointers. */
+void sched_any_init(sched_any_t *a, sched_event_t *const *evs, uint8_t n);
+/* The index of the first member that is set (consuming it if auto-clear), or -1. */
+int sched_any_poll(sched_any_t *a);
+
+void sched_lock_init(sched_lock_t *l);
+/* Take l for t if it is free. Returns true if t holds it now (also if it held it already). */
+bool sched_lock_try(sched_lock_t *l, sched_task_t *t);
+/* Give l up (only its holder may). */
+void sched_lock_release(sched_lock_t *l);
+static inline bool sched_lock_is_held(const sched_lock_t *l)
+{
+    return l->owner != NULL;
+}
+
+/* True if every task of tasks[0..n) is SCHED_DONE (finished, or cancelled). */
+bool sched_all_done(sched_task_t *const *tasks, size_t n);
+/* Set whenever a task finishes (level: TASK_GATHER clears it before it looks). Private. */
+extern sched_event_t sched_exit_event_;
+
+/* Register d's task (a registry slot; name borrowed) and leave it stopped. cb may be NULL.
+ * Returns the task id or -1 (registry full). */
+int sched_delay_init(sched_delay_t *d, const char *name, void (*cb)(sched_delay_t *d));
+/* (Re)start: expire us microseconds from now (from when the current run was due, in a task),
+ * whatever was left of a running delay. */
+void sched_delay_trigger(sched_delay_t *d, uint32_t us);
+void sched_delay_stop(sched_delay_t *d);
+static inline bool sched_delay_running(const sched_delay_t *d)
+{
+    return d->running != 0;
 }
 
 void sched_queue_init(sched_queue_t *q, void *storage, uint16_t elem_size, uint8_t cap);
@@ -357,6 +427,47 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
         }                                                                                          \
     } while (0)
 
+/* Wait until one of the group's events is set, or timeout_us passes (the timeout restarts if
+ * another task consumed the event first). Afterwards (a)->which is the member's index, or -1
+ * after a timeout (sched_timed_out(t) too). */
+#define TASK_AWAIT_ANY(t, a, timeout_us)                                                           \
+    do {                                                                                           \
+        (t)->flags &= (uint8_t)~SCHED_F_TIMEDOUT;                                                  \
+        while (((a)->which = (int8_t)sched_any_poll(a)) < 0) {                                     \
+            TASK_AWAIT_LINE_((t), &(a)->head, (timeout_us));                                       \
+            if (sched_timed_out(t) || (a)->which >= 0)                                             \
+                break;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Take the lock, waiting up to timeout_us (`async with lock`); sched_timed_out(t): not taken.
+ * Release it with sched_lock_release(). */
+#define TASK_LOCK(t, l, timeout_us)                                                                \
+    do {                                                                                           \
+        (t)->flags &= (uint8_t)~SCHED_F_TIMEDOUT;                                                  \
+        while (!sched_lock_try((l), (t))) {                                                        \
+            TASK_AWAIT_LINE_((t), &(l)->released, (timeout_us));                                   \
+            if (sched_timed_out(t))                                                                \
+                break;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Wait until every task of tasks[0..n) has finished (asyncio.gather over tasks, without
+ * results: keep those in the tasks' contexts), or timeout_us passes (restarted by each task
+ * that finishes); sched_timed_out(t): some still run. */
+#define TASK_GATHER(t, tasks, n, timeout_us)                                                       \
+    do {                                                                                           \
+        (t)->flags &= (uint8_t)~SCHED_F_TIMEDOUT;                                                  \
+        for (;;) {                                                                                 \
+            sched_event_clear(&sched_exit_event_);                                                 \
+            if (sched_all_done((tasks), (n)))                                                      \
+                break;                                                                             \
+            TASK_AWAIT_LINE_((t), &sched_exit_event_, (timeout_us));                               \
+            if (sched_timed_out(t))                                                                \
+                break;                                                                             \
+        }                                                                                          \
+    } while (0)
+
 /* Same as TASK_AWAIT; used inside other macros (one resume point per source line). */
 #define TASK_AWAIT_LINE_(t, ev, timeout_us)                                                        \
     if (!sched_await_lc_((t), (ev), (timeout_us), (uint16_t)__LINE__))                             \
@@ -382,6 +493,14 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
 #define TASK_CLEANUP(t)                                                                            \
     SCHED_FALLTHROUGH;                                                                             \
     case SCHED_LC_CANCEL:
+
+/* Finish now, from anywhere in the task function (`return` from an async def): SCHED_DONE;
+ * TASK_GATHER waiters see it. Its TASK_CLEANUP does not run. */
+#define TASK_EXIT(t)                                                                               \
+    do {                                                                                           \
+        sched_exit_(t);                                                                            \
+        return;                                                                                    \
+    } while (0)
 
 /* End of the task function: the task becomes SCHED_DONE. */
 #define TASK_END(t)                                                                                \

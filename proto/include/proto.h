@@ -166,6 +166,31 @@ typedef struct proto_frame {
 int proto_frame_encode(uint8_t *out, size_t cap, uint8_t type, uint16_t seq, const uint8_t *body,
                        size_t body_len);
 
+/* The same frame in steps, for a caller that bounds its work per step (a firmware task:
+ * docs/FIRMWARE.md, "Fairness under load"): proto_frame_writer_init, then
+ * proto_frame_writer_step until it returns the frame's length; the bytes in out are then
+ * exactly proto_frame_encode's. body is borrowed until the last step. */
+typedef struct proto_frame_writer {
+    uint8_t *out;
+    const uint8_t *body;
+    uint16_t cap, body_len;
+    uint16_t pos;         /* body bytes done in the current pass */
+    uint16_t o, code_pos; /* COBS state: next output byte, the open block's code byte */
+    uint16_t crc;
+    uint8_t hdr[PROTO_HEADER_SIZE];
+    uint8_t code;
+    uint8_t pass; /* 0: CRC, 1: stuffing, 2: done */
+    bool err;
+} proto_frame_writer_t;
+
+/* Returns 0, or -PROTO_E_LENGTH if body_len > PROTO_MAX_BODY or cap < 2. */
+int proto_frame_writer_init(proto_frame_writer_t *w, uint8_t *out, size_t cap, uint8_t type,
+                            uint16_t seq, const uint8_t *body, size_t body_len);
+/* Do at most max bytes of work (a byte through the CRC or through the stuffing counts one;
+ * the header and CRC bytes come free). Returns 0 while unfinished, the frame's length when
+ * done (and again if called after), or -PROTO_E_LENGTH if it does not fit cap. */
+int proto_frame_writer_step(proto_frame_writer_t *w, size_t max);
+
 /* Parse one COBS-decoded packet (header + body + CRC) held in pkt. Checks length, CRC and
  * the major version. On success fills *f (body borrowed from pkt) and returns 0.
  * Returns -PROTO_E_SHORT, -PROTO_E_CRC or -PROTO_E_VERSION (f is still filled for
@@ -187,10 +212,19 @@ typedef struct proto_decoder_stats {
  * error resynchronises at the next 0x00. Empty frames (0x00 0x00) are silently skipped and
  * counted nowhere: every frame starts with one (proto_frame_encode), and senders may send a
  * lone 0x00 to flush a receiver's partial frame. */
+/* Each byte is COBS-decoded as it arrives and the CRC brought up to date at the end of every
+ * feed, so that completing a frame costs the same few cycles whatever its length: a firmware
+ * task bounds its work per run by the bytes it feeds (docs/FIRMWARE.md, "Fairness under
+ * load"). */
 typedef struct proto_decoder {
-    uint8_t buf[PROTO_MAX_ENCODED];
-    uint16_t len;
-    bool discarding; /* inside an oversize frame: drop until the next 0x00 */
+    uint8_t buf[PROTO_MAX_ENCODED]; /* the packet decoded so far */
+    uint16_t len;                   /* decoded bytes in buf */
+    uint16_t enc;                   /* COBS bytes of this frame so far */
+    uint16_t crc;                   /* CRC of buf[0 .. crc_len) */
+    uint16_t crc_len;               /* kept <= len - 2 (the last two bytes are the CRC) */
+    uint8_t left;                   /* data bytes left in the current COBS block; 0: a code next */
+    bool zero;                      /* the last block ended with an implied 0x00 (not yet stored) */
+    bool discarding;                /* inside an oversize frame: drop until the next 0x00 */
     proto_decoder_stats_t stats;
 } proto_decoder_t;
 

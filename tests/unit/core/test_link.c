@@ -393,6 +393,129 @@ static void test_bad_requests(void **state)
     assert_true(ds->crc_errors + ds->cobs_errors + ds->short_frames > 0);
 }
 
+/* ---- fairness under load (issue 9): the work of one link run is bounded ---------------------- */
+
+/* Step the scheduler until the link task has run once more; returns how many bytes the
+ * decoder took and how many frames it completed (good or bad) in that run. */
+static void one_link_run(uint32_t *bytes, uint32_t *frames_done)
+{
+    const proto_decoder_stats_t *d = link_decoder_stats();
+    uint32_t b0 = d->bytes;
+    uint32_t f0 = d->frames + d->crc_errors + d->cobs_errors + d->oversize + d->short_frames;
+    uint32_t runs = sched_task_stats(link_task.id)->runs;
+    for (int guard = 0; guard < 100 && sched_task_stats(link_task.id)->runs == runs; guard++)
+        (void)sched_poll();
+    *bytes = d->bytes - b0;
+    *frames_done = d->frames + d->crc_errors + d->cobs_errors + d->oversize + d->short_frames - f0;
+}
+
+/* 8 KiB of garbage without a delimiter (what a host replaying stale USB data looks like): no
+ * run takes more than CONFIG_LINK_RX_BYTES of it, and the rest of the board keeps running.
+ * Before: one run consumed all of it (297 ms on a real link). */
+static void test_garbage_flood_bounded_per_run(void **state)
+{
+    (void)state;
+    boot_board(1000);
+    fake_run_for(100000); /* boot scan done */
+    static uint8_t junk[8000];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)(1 + (i * 13) % 255);
+    fake_link_push(junk, sizeof(junk));
+    link_rx_isr();
+    uint32_t total = 0;
+    for (int run = 0; total < sizeof(junk) && run < 1000; run++) {
+        uint32_t b, f;
+        one_link_run(&b, &f);
+        assert_true(b <= CONFIG_LINK_RX_BYTES);
+        total += b;
+    }
+    assert_int_equal(total, sizeof(junk));
+    assert_int_equal(link_decoder_stats()->frames, 0);
+    /* then a real request is answered as usual */
+    send_req(PROTO_MSG_PING, 7, (const uint8_t *)"hi", 2);
+    fake_run_for(1000);
+    collect();
+    assert_non_null(find_type(PROTO_MSG_ACK(PROTO_MSG_PING), 0));
+}
+
+/* 40 valid requests back to back, with empty frames and bad frames between them: a run
+ * completes at most one frame, and every request is answered, in order. */
+static void test_request_flood_one_frame_per_run(void **state)
+{
+    (void)state;
+    boot_board(1000);
+    fake_run_for(100000);
+    static const uint8_t zeros[16];
+    for (uint16_t i = 0; i < 40; i++) {
+        uint8_t body[4] = {(uint8_t)i, 1, 2, 3};
+        send_req(PROTO_MSG_PING, (uint16_t)(100 + i), body, sizeof(body));
+        fake_link_push(zeros, i % 3 ? 0 : sizeof(zeros));
+        if (i % 5 == 0)
+            fake_link_push((const uint8_t *)"\x07garbage\x00", 9);
+    }
+    int answered = 0;
+    for (int run = 0; run < 2000 && answered < 40; run++) {
+        uint32_t b, f;
+        one_link_run(&b, &f);
+        assert_true(b <= CONFIG_LINK_RX_BYTES);
+        assert_true(f <= 1);
+        collect();
+        for (int k = 0; k < nframes; k++) {
+            assert_int_equal(frames[k].type, PROTO_MSG_ACK(PROTO_MSG_PING));
+            assert_int_equal(frames[k].seq, 100 + answered);
+            assert_int_equal(frames[k].body[0], answered);
+            answered++;
+        }
+    }
+    assert_int_equal(answered, 40);
+}
+
+/* The largest answers (a 244-byte PING echo, HELLO's) are framed over several runs: they arrive
+ * whole and exact, a retransmission gets the same bytes, and nothing else is decoded meanwhile
+ * (the request behind them is answered after them). */
+static void test_large_answers_framed_in_steps(void **state)
+{
+    (void)state;
+    boot_board(1000);
+    fake_run_for(100000);
+    hello(1, 60000);
+    static uint8_t big[PROTO_MAX_BODY];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 7 + 1);
+    big[100] = 0; /* zeros inside: COBS blocks */
+    send_req(PROTO_MSG_PING, 2, big, sizeof(big));
+    send_req(PROTO_MSG_HEARTBEAT, 3, NULL, 0);
+    send_req(PROTO_MSG_PING, 2, big, sizeof(big)); /* a retransmission */
+    fake_run_for(10000);
+    collect();
+    const rx_frame_t *h = find_type(PROTO_MSG_ACK(PROTO_MSG_HELLO), 0);
+    assert_non_null(h);
+    proto_hello_ack_t ack;
+    assert_int_equal(proto_hello_ack_decode(h->body, h->len, &ack), 0);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_PING)), 2);
+    for (int k = 0; k < 2; k++) {
+        const rx_frame_t *p = find_type(PROTO_MSG_ACK(PROTO_MSG_PING), k);
+        assert_int_equal(p->seq, 2);
+        assert_int_equal(p->len, sizeof(big));
+        assert_memory_equal(p->body, big, sizeof(big));
+    }
+    /* order: HELLO ack (before its LINK_STATE), PING, HEARTBEAT, the retransmitted PING */
+    int ih = -1, ils = -1, ip = -1, ihb = -1;
+    for (int k = 0; k < nframes; k++) {
+        if (frames[k].type == PROTO_MSG_ACK(PROTO_MSG_HELLO))
+            ih = k;
+        if (frames[k].type == PROTO_MSG_LINK_STATE && ils < 0)
+            ils = k;
+        if (frames[k].type == PROTO_MSG_ACK(PROTO_MSG_PING) && ip < 0)
+            ip = k;
+        if (frames[k].type == PROTO_MSG_ACK(PROTO_MSG_HEARTBEAT))
+            ihb = k;
+    }
+    assert_true(ih < ils);
+    assert_true(ip < ihb);
+    assert_int_equal(link_counters()->rx_duplicates, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +529,9 @@ int main(void)
         cmocka_unit_test(test_frames_start_with_a_delimiter),
         cmocka_unit_test(test_reboot_waits_for_the_ack_to_leave),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_garbage_flood_bounded_per_run),
+        cmocka_unit_test(test_request_flood_one_frame_per_run),
+        cmocka_unit_test(test_large_answers_framed_in_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -438,6 +438,232 @@ static void test_registry_full(void **state)
     assert_int_equal(sched_task_add(&many[CONFIG_MAX_TASKS], sleeper_a, "m"), -1);
 }
 
+/* ---- gather: wait for several tasks to finish (asyncio.gather) ---- */
+static sched_task_t tg;
+static sched_task_t *const workers[3] = {&ta, &tb, &tc};
+static uint32_t gathered_at;
+static bool gather_timed_out;
+static uint32_t gather_timeout_us;
+static void gatherer(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_GATHER(t, workers, 3, gather_timeout_us);
+    gather_timed_out = sched_timed_out(t);
+    gathered_at = fake_now;
+    mark('G');
+    TASK_END(t);
+}
+
+static void test_gather(void **state)
+{
+    (void)state;
+    gather_timeout_us = SCHED_FOREVER;
+    sched_task_add(&ta, sleeper_a, "a"); /* done at +300 */
+    sched_task_add(&tb, sleeper_b, "b"); /* +100 */
+    sched_task_add(&tc, sleeper_c, "c"); /* +200 */
+    sched_task_add(&tg, gatherer, "g");
+    fake_run_for(1000);
+    assert_string_equal(trace, "bcaG");
+    assert_false(gather_timed_out);
+    assert_int_equal(gathered_at, 1000 + 300);
+
+    /* with a timeout shorter than the slowest: timed out, the others still run */
+    setup(NULL);
+    gather_timeout_us = 80;
+    sched_task_add(&ta, sleeper_a, "a");
+    sched_task_add(&tb, sleeper_b, "b");
+    sched_task_add(&tc, sleeper_c, "c");
+    sched_task_add(&tg, gatherer, "g");
+    fake_run_for(1000);
+    assert_true(gather_timed_out);
+    assert_int_equal(gathered_at, 1000 + 80);
+    assert_string_equal(trace, "Gbca");
+
+    /* the timeout restarts whenever one of them finishes: 150 is enough for gaps of 100 */
+    setup(NULL);
+    gather_timeout_us = 150;
+    sched_task_add(&ta, sleeper_a, "a");
+    sched_task_add(&tb, sleeper_b, "b");
+    sched_task_add(&tc, sleeper_c, "c");
+    sched_task_add(&tg, gatherer, "g");
+    fake_run_for(1000);
+    assert_false(gather_timed_out);
+    assert_string_equal(trace, "bcaG");
+
+    /* a cancelled task counts as finished */
+    setup(NULL);
+    gather_timeout_us = SCHED_FOREVER;
+    sched_task_add(&ta, cancellable, "a"); /* sleeps 1 s */
+    sched_task_add(&tb, sleeper_b, "b");
+    sched_task_add(&tc, sleeper_c, "c");
+    sched_task_add(&tg, gatherer, "g");
+    fake_run_for(500);
+    assert_string_equal(trace, "sbc");
+    sched_cancel(&ta);
+    fake_run_for(1);
+    assert_string_equal(trace, "sbccG"); /* a's cleanup ('c'), then the gather */
+}
+
+/* ---- Lock: the seeds' shared resource (three tasks, one at a time) ---- */
+static sched_lock_t lock;
+static int holders, max_holders;
+static struct locker {
+    sched_task_t task;
+    char id;
+    int rounds;
+} lk1 = {.id = '1'}, lk2 = {.id = '2'}, lk3 = {.id = '3'};
+static void locker_fn(sched_task_t *t)
+{
+    struct locker *me = (struct locker *)(void *)t;
+    TASK_BEGIN(t);
+    for (me->rounds = 0; me->rounds < 3; me->rounds++) {
+        TASK_LOCK(t, &lock, SCHED_FOREVER);
+        holders++;
+        max_holders = holders > max_holders ? holders : max_holders;
+        mark(me->id);
+        TASK_SLEEP_US(t, 500); /* holds it across a wait */
+        holders--;
+        sched_lock_release(&lock);
+        TASK_YIELD(t);
+    }
+    TASK_END(t);
+}
+static bool lock_timed_out;
+static void impatient(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_LOCK(t, &lock, 200);
+    lock_timed_out = sched_timed_out(t);
+    mark(lock_timed_out ? 'T' : 'L');
+    TASK_END(t);
+}
+
+static void test_lock(void **state)
+{
+    (void)state;
+    holders = max_holders = 0;
+    sched_lock_init(&lock);
+    sched_task_add(&lk1.task, locker_fn, "l1");
+    sched_task_add(&lk2.task, locker_fn, "l2");
+    sched_task_add(&lk3.task, locker_fn, "l3");
+    fake_run_for(100000);
+    assert_int_equal(max_holders, 1);
+    assert_string_equal(trace, "123123123");
+    assert_false(sched_lock_is_held(&lock));
+
+    /* a waiter with a timeout gives up while another holds it */
+    setup(NULL);
+    sched_lock_init(&lock);
+    assert_true(sched_lock_try(&lock, &ta)); /* held by "someone else" */
+    sched_task_add(&tb, impatient, "i");
+    fake_run_for(199);
+    assert_string_equal(trace, "");
+    fake_run_for(1);
+    assert_string_equal(trace, "T");
+    /* and gets it at once when it is free */
+    sched_lock_release(&lock);
+    sched_task_add(&tb, impatient, "i");
+    fake_run_for(1);
+    assert_string_equal(trace, "TL");
+}
+
+/* ---- wait for any of several events ---- */
+static sched_event_t ev_a, ev_b;
+static sched_event_t *const any_members[2] = {&ev_a, &ev_b};
+static sched_any_t any;
+static int which_seen[8];
+static uint32_t which_at[8];
+static int nwhich;
+static void any_waiter(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (nwhich = 0; nwhich < 4; nwhich++) {
+        TASK_AWAIT_ANY(t, &any, 1000);
+        which_seen[nwhich] = sched_timed_out(t) ? -1 : any.which;
+        which_at[nwhich] = fake_now;
+        if (any.which == 1)
+            sched_event_clear(&ev_b); /* a level event (asyncio.Event): the waiter clears it */
+    }
+    TASK_END(t);
+}
+
+static void test_await_any(void **state)
+{
+    (void)state;
+    sched_event_init(&ev_a, true);  /* auto-clear */
+    sched_event_init(&ev_b, false); /* level */
+    sched_any_init(&any, any_members, 2);
+    sched_task_add(&ta, any_waiter, "any");
+    fake_run_for(100);
+    sched_event_set(&ev_b); /* from an "interrupt" */
+    fake_run_for(1);
+    assert_int_equal(nwhich, 1);
+    assert_int_equal(which_seen[0], 1);
+    fake_run_for(100);
+    sched_event_set(&ev_a);
+    fake_run_for(1);
+    assert_int_equal(which_seen[1], 0);
+    assert_false(sched_event_is_set(&ev_a)); /* auto-clear: consumed */
+    uint32_t t0 = fake_now;
+    fake_run_for(1500); /* nothing: times out after 1000 */
+    assert_int_equal(which_seen[2], -1);
+    assert_int_equal(which_at[2] - t0, 1000 - 1);
+    /* already set before the wait: no waiting at all */
+    sched_event_set(&ev_a);
+    fake_run_for(1000);
+    assert_int_equal(nwhich, 4);
+    assert_int_equal(which_seen[3], 0);
+}
+
+/* ---- retriggerable delay / software watchdog (Delay_ms) ---- */
+static sched_delay_t dly;
+static int dly_cbs;
+static uint32_t dly_cb_at;
+static void on_expiry(sched_delay_t *d)
+{
+    (void)d;
+    dly_cbs++;
+    dly_cb_at = fake_now;
+}
+
+static void test_delay_retrigger(void **state)
+{
+    (void)state;
+    dly_cbs = 0;
+    assert_true(sched_delay_init(&dly, "dly", on_expiry) >= 0);
+    fake_run_for(10);
+    assert_false(sched_delay_running(&dly));
+    uint32_t t0 = fake_now;
+    sched_delay_trigger(&dly, 1000);
+    fake_run_for(500);
+    assert_true(sched_delay_running(&dly));
+    sched_delay_trigger(&dly, 1000); /* "kicked" at +500: now expires at +1500 */
+    fake_run_for(999);
+    assert_int_equal(dly_cbs, 0);
+    assert_true(sched_delay_running(&dly));
+    fake_run_for(1);
+    assert_int_equal(dly_cbs, 1);
+    assert_int_equal(dly_cb_at - t0, 1500);
+    assert_false(sched_delay_running(&dly));
+    assert_true(sched_event_is_set(&dly.expired));
+    assert_int_equal(dly.expiries, 1);
+    /* stopped before it expires: no callback, not running */
+    sched_delay_trigger(&dly, 300);
+    fake_run_for(100);
+    sched_delay_stop(&dly);
+    fake_run_for(1000);
+    assert_int_equal(dly_cbs, 1);
+    assert_false(sched_delay_running(&dly));
+    /* a software watchdog: kicked every 400 us for 4 ms never expires, then it does */
+    for (int i = 0; i < 10; i++) {
+        sched_delay_trigger(&dly, 500);
+        fake_run_for(400);
+    }
+    assert_int_equal(dly_cbs, 1);
+    fake_run_for(100);
+    assert_int_equal(dly_cbs, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +683,10 @@ int main(void)
         cmocka_unit_test_setup(test_budget_lowered_later, setup),
         cmocka_unit_test_setup(test_periodic_keeps_grid, setup),
         cmocka_unit_test_setup(test_registry_full, setup),
+        cmocka_unit_test_setup(test_gather, setup),
+        cmocka_unit_test_setup(test_lock, setup),
+        cmocka_unit_test_setup(test_await_any, setup),
+        cmocka_unit_test_setup(test_delay_retrigger, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,6 +396,47 @@ static void test_frame_limits(void **state)
 
 /* ---- message codecs ------------------------------------------------------------------------ */
 
+/* The frame writer in steps gives proto_frame_encode's bytes, whatever the step size: bodies
+ * of every length, with zeros, and with runs of 254 non-zero bytes (COBS's full blocks). */
+static void test_frame_writer_matches_encode(void **state)
+{
+    (void)state;
+    static const size_t steps[] = {1, 7, 64, 128, SIZE_MAX};
+    uint8_t body[PROTO_MAX_BODY], want[PROTO_MAX_FRAME], got[PROTO_MAX_FRAME];
+    for (int pattern = 0; pattern < 3; pattern++) {
+        for (size_t len = 0; len <= PROTO_MAX_BODY; len++) {
+            for (size_t i = 0; i < len; i++)
+                body[i] = pattern == 0   ? (uint8_t)(i * 37u)
+                          : pattern == 1 ? 0xa5
+                                         : (uint8_t)(i % 3);
+            int n = proto_frame_encode(want, sizeof(want), PROTO_MSG_PING, (uint16_t)(len * 5u),
+                                       body, len);
+            assert_true(n > 0);
+            for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+                proto_frame_writer_t w;
+                memset(got, 0x55, sizeof(got));
+                assert_int_equal(proto_frame_writer_init(&w, got, sizeof(got), PROTO_MSG_PING,
+                                                         (uint16_t)(len * 5u), body, len),
+                                 0);
+                int rc, calls = 0;
+                while ((rc = proto_frame_writer_step(&w, steps[k])) == 0)
+                    calls++;
+                assert_int_equal(rc, n);
+                assert_memory_equal(got, want, (size_t)n);
+                /* no step did more than its share: two passes over the body */
+                if (steps[k] != SIZE_MAX)
+                    assert_true((size_t)calls <= 2 * (len / steps[k]) + 2);
+                assert_int_equal(proto_frame_writer_step(&w, 1), n); /* done stays done */
+            }
+        }
+    }
+    proto_frame_writer_t w;
+    assert_int_equal(proto_frame_writer_init(&w, got, sizeof(got), 1, 1, body, PROTO_MAX_BODY + 1),
+                     -PROTO_E_LENGTH);
+    assert_int_equal(proto_frame_writer_init(&w, got, 8, 1, 1, body, 16), 0);
+    assert_int_equal(proto_frame_writer_step(&w, SIZE_MAX), -PROTO_E_LENGTH);
+}
+
 static void test_hello_roundtrip(void **state)
 {
     (void)state;
@@ -566,6 +607,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_decoder_random_bytes),
         cmocka_unit_test(test_cobs_decode_rejects_bad_codes),
         cmocka_unit_test(test_frame_limits),
+        cmocka_unit_test(test_frame_writer_matches_encode),
         cmocka_unit_test(test_hello_roundtrip),
         cmocka_unit_test(test_set_led_validation),
         cmocka_unit_test(test_readings_roundtrip),
