@@ -416,6 +416,35 @@ class TestSlowWatchers(PicodTestCase):
         stats.close()
 
 
+class TestNotifySocketNotRead(PicodTestCase):
+    """STATUS= updates never block picod: a notification socket nobody reads (here: after
+    READY=1) fills after net.unix.max_dgram_qlen datagrams (10 by default), and a blocking
+    sd_notify() would then stop the whole loop."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.picod = Picod(cls.tmp, [os.path.join(cls.tmp, "none")]).start()
+
+    def test_many_status_changes_unread(self):
+        held = []
+        # The status line counts clients and is sent once a second when it changed: change
+        # it every tick for longer than the queue holds, never reading the socket.
+        for i in range(14):
+            if i % 2 == 0:
+                held.append(Client(self.picod.socket))
+            else:
+                held.pop().close()
+            t = time.monotonic()
+            while time.monotonic() - t < 1.05:
+                c = Client(self.picod.socket, timeout=3)
+                self.assertTrue(c.call("version")["ok"], "picod stopped answering")
+                c.close()
+                time.sleep(0.2)
+        for c in held:
+            c.close()
+
+
 class TestNoDaemon(unittest.TestCase):
     def test_picoctl_without_picod(self):
         if not PICOCTL:
