@@ -431,7 +431,7 @@ static void api_board_request(api_req_t *r, int kind, uint8_t type, const uint8_
     else
         e = board_request(r->board, type, body, len, done, copy);
     if (e < 0) {
-        free(copy); /* nothing taken over yet: r still owns id and echo */
+        free(copy);               /* nothing taken over yet: r still owns id and echo */
         r->c->requests_pending--; /* not server_request_end(): the error is still to send */
         api_board_error(r, e);
         return;
@@ -749,8 +749,8 @@ static void api_deny(api_req_t *r, const char *cmd)
     else
         snprintf(who, sizeof(who), "a peer whose credentials picod cannot read");
     if (s->has_peer_group)
-        snprintf(group, sizeof(group), "members of group '%s' (gid %u)",
-                 r->pd->opt.actuate_group, (unsigned)s->peer_group);
+        snprintf(group, sizeof(group), "members of group '%s' (gid %u)", r->pd->opt.actuate_group,
+                 (unsigned)s->peer_group);
     else
         snprintf(group, sizeof(group), "no group (picod runs without --actuate-group)");
     api_err(r, "denied",

@@ -118,9 +118,8 @@ static int main_resolve_group(const char *name, bool *has, gid_t *gid)
 
 static server_limits_t main_limits(const options_t *o)
 {
-    return (server_limits_t){.max_clients = o->max_clients,
-                             .out_max = o->client_out_max,
-                             .out_budget = o->out_budget};
+    return (server_limits_t){
+        .max_clients = o->max_clients, .out_max = o->client_out_max, .out_budget = o->out_budget};
 }
 
 /* Settings a reload does not apply yet (the boards' timers and links, the socket, discovery

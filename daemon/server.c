@@ -348,8 +348,8 @@ static void server_peer_init(server_t *s, client_t *c)
     c->peer.uid = cr.uid;
     c->peer.gid = cr.gid;
     c->peer.pid = cr.pid;
-    c->peer.in_group = s->has_peer_group &&
-                       (cr.gid == s->peer_group || server_peer_has_group(fd, s->peer_group));
+    c->peer.in_group =
+        s->has_peer_group && (cr.gid == s->peer_group || server_peer_has_group(fd, s->peer_group));
 }
 
 static void server_connection_cb(uv_stream_t *l, int status)
@@ -423,7 +423,7 @@ static int server_bind(server_t *s, const char *path)
         r = server_probe(path);
         if (r != 0)
             return r > 0 ? UV_EADDRINUSE : r; /* errno values are libuv's on Unix */
-        unlink(path); /* stale: its picod died without cleaning up */
+        unlink(path);                         /* stale: its picod died without cleaning up */
     }
     r = uv_pipe_bind(&s->listener, path);
     if (r < 0)

@@ -59,10 +59,10 @@ struct client {
     linebuf_t in;
     server_peer_t peer;
     bool watching;
-    bool closing;  /* uv_close called (or about to be): nothing more is sent */
-    bool eof;      /* the client shut down its write side */
-    bool shutting; /* uv_shutdown under way: closes when the output is flushed */
-    bool paused;   /* not reading: output above the high-water mark */
+    bool closing;              /* uv_close called (or about to be): nothing more is sent */
+    bool eof;                  /* the client shut down its write side */
+    bool shutting;             /* uv_shutdown under way: closes when the output is flushed */
+    bool paused;               /* not reading: output above the high-water mark */
     uint32_t requests_pending; /* board requests sent for it and not yet answered */
     size_t out_bytes;          /* memory held by its unwritten output */
     char *held;                /* input read but not yet processed while paused */
