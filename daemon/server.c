@@ -335,14 +335,18 @@ static bool server_peer_has_group(int fd, gid_t gid)
     return found;
 }
 
+/* Credentials of the peer (and the kernel-side bound of its output). */
 static void server_peer_init(server_t *s, client_t *c)
 {
     struct ucred cr;
     socklen_t len = sizeof(cr);
+    int sndbuf = SERVER_SNDBUF;
     uv_os_fd_t fd;
 
-    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0)
+        return;
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)); /* best effort */
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
         return; /* peer.known stays false: allowed to read, not to act */
     c->peer.known = true;
     c->peer.uid = cr.uid;

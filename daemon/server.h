@@ -38,6 +38,10 @@
 #define SERVER_LINE_MAX ((size_t)64 * 1024)
 #define SERVER_READ_MAX ((size_t)16 * 1024) /* one read; what a paused client may hold */
 #define SERVER_OUT_HIGH ((size_t)64 * 1024) /* default high-water mark of a client's output */
+/* SO_SNDBUF of every connection (the kernel doubles it for its bookkeeping): what a client
+ * that does not read can hold in kernel memory, outside picod's own bounds. The default
+ * (net.core.wmem_default, 208 KiB) would let 1000 stuck watchers pin 200 MiB. */
+#define SERVER_SNDBUF (32 * 1024)
 
 typedef struct server server_t;
 typedef struct client client_t;

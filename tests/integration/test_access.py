@@ -48,24 +48,37 @@ def other_group():
     raise unittest.SkipTest("no suitable group in /etc/group")
 
 
+def cleanup_after_failed_setup(cls):
+    """unittest skips tearDownClass when setUpClass fails: stop what was started."""
+    if getattr(cls, "picod", None):
+        cls.picod.stop()
+        cls.picod = None
+    for s in getattr(cls, "sims", []):
+        s.stop()
+
+
 class TestAccess(PicodTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if os.geteuid() != 0 or not shutil.which("setpriv"):
-            raise unittest.SkipTest("needs root and setpriv to run clients as another uid")
-        cls.group = other_group()
-        cls.sim = cls.start_sim("acc", BOARD)
-        cls.picod = Picod(cls.tmp, [cls.sim.pty],
-                          extra=["--actuate-group", cls.group.gr_name,
-                                 "--client-requests-max", "2"]).start()
-        # The other uid must be able to reach the socket: that is what decides who reads.
-        os.chmod(cls.tmp, 0o755)
-        os.chmod(cls.picod.socket, 0o666)
-        c = Client(cls.picod.socket)
-        wait_until(lambda: c.call("list")["result"]["boards"][0]["state"] == "online", 15,
-                   "board online")
-        c.close()
+        try:
+            if os.geteuid() != 0 or not shutil.which("setpriv"):
+                raise unittest.SkipTest("needs root and setpriv to run clients as another uid")
+            cls.group = other_group()
+            cls.sim = cls.start_sim("acc", BOARD)
+            cls.picod = Picod(cls.tmp, [cls.sim.pty],
+                              extra=["--actuate-group", cls.group.gr_name,
+                                     "--client-requests-max", "2"]).start()
+            # The other uid must be able to reach the socket: that is what decides who reads.
+            os.chmod(cls.tmp, 0o755)
+            os.chmod(cls.picod.socket, 0o666)
+            c = Client(cls.picod.socket)
+            wait_until(lambda: c.call("list")["result"]["boards"][0]["state"] == "online", 15,
+                       "board online")
+            c.close()
+        except BaseException:
+            cleanup_after_failed_setup(cls)
+            raise
 
     def as_user(self, argv, groups=None, gid=NOBODY):
         g = ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]

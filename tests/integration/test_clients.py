@@ -13,6 +13,15 @@ import unittest
 from harness import PICOCTL, Client, Picod, PicodTestCase, wait_until
 
 
+def cleanup_after_failed_setup(cls):
+    """unittest skips tearDownClass when setUpClass fails: stop what was started."""
+    if getattr(cls, "picod", None):
+        cls.picod.stop()
+        cls.picod = None
+    for s in getattr(cls, "sims", []):
+        s.stop()
+
+
 class TestClientInput(PicodTestCase):
     @classmethod
     def setUpClass(cls):
@@ -115,9 +124,13 @@ class TestHalfClose(PicodTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_sim("hc", "00000000000000c5")
-        cls.picod = Picod(cls.tmp, [cls.sim.pty]).start()
-        wait_until(lambda: cls.board_is_online(), 15, "board online")
+        try:
+            cls.sim = cls.start_sim("hc", "00000000000000c5")
+            cls.picod = Picod(cls.tmp, [cls.sim.pty]).start()
+            wait_until(lambda: cls.board_is_online(), 15, "board online")
+        except BaseException:
+            cleanup_after_failed_setup(cls)
+            raise
 
     @classmethod
     def board_is_online(cls):
@@ -364,15 +377,20 @@ class TestSlowWatchers(PicodTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sims = [cls.start_sim(f"w{i}", "%016x" % (0xD0 + i)) for i in range(cls.BOARDS)]
-        cls.picod = Picod(cls.tmp, [s.pty for s in cls.sims],
-                          extra=["--client-out-max", "16384", "--out-budget", "65536"]).start()
-        c = Client(cls.picod.socket)
-        wait_until(lambda: all(b["state"] == "online"
-                               for b in c.call("list")["result"]["boards"]), 20, "online")
-        for sim in cls.sims:
-            assert c.call("poll", board=sim.board_id, sensor="all", interval_ms=50)["ok"]
-        c.close()
+        try:
+            cls.sims = [cls.start_sim(f"w{i}", "%016x" % (0xD0 + i)) for i in range(cls.BOARDS)]
+            cls.picod = Picod(cls.tmp, [s.pty for s in cls.sims],
+                              extra=["--client-out-max", "16384", "--out-budget", "65536",
+                                     "--poll-ms", "50"]).start()
+            c = Client(cls.picod.socket)
+            wait_until(lambda: all(b["state"] == "online"
+                                   for b in c.call("list")["result"]["boards"]), 20, "online")
+            for sim in cls.sims:
+                assert c.call("poll", board=sim.board_id, sensor="all", interval_ms=50)["ok"]
+            c.close()
+        except BaseException:
+            cleanup_after_failed_setup(cls)
+            raise
 
     def stuck_watcher(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
