@@ -97,6 +97,10 @@ def run(n_watchers, n_boards, seconds, default_max_clients, extra):
                 ksq_max = max(ksq_max, ksq or 0)
                 next_sample = time.monotonic() + 0.5
         d = c.call("stats")["result"]["daemon"]
+        # An older picod (before the output budget) lacks some counters: show them as 0.
+        for k in ("dropped_budget", "out_bytes_max"):
+            d.setdefault(k, 0)
+        d.setdefault("limits", {"max_clients": "?", "out_budget": 0})
         hwm = proc_status(pid, "VmHWM")
         print(f"watchers {n_watchers:5d} (max_clients {d['limits']['max_clients']}): "
               f"RSS before {rss0 / 1024:.1f} MB, peak {rss_max / 1024:.1f} MB, "
