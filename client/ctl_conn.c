@@ -21,9 +21,7 @@ void ctl_conn_default_path(const char *explicit_path, char *out, size_t cap)
         snprintf(out, cap, "%s", explicit_path);
     else if (env && *env)
         snprintf(out, cap, "%s", env);
-    else if ((env = getenv("RUNTIME_DIRECTORY")) && *env)
-        snprintf(out, cap, "%.*s/picod.sock", (int)strcspn(env, ":"), env);
-    else
+    else /* not $RUNTIME_DIRECTORY: that is the directory of whatever service runs picoctl */
         snprintf(out, cap, "/run/picod/picod.sock");
 }
 

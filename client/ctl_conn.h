@@ -16,8 +16,9 @@ typedef struct ctl_conn {
     size_t len, cap;
 } ctl_conn_t;
 
-/* Socket path: explicit, else $PICOD_SOCKET, else $RUNTIME_DIRECTORY/picod.sock, else
- * /run/picod/picod.sock. Writes into out (cap bytes). */
+/* Socket path: explicit, else $PICOD_SOCKET, else /run/picod/picod.sock. Never
+ * $RUNTIME_DIRECTORY: in a client that is the runtime directory of the service the client runs
+ * in, not picod's. Writes into out (cap bytes). */
 void ctl_conn_default_path(const char *explicit_path, char *out, size_t cap);
 
 /* Connect. Returns 0 or -errno (c->path is set either way, for the message). */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "board_json.h"
 #include "picod.h"
@@ -304,8 +305,10 @@ static json_t *api_result_of(api_req_t *r, const proto_frame_t *f)
     return NULL;
 }
 
+/* Frees an asynchronous request once its answer was sent (or could not be). */
 static void api_req_free(api_req_t *r)
 {
+    server_request_end(&r->pd->server, r->client_id); /* after the answer: may close */
     json_decref(r->id);
     json_decref(r->echo);
     json_decref(r->tasks);
@@ -417,6 +420,14 @@ static void api_board_request(api_req_t *r, int kind, uint8_t type, const uint8_
         api_board_error(r, -ENOTCONN);
         return;
     }
+    /* Per-connection quota: one client cannot take all of a board's request slots. */
+    if (r->c->requests_pending >= r->pd->opt.client_requests_max) {
+        api_err(r, "busy",
+                "this connection already has %u board requests outstanding, the limit "
+                "(--client-requests-max): wait for an answer",
+                (unsigned)r->c->requests_pending);
+        return;
+    }
     copy = malloc(sizeof(*copy));
     if (!copy) {
         api_err(r, "internal", "out of memory");
@@ -427,12 +438,14 @@ static void api_board_request(api_req_t *r, int kind, uint8_t type, const uint8_
     copy->args = NULL;
     copy->kind = kind;
     copy->t0_ns = uv_hrtime();
+    server_request_begin(r->c); /* before: ended by api_req_free() however it completes */
     if (kind == API_REBOOT)
         e = board_reboot(r->board, body[0], done, copy);
     else
         e = board_request(r->board, type, body, len, done, copy);
     if (e < 0) {
-        free(copy); /* nothing taken over yet: r still owns id and echo */
+        free(copy);               /* nothing taken over yet: r still owns id and echo */
+        r->c->requests_pending--; /* not server_request_end(): the error is still to send */
         api_board_error(r, e);
         return;
     }
@@ -581,8 +594,8 @@ static void api_cmd_ping(api_req_t *r)
 static json_t *api_daemon_stats(picod_t *pd)
 {
     const server_stats_t *s = &pd->server.stats;
-
-    return json_pack(
+    const options_t *o = &pd->opt;
+    json_t *d = json_pack(
         "{s:s, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:I}",
         "version", PICOD_VERSION, "uptime_ms", (json_int_t)(uv_now(pd->loop) - pd->started_ms),
@@ -592,6 +605,19 @@ static json_t *api_daemon_stats(picod_t *pd)
         "responses", (json_int_t)s->responses, "errors", (json_int_t)s->errors, "events",
         (json_int_t)s->events, "lines_too_long", (json_int_t)s->lines_too_long, "bytes_in",
         (json_int_t)s->bytes_in, "bytes_out", (json_int_t)s->bytes_out);
+
+    if (!d)
+        return NULL;
+    /* Flow control, the output budget and access (docs/API.md "Limits", "Access"). */
+    json_object_update_new(
+        d, json_pack("{s:I, s:I, s:I, s:I, s:I, s:{s:i, s:I, s:I, s:i}}", "dropped_budget",
+                     (json_int_t)s->dropped_budget, "paused", (json_int_t)s->paused, "denied",
+                     (json_int_t)s->denied, "out_bytes", (json_int_t)pd->server.out_bytes,
+                     "out_bytes_max", (json_int_t)s->out_bytes_max, "limits", "max_clients",
+                     (int)o->max_clients, "client_out_max", (json_int_t)o->client_out_max,
+                     "out_budget", (json_int_t)o->out_budget, "client_requests_max",
+                     (int)o->client_requests_max));
+    return d;
 }
 
 static void api_cmd_stats(api_req_t *r)
@@ -691,15 +717,60 @@ static void api_cmd_reboot(api_req_t *r)
     api_board_request(r, API_REBOOT, PROTO_MSG_REBOOT, &m, 1);
 }
 
+/* acts: changes something on a board; only peers api_may_act() allows (i2c: except scan). */
 static const struct api_cmd {
     const char *name;
     void (*fn)(api_req_t *r);
+    bool acts;
 } api_cmds[] = {
-    {"version", api_cmd_version}, {"list", api_cmd_list},   {"status", api_cmd_status},
-    {"led", api_cmd_led},         {"i2c", api_cmd_i2c},     {"watch", api_cmd_watch},
-    {"ping", api_cmd_ping},       {"stats", api_cmd_stats}, {"poll", api_cmd_poll},
-    {"reboot", api_cmd_reboot},
+    {"version", api_cmd_version, false}, {"list", api_cmd_list, false},
+    {"status", api_cmd_status, false},   {"led", api_cmd_led, true},
+    {"i2c", api_cmd_i2c, true},          {"watch", api_cmd_watch, false},
+    {"ping", api_cmd_ping, false},       {"stats", api_cmd_stats, false},
+    {"poll", api_cmd_poll, true},        {"reboot", api_cmd_reboot, true},
 };
+
+/* ---- access ------------------------------------------------------------------------------- */
+
+/* Root, picod's own user, and members of --actuate-group (judged at accept). */
+static bool api_may_act(const client_t *c)
+{
+    return c->peer.known && (c->peer.uid == 0 || c->peer.uid == geteuid() || c->peer.in_group);
+}
+
+/* Does this request act? An i2c scan only reads; every other i2c op (and a malformed one,
+ * which would be refused anyway) counts as acting. */
+static bool api_request_acts(const api_req_t *r, const struct api_cmd *cmd)
+{
+    json_t *op = json_object_get(r->args, "op");
+
+    if (!cmd->acts)
+        return false;
+    return strcmp(cmd->name, "i2c") != 0 || !json_is_string(op) ||
+           strcmp(json_string_value(op), "scan") != 0;
+}
+
+static void api_deny(api_req_t *r, const char *cmd)
+{
+    const server_t *s = &r->pd->server;
+    const server_peer_t *p = &r->c->peer;
+    char who[48], group[128];
+
+    r->pd->server.stats.denied++;
+    if (p->known)
+        snprintf(who, sizeof(who), "uid %u", (unsigned)p->uid);
+    else
+        snprintf(who, sizeof(who), "a peer whose credentials picod cannot read");
+    if (s->has_peer_group)
+        snprintf(group, sizeof(group), "members of group '%s' (gid %u)", r->pd->opt.actuate_group,
+                 (unsigned)s->peer_group);
+    else
+        snprintf(group, sizeof(group), "no group (picod runs without --actuate-group)");
+    api_err(r, "denied",
+            "%s may read but not use '%s' (it acts on a board): allowed are root, picod's user "
+            "(uid %u) and %s",
+            who, cmd, (unsigned)geteuid(), group);
+}
 
 /* ---- entry -------------------------------------------------------------------------------- */
 
@@ -716,10 +787,13 @@ static void api_dispatch(api_req_t *r)
         return;
     }
     for (size_t i = 0; i < sizeof(api_cmds) / sizeof(api_cmds[0]); i++) {
-        if (strcmp(json_string_value(cmd), api_cmds[i].name) == 0) {
+        if (strcmp(json_string_value(cmd), api_cmds[i].name) != 0)
+            continue;
+        if (api_request_acts(r, &api_cmds[i]) && !api_may_act(r->c))
+            api_deny(r, api_cmds[i].name);
+        else
             api_cmds[i].fn(r);
-            return;
-        }
+        return;
     }
     api_err(r, "unknown_command", "unknown command '%.64s'", json_string_value(cmd));
 }

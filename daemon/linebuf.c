@@ -42,6 +42,17 @@ static bool linebuf_reserve(linebuf_t *lb, size_t n)
 
 int linebuf_feed(linebuf_t *lb, const char *data, size_t n, linebuf_line_cb cb, void *ctx)
 {
+    size_t used;
+
+    return linebuf_feed_part(lb, data, n, cb, ctx, &used);
+}
+
+int linebuf_feed_part(linebuf_t *lb, const char *data, size_t n, linebuf_line_cb cb, void *ctx,
+                      size_t *used_out)
+{
+    const char *start = data;
+
+    *used_out = 0;
     while (n) {
         const char *nl = memchr(data, '\n', n);
         size_t chunk = nl ? (size_t)(nl - data) : n;
@@ -54,8 +65,10 @@ int linebuf_feed(linebuf_t *lb, const char *data, size_t n, linebuf_line_cb cb, 
             /* Too long: say so once, forget what we had, skip to the end of this line. */
             lb->len = 0;
             lb->discarding = nl == NULL;
-            if (!cb(ctx, NULL, 0, true))
+            if (!cb(ctx, NULL, 0, true)) {
+                *used_out = (size_t)(data - start) + used;
                 return 1;
+            }
         } else {
             memcpy(lb->buf + lb->len, data, chunk);
             lb->len += chunk;
@@ -63,8 +76,10 @@ int linebuf_feed(linebuf_t *lb, const char *data, size_t n, linebuf_line_cb cb, 
                 size_t len = lb->len;
 
                 lb->len = 0;
-                if (!cb(ctx, lb->buf, len, false))
+                if (!cb(ctx, lb->buf, len, false)) {
+                    *used_out = (size_t)(data - start) + used;
                     return 1;
+                }
             }
         }
         data += used;
@@ -74,5 +89,16 @@ int linebuf_feed(linebuf_t *lb, const char *data, size_t n, linebuf_line_cb cb, 
     if (lb->len == 0 && lb->cap > 4096) {
         linebuf_free(lb);
     }
+    *used_out = (size_t)(data - start);
     return 0;
+}
+
+bool linebuf_finish(linebuf_t *lb, linebuf_line_cb cb, void *ctx)
+{
+    size_t len = lb->len;
+
+    if (lb->discarding || len == 0)
+        return true;
+    lb->len = 0;
+    return cb(ctx, lb->buf, len, false);
 }

@@ -25,8 +25,19 @@ typedef bool (*linebuf_line_cb)(void *ctx, const char *line, size_t len, bool to
 void linebuf_init(linebuf_t *lb, size_t max);
 void linebuf_free(linebuf_t *lb); /* accepts an already freed/zeroed buffer */
 
-/* Feed n bytes. Returns 0, -ENOMEM (buffer growth failed: the line is treated as too long),
- * or 1 if a callback asked to stop. */
+/* Feed n bytes. Returns 0, or 1 if a callback asked to stop (the bytes after that line are
+ * not consumed). A line whose buffer cannot grow (out of memory) is reported as too long. */
 int linebuf_feed(linebuf_t *lb, const char *data, size_t n, linebuf_line_cb cb, void *ctx);
+
+/* linebuf_feed() that also says how many of the n bytes it consumed (*used, always set): all
+ * of them on 0, up to and including the '\n' of the line whose callback asked to stop on 1.
+ * The caller keeps the rest and feeds it again later (a server pausing a client). */
+int linebuf_feed_part(linebuf_t *lb, const char *data, size_t n, linebuf_line_cb cb, void *ctx,
+                      size_t *used);
+
+/* End of input: deliver an unterminated last line, if any (a client that sent a request
+ * without '\n' and then shut down its side). Returns what the callback returned, true when
+ * there was nothing to deliver. */
+bool linebuf_finish(linebuf_t *lb, linebuf_line_cb cb, void *ctx);
 
 #endif /* PICOD_LINEBUF_H */

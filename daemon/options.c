@@ -28,8 +28,10 @@ void options_defaults(options_t *o)
     o->offline_misses = 8;
     o->host_timeout_ms = 5000;
     o->reopen_max_ms = 5000;
-    o->max_clients = 128;
+    o->max_clients = 256;
     o->client_out_max = 1024 * 1024;
+    o->out_budget = 16 * 1024 * 1024;
+    o->client_requests_max = 8;
     o->log_level = LOG_LEVEL_INFO;
 }
 
@@ -51,8 +53,12 @@ static void options_usage(FILE *f)
                "      --stale-misses N     heartbeats missed before stale (default 3)\n"
                "      --offline-misses N   heartbeats missed before offline (default 8)\n"
                "      --host-timeout-ms N  board's host watchdog, sent in HELLO (default 5000)\n"
-               "      --max-clients N      (default 128)\n"
+               "      --max-clients N      (default 256)\n"
                "      --client-out-max N   bytes queued to a client before dropping it (1 MiB)\n"
+               "      --out-budget N       bytes queued to all clients together (16 MiB)\n"
+               "      --client-requests-max N  board requests outstanding per client (8)\n"
+               "      --actuate-group GROUP  may act (led, i2c, poll, reboot) besides root and\n"
+               "                           picod's own user (default: nobody else)\n"
                "  -v, --verbose            more logging (repeatable)\n"
                "  -q, --quiet              warnings and errors only\n"
                "  -h, --help, -V, --version\n");
@@ -183,12 +189,23 @@ static int options_set(options_t *o, const char *key, const char *val)
         {"host-timeout-ms", offsetof(options_t, host_timeout_ms), 0, 65535},
         {"max-clients", offsetof(options_t, max_clients), 1, 100000},
         {"client-out-max", offsetof(options_t, client_out_max), 4096, 1u << 30},
+        {"out-budget", offsetof(options_t, out_budget), 4096, 1u << 30},
+        {"client-requests-max", offsetof(options_t, client_requests_max), 1, 1024},
     };
 
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if (strcmp(key, nums[i].key) == 0)
             return options_u32(key, val, nums[i].min, nums[i].max,
                                (uint32_t *)((char *)o + nums[i].off));
+    if (strcmp(key, "actuate-group") == 0) {
+        if (strlen(val) >= sizeof(o->actuate_group)) {
+            fprintf(stderr, "picod: actuate-group: name longer than %zu bytes\n",
+                    sizeof(o->actuate_group) - 1);
+            return -EINVAL;
+        }
+        memcpy(o->actuate_group, val, strlen(val) + 1);
+        return 0;
+    }
     if (strcmp(key, "device") == 0)
         return options_add_device(o, val);
     if (strcmp(key, "socket") == 0)
@@ -213,11 +230,18 @@ static int options_set(options_t *o, const char *key, const char *val)
 #ifdef PICOD_HAVE_INIH
 static int options_ini_cb(void *user, const char *section, const char *name, const char *value)
 {
+    char key[64];
+
     if (strcmp(section, "picod") != 0) {
         fprintf(stderr, "picod: config: unknown section [%s]\n", section);
         return 0;
     }
-    return options_set(user, name, value) == 0;
+    /* actuate_group and actuate-group are the same key. */
+    snprintf(key, sizeof(key), "%s", name);
+    for (char *p = key; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    return options_set(user, key, value) == 0;
 }
 
 int options_load_file(options_t *o, const char *path)
@@ -266,6 +290,9 @@ int options_parse(options_t *o, int argc, char **argv)
         {"client-out-max", required_argument, NULL, OPT_FIRST_LONG},
         {"allow-usb", required_argument, NULL, OPT_FIRST_LONG},
         {"allow-serial", required_argument, NULL, OPT_FIRST_LONG},
+        {"out-budget", required_argument, NULL, OPT_FIRST_LONG},
+        {"client-requests-max", required_argument, NULL, OPT_FIRST_LONG},
+        {"actuate-group", required_argument, NULL, OPT_FIRST_LONG},
         {NULL, 0, NULL, 0},
     };
     int c, idx, r = 0;
@@ -283,7 +310,9 @@ int options_parse(options_t *o, int argc, char **argv)
             r = options_copy_path("socket", optarg, o->socket_path);
             break;
         case 'c':
-            r = options_load_file(o, optarg);
+            r = options_copy_path("config", optarg, o->config_path);
+            if (r == 0)
+                r = options_load_file(o, optarg);
             break;
         case 'v':
             o->log_level = LOG_LEVEL_DEBUG;
@@ -313,6 +342,10 @@ int options_parse(options_t *o, int argc, char **argv)
     }
     if (o->offline_misses <= o->stale_misses) {
         fprintf(stderr, "picod: --offline-misses must be larger than --stale-misses\n");
+        return -EINVAL;
+    }
+    if (o->out_budget < o->client_out_max) {
+        fprintf(stderr, "picod: --out-budget must be at least --client-out-max\n");
         return -EINVAL;
     }
     return 0;

@@ -44,8 +44,15 @@ typedef struct options {
     uint32_t host_timeout_ms;    /* sent in HELLO: board's host watchdog */
     uint32_t reopen_max_ms;      /* ceiling of the tty reopen backoff */
 
+    /* Clients: limits and access (docs/API.md "Limits" and "Access"). The product of
+     * max_clients and the per-client bounds plus out_budget is what picod.service's
+     * MemoryMax= is sized for (see the comment there). */
     uint32_t max_clients;
-    uint32_t client_out_max; /* bytes queued to one client before it is disconnected */
+    uint32_t client_out_max;      /* bytes queued to one client before it is disconnected */
+    uint32_t out_budget;          /* bytes queued to all clients together; >= client_out_max */
+    uint32_t client_requests_max; /* board requests outstanding per connection, then busy */
+    char actuate_group[64];       /* group (name or number) allowed to act; "" none */
+    char config_path[OPTIONS_PATH_MAX]; /* the last --config, "" none: SIGHUP re-reads it */
     int log_level;
 } options_t;
 

@@ -4,8 +4,10 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import unittest
 
+import harness
 from harness import PICOD, Client, Picod, PicodTestCase, wait_until
 
 SYSTEMD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "systemd")
@@ -37,6 +39,95 @@ class TestSystemdFiles(PicodTestCase):
         m = re.search(r"Overall exposure level for picod.service: ([0-9.]+)", r.stdout)
         self.assertIsNotNone(m, r.stdout + r.stderr)
         self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
+
+
+def unit_settings(name):
+    """{key: [values]} of a unit file (comments and section headers skipped)."""
+    out = {}
+    with open(os.path.join(SYSTEMD_DIR, name)) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in "#;[" or "=" not in line:
+                continue
+            k, v = line.split("=", 1)
+            out.setdefault(k.strip(), []).append(v.strip())
+    return out
+
+
+class TestUnitContent(unittest.TestCase):
+    """What can be checked here without booting systemd: the rules the units must keep."""
+
+    def setUp(self):
+        self.service = unit_settings("picod.service")
+        self.socket = unit_settings("picod.socket")
+
+    def test_runtime_directory_not_owned_by_the_service(self):
+        # RuntimeDirectory= (without RuntimeDirectoryPreserve=yes) removes /run/picod, and
+        # the socket unit's socket in it, on every stop and automatic restart.
+        if "RuntimeDirectory" in self.service:
+            self.assertEqual(self.service.get("RuntimeDirectoryPreserve"), ["yes"])
+        sock_dir = os.path.dirname(self.socket["ListenStream"][0])
+        with open(os.path.join(SYSTEMD_DIR, "picod.tmpfiles")) as f:
+            entries = [l.split() for l in f if l.strip() and not l.startswith("#")]
+        self.assertIn(["d", sock_dir, "0755", "picod", "picod", "-"], entries)
+
+    def test_tmpfiles_and_sysusers_create_them(self):
+        for tool in ("systemd-sysusers", "systemd-tmpfiles"):
+            if not shutil.which(tool):
+                self.skipTest(f"{tool} not installed")
+        with tempfile.TemporaryDirectory() as root:
+            os.makedirs(os.path.join(root, "etc"))
+            for tool, name in (("systemd-sysusers", "picod.sysusers"),
+                               ("systemd-tmpfiles", "picod.tmpfiles")):
+                args = [tool, f"--root={root}"] + (["--create"] if "tmpfiles" in tool else [])
+                r = subprocess.run(args + [os.path.join(SYSTEMD_DIR, name)],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(root, "etc", "passwd")) as f:
+                uid = [l.split(":")[2] for l in f if l.startswith("picod:")]
+            with open(os.path.join(root, "etc", "group")) as f:
+                gid = [l.split(":")[2] for l in f if l.startswith("picod:")]
+            self.assertTrue(uid and gid, "sysusers made no picod user and group")
+            st = os.stat(os.path.join(root, "run", "picod"))
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                             (int(uid[0]), int(gid[0]), 0o755))
+
+    def test_access_group_and_socket_mode(self):
+        self.assertIn("--actuate-group picod", self.service["ExecStart"][0])
+        self.assertEqual(self.socket["SocketMode"], ["0666"])  # everyone reads
+        self.assertIn("ExecReload", self.service)  # systemctl reload: SIGHUP, not a kill
+
+    def test_install_enables_the_service(self):
+        self.assertEqual(self.service["WantedBy"], ["multi-user.target"])
+        self.assertEqual(self.service["Also"], ["picod.socket"])
+        with open(os.path.join(SYSTEMD_DIR, "..", "README.md")) as f:
+            readme = f.read()
+        self.assertRegex(readme, r"systemctl enable --now picod\.service")
+
+    def test_limits_fit_memory_max(self):
+        """picod's worst case under its default limits fits the unit's MemoryMax=."""
+        if not PICOD:
+            self.skipTest("PICOD not set")
+        mem = self.service["MemoryMax"][0]
+        self.assertTrue(mem.endswith("M"), mem)
+        memory_max = int(mem[:-1]) * 1024 * 1024
+        with tempfile.TemporaryDirectory() as tmp:
+            p = Picod(tmp, [os.path.join(tmp, "none")])
+            harness_fast = list(harness.FAST)
+            harness.FAST[:] = []
+            try:
+                p.start()
+                c = Client(p.socket)
+                lim = c.call("stats")["result"]["daemon"]["limits"]
+                c.close()
+            finally:
+                harness.FAST[:] = harness_fast
+                self.assertEqual(p.stop(), 0)
+        per_client_in = 64 * 1024 + 16 * 1024  # a line being read + input held while paused
+        base, boards = 8 << 20, 256 * 15 * 1024  # generous: 3.5 MB measured, 15 KB a board
+        worst = base + boards + lim["max_clients"] * per_client_in + lim["out_budget"]
+        self.assertLessEqual(worst, memory_max, lim)
+        self.assertGreaterEqual(lim["out_budget"], lim["client_out_max"])
 
 
 class TestSocketActivation(PicodTestCase):

@@ -99,6 +99,32 @@ static void test_stop_requested(void **state)
     linebuf_free(&lb);
 }
 
+/* A paused reader: feed_part says how much it consumed; the rest, fed again, loses nothing. */
+static void test_feed_part_and_finish(void **state)
+{
+    linebuf_t lb;
+    seen_t s = {.stop_after = 1};
+    const char *in = "ab\ncd\nef";
+    size_t used;
+
+    (void)state;
+    linebuf_init(&lb, 64);
+    assert_int_equal(linebuf_feed_part(&lb, in, strlen(in), line_cb, &s, &used), 1);
+    assert_int_equal(used, 3);
+    assert_string_equal(s.last, "ab");
+    s.stop_after = 0;
+    assert_int_equal(linebuf_feed_part(&lb, in + used, strlen(in) - used, line_cb, &s, &used), 0);
+    assert_int_equal(used, strlen(in) - 3);
+    assert_int_equal(s.lines, 2);
+    assert_string_equal(s.last, "cd");
+    assert_true(linebuf_finish(&lb, line_cb, &s)); /* "ef" had no newline: EOF delivers it */
+    assert_int_equal(s.lines, 3);
+    assert_string_equal(s.last, "ef");
+    assert_true(linebuf_finish(&lb, line_cb, &s)); /* nothing left */
+    assert_int_equal(s.lines, 3);
+    linebuf_free(&lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_too_long_once_then_recovers),
         cmocka_unit_test(test_exactly_max_is_fine),
         cmocka_unit_test(test_stop_requested),
+        cmocka_unit_test(test_feed_part_and_finish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* Unit tests of options: defaults, parsing, socket path precedence, bad values. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -174,13 +175,68 @@ static void test_allow_in_config_file(void **state)
     unlink(path);
 }
 
+static void test_client_limits_and_access(void **state)
+{
+    const char *argv[] = {"picod", "--out-budget",    "2097152", "--client-requests-max",
+                          "3",     "--actuate-group", "picod"};
+    const char *small[] = {"picod", "--client-out-max", "1048576", "--out-budget", "65536"};
+    const char *zero[] = {"picod", "--client-requests-max", "0"};
+    options_t o;
+
+    (void)state;
+    assert_int_equal(parse(&o, 1, argv), 0);
+    assert_int_equal(o.max_clients, 256);
+    assert_int_equal(o.client_out_max, 1024 * 1024);
+    assert_int_equal(o.out_budget, 16 * 1024 * 1024);
+    assert_int_equal(o.client_requests_max, 8);
+    assert_string_equal(o.actuate_group, "");
+    assert_int_equal(parse(&o, 7, argv), 0);
+    assert_int_equal(o.out_budget, 2097152);
+    assert_int_equal(o.client_requests_max, 3);
+    assert_string_equal(o.actuate_group, "picod");
+    assert_int_equal(parse(&o, 5, small), -EINVAL); /* budget below one client's bound */
+    assert_int_equal(parse(&o, 3, zero), -EINVAL);
+}
+
+/* SIGHUP parses the same argv again: the file is re-read where --config stood, and a bad
+ * line fails the parse (the caller then keeps its settings). */
+static void test_config_reread_and_underscores(void **state)
+{
+    char path[] = "/tmp/picod-test-XXXXXX";
+    int fd = mkstemp(path);
+    const char *argv[] = {"picod", "--config", path};
+    const char *good = "[picod]\nactuate_group = users\nclient_requests_max = 4\n";
+    const char *bad = "[picod]\nclient-requests-max = 5\nmax-clients = lots\n";
+    options_t o;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, good, strlen(good)), (ssize_t)strlen(good));
+    close(fd);
+    assert_int_equal(parse(&o, 3, argv), 0);
+    assert_string_equal(o.config_path, path);
+    assert_string_equal(o.actuate_group, "users");
+    assert_int_equal(o.client_requests_max, 4);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    assert_int_equal(parse(&o, 3, argv), -EINVAL);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_devices_and_numbers),  cmocka_unit_test(test_bad_values),
-        cmocka_unit_test(test_socket_precedence),    cmocka_unit_test(test_config_file),
-        cmocka_unit_test(test_allow_lists),          cmocka_unit_test(test_allow_bad_values),
+        cmocka_unit_test(test_devices_and_numbers),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_socket_precedence),
+        cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_allow_lists),
+        cmocka_unit_test(test_allow_bad_values),
         cmocka_unit_test(test_allow_in_config_file),
+        cmocka_unit_test(test_client_limits_and_access),
+        cmocka_unit_test(test_config_reread_and_underscores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
