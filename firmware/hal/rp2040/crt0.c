@@ -2,9 +2,13 @@
  * crt0.c - vector table and reset handler for the RP2040 (no pico-sdk, no libc start files).
  *
  * boot2 (or the emulator harness) sets VTOR = 0x10000100 and loads SP/PC from here. The reset
- * handler sets VTOR again (so a debugger "reset and run" works too), copies .ram_text and
- * .data from flash, zeroes .bss, leaves .noinit (the crash record) alone, brings up the clocks
- * and calls the core's app_main(), which never returns.
+ * handler sets VTOR again (so a debugger "reset and run" works too), selects what a watchdog
+ * reset restarts (PSM_WDSEL is 0 after power-on: a fault before that would reset nothing),
+ * lights the LED (boot stage 1, docs/BRINGUP.md: it stays lit if the boot dies before hal_init
+ * finishes), copies .ram_text (.time_critical: ISRs and hot paths, run from SRAM because XIP
+ * misses over 03h reads cost ~3 us each) and .data from flash, zeroes .bss, leaves .noinit
+ * (the crash record) alone, brings up the clocks and calls the core's app_main(), which never
+ * returns.
  */
 #include <stdint.h>
 
@@ -77,10 +81,23 @@ static void paint_stack(void)
     }
 }
 
+/* Boot stage 1 on the LED: SIO output high, before anything that could hang. */
+static void led_early_on(void)
+{
+    rp2040_unreset(RESET_IO_BANK0 | RESET_PADS_BANK0);
+    REG(SIO_GPIO_OE_CLR) = 1u << PICOD_PIN_LED;
+    REG(PADS_GPIO(PICOD_PIN_LED)) = PADS_DRIVE_4MA | PADS_IE;
+    REG(IO_GPIO_CTRL(PICOD_PIN_LED)) = GPIO_FUNC_SIO;
+    REG(SIO_GPIO_OUT_SET) = 1u << PICOD_PIN_LED;
+    REG(SIO_GPIO_OE_SET) = 1u << PICOD_PIN_LED;
+}
+
 __attribute__((noreturn, used)) void rp2040_reset_handler(void)
 {
     REG(SCB_VTOR) = (uint32_t)(uintptr_t)&__vectors_start;
     __asm volatile("cpsid i" ::: "memory");
+    REG(PSM_WDSEL) = PSM_WDSEL_ALL_BUT_OSC;
+    led_early_on();
 
     copy_words(&__ram_text_start, &__ram_text_end, &__ram_text_load);
     copy_words(&__data_start, &__data_end, &__data_load);
