@@ -29,6 +29,7 @@ extern uint32_t __vectors_start;
 
 #define WEAK_ISR __attribute__((weak, alias("rp2040_isr_unexpected")))
 void rp2040_isr_timer0(void) WEAK_ISR;
+void rp2040_isr_timer1(void) WEAK_ISR;
 void rp2040_isr_io_bank0(void) WEAK_ISR;
 void rp2040_isr_uart0(void) WEAK_ISR;
 void rp2040_isr_i2c0(void) WEAK_ISR;
@@ -48,18 +49,18 @@ __attribute__((section(".vectors"), used)) static const vector_t vector_table[16
     UNEXPECTED,                                                           /* PendSV */
     UNEXPECTED,                                                           /* SysTick */
     /* IRQ 0..31 */
-    rp2040_isr_timer0, UNEXPECTED, UNEXPECTED, UNEXPECTED, /* TIMER_IRQ_0..3 */
-    UNEXPECTED,                                            /* PWM */
-    rp2040_isr_usbctrl,                                    /* USBCTRL */
-    UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED,        /* XIP, PIO0 x2, PIO1 */
-    UNEXPECTED, UNEXPECTED, UNEXPECTED,                    /* PIO1, DMA x2 */
-    rp2040_isr_io_bank0,                                   /* IO_BANK0 */
-    UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED,        /* IO_QSPI, SIO x2, CLOCKS */
-    UNEXPECTED, UNEXPECTED,                                /* SPI0, SPI1 */
-    rp2040_isr_uart0, UNEXPECTED,                          /* UART0, UART1 */
-    UNEXPECTED,                                            /* ADC_FIFO */
-    rp2040_isr_i2c0, UNEXPECTED,                           /* I2C0, I2C1 */
-    UNEXPECTED,                                            /* RTC */
+    rp2040_isr_timer0, rp2040_isr_timer1, UNEXPECTED, UNEXPECTED, /* TIMER_IRQ_0..3 */
+    UNEXPECTED,                                                   /* PWM */
+    rp2040_isr_usbctrl,                                           /* USBCTRL */
+    UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED,               /* XIP, PIO0 x2, PIO1 */
+    UNEXPECTED, UNEXPECTED, UNEXPECTED,                           /* PIO1, DMA x2 */
+    rp2040_isr_io_bank0,                                          /* IO_BANK0 */
+    UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED,               /* IO_QSPI, SIO x2, CLOCKS */
+    UNEXPECTED, UNEXPECTED,                                       /* SPI0, SPI1 */
+    rp2040_isr_uart0, UNEXPECTED,                                 /* UART0, UART1 */
+    UNEXPECTED,                                                   /* ADC_FIFO */
+    rp2040_isr_i2c0, UNEXPECTED,                                  /* I2C0, I2C1 */
+    UNEXPECTED,                                                   /* RTC */
     UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED, /* 26..31 */
 };
 _Static_assert(sizeof(vector_table) == (16 + IRQ_COUNT) * sizeof(vector_t), "vector table size");

@@ -50,6 +50,7 @@
 /* Interrupt handlers: the vector table (crt0.c) points at these; each one not defined by a
  * port file falls back to rp2040_isr_unexpected. */
 void rp2040_isr_timer0(void);
+void rp2040_isr_timer1(void); /* usb/usb_e5_rp2040.c: the RP2040-E5 fix's timing (ALARM1) */
 void rp2040_isr_io_bank0(void);
 void rp2040_isr_uart0(void);
 void rp2040_isr_i2c0(void);
@@ -117,6 +118,9 @@ bool rp2040_link_needs_usb_clock(void);
 
 /* board_id.c: read the flash unique ID once (before the link reports it). */
 void rp2040_board_id_init(void);
+
+/* usb/usb_e5_rp2040.c: how often the RP2040-E5 fix ran to its end (B0/B1 only). */
+uint32_t rp2040_usb_e5_applied(void);
 
 /* i2c.c: true when an I2C transfer has progressed and hal_i2c_poll has work to do. */
 bool rp2040_i2c_needs_poll(void);
