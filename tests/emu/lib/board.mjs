@@ -80,9 +80,9 @@ export class EmuBoard {
     this.mcu = mcu;
     this.clock = mcu.clock;
     if (this.bootrom) {
-      const words = new Uint32Array(this.bootrom.buffer, this.bootrom.byteOffset,
-        this.bootrom.length >> 2);
-      mcu.bootrom.set(words); // not loadBootrom(): that resets the core
+      const bytes = new Uint8Array((this.bootrom.length + 3) & ~3);
+      bytes.set(this.bootrom);
+      mcu.bootrom.set(new Uint32Array(bytes.buffer)); // not loadBootrom(): that resets the core
     }
     const wd = mcu.peripherals[WATCHDOG_KEY];
     if (carry) {
