@@ -143,10 +143,16 @@ __attribute__((noreturn)) static void watchdog_reboot(uint8_t cause);
 #define FAULT_GAP_US   1500000u
 #define FAULT_ROUNDS   5u
 
+/* Sleep, not spin: WFI on ALARM0 with interrupts masked (nothing else is running yet). */
 static void led_wait(bool on, uint32_t us)
 {
     hal_led_set(on);
-    rp2040_delay_us_blocking(us);
+    uint32_t irq = hal_irq_save();
+    uint32_t deadline = hal_time_us() + us;
+    while ((int32_t)(deadline - hal_time_us()) > 0) {
+        hal_idle_until(deadline, true);
+    }
+    hal_irq_restore(irq);
 }
 
 void rp2040_fault_blink(uint8_t code, uint32_t rounds)

@@ -77,11 +77,12 @@ function vectorTableAddress(image) {
 // to stderr. The double-buffered endpoint model (dbuf-model.mjs) is installed:
 // it takes over only endpoints whose control word has DOUBLE_BUFFERED set (mcu.dbufModel).
 // silicon: { chipRev, chipReset, xosc: 'model' | 'dead', tick: true } as in tests/emu/lib/board.mjs
-// (FC0 and CHIP_RESET are always modelled).
+// (FC0 and CHIP_RESET are always modelled); stockUsb: true leaves every endpoint to rp2040js
+// (no double-buffer model), as rp2040js's own USBCDC helper sees a device.
 export function createMcu(pathOrImage, silicon = {}) {
   const mcu = new RP2040();
   mcu.logger = new ConsoleLogger(LogLevel.Error, false);
-  installDoubleBufferModel(mcu);
+  if (!silicon.stockUsb) installDoubleBufferModel(mcu);
   installExactAlarms(mcu); // silicon's alarm timing (tests/emu/lib/silicon.mjs)
   installUsbSuspendW1C(mcu);
   installFrequencyCounter(mcu);
