@@ -3,7 +3,7 @@
 // firmware and inputs give the same numbers on any machine).
 //
 //   node bench/usb-bench.mjs --testfw BUILD/tests/emu/usb/usbtest.elf
-//        [--testfw BUILD/tests/emu/usb/usbtest-single.elf] [--product BUILD/firmware/firmware.elf] [--json]
+//        [--testfw BUILD/tests/emu/usb/usbtest-dbuf.elf] [--product BUILD/firmware/firmware.elf] [--json]
 //
 // testfw (tests/emu/usb/fw; give it more than once to compare builds, e.g. double- and
 // single-buffered): device->host and host->device throughput of the stack alone, the OUT

@@ -36,16 +36,17 @@ static const char *board_json_platform(uint8_t p)
 
 static const char *board_json_reset_cause(uint8_t c)
 {
-    static const char *const names[] = {"unknown",  "power_on", "watchdog",
-                                        "software", "fault",    "debug"};
+    static const char *const names[] = {"unknown", "power_on", "watchdog", "software",
+                                        "fault",   "debug",    "bootrom",  "run_pin"};
 
     return c < sizeof(names) / sizeof(names[0]) ? names[c] : "unknown";
 }
 
 static const char *board_json_fault_kind(uint8_t k)
 {
-    static const char *const names[] = {"none",  "hardfault", "watchdog",  "task_overrun",
-                                        "stack", "host_lost", "host_back", "queue_drop"};
+    static const char *const names[] = {"none",         "hardfault",  "watchdog",
+                                        "task_overrun", "stack",      "host_lost",
+                                        "host_back",    "queue_drop", "clock"};
 
     return k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
 }
@@ -55,6 +56,23 @@ static const char *board_json_button_kind(uint8_t k)
     static const char *const names[] = {"unknown", "press", "release", "long", "double"};
 
     return k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
+}
+
+/* RP2040 SYSINFO CHIP_ID revision, as the errata name the silicon. */
+static json_t *board_json_chip(uint8_t rev)
+{
+    return rev == 0 ? json_null() : json_string(rev == 1 ? "B0/B1" : rev == 2 ? "B2" : "newer");
+}
+
+static json_t *board_json_clock_faults(uint8_t faults)
+{
+    static const char *const names[] = {"xosc", "pll_sys", "pll_usb", "measure"};
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < sizeof(names) / sizeof(names[0]); i++)
+        if (faults & (1u << i))
+            json_array_append_new(a, json_string(names[i]));
+    return a;
 }
 
 static json_t *board_json_caps(uint32_t caps)
@@ -144,6 +162,9 @@ json_t *board_json_status(const board_t *b)
         json_object_set_new(o, "reset_cause",
                             json_string(board_json_reset_cause(b->hello.reset_cause)));
         json_object_set_new(o, "caps", board_json_caps(b->hello.caps));
+        json_object_set_new(o, "chip_rev", json_integer(b->hello.chip_rev));
+        json_object_set_new(o, "chip", board_json_chip(b->hello.chip_rev));
+        json_object_set_new(o, "clock_faults", board_json_clock_faults(b->hello.clock_faults));
         /* Board uptime extrapolated from the last report. */
         json_object_set_new(
             o, "uptime_ms",
@@ -241,7 +262,8 @@ json_t *board_json_log(const uint8_t *body, size_t len)
 
 json_t *board_json_board_stats(const proto_stats_t *s)
 {
-    return json_pack(
+    const proto_hw_info_t *h = &s->hw;
+    json_t *o = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, "
         "s:i, s:i}",
         "uptime_ms", (json_int_t)s->uptime_ms, "rx_frames", (json_int_t)s->rx_frames,
@@ -252,6 +274,18 @@ json_t *board_json_board_stats(const proto_stats_t *s)
         (json_int_t)s->tx_frames, "tx_events_dropped", (json_int_t)s->tx_events_dropped,
         "host_lost_count", (json_int_t)s->host_lost_count, "i2c_errors", (json_int_t)s->i2c_errors,
         "ram_used", s->ram_used, "ram_total", s->ram_total, "task_count", s->task_count);
+
+    /* Protocol 1.1: silicon facts (0 = unknown, e.g. a 1.0 board or picosim). Integers, so that
+     * `picoctl stats BOARD` prints them on its "board says" line. */
+    if (o)
+        json_object_update_new(
+            o, json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "chip_rev", h->chip_rev,
+                         "clock_faults", h->clock_faults, "wd_reason", h->wd_reason, "chip_reset",
+                         (json_int_t)h->chip_reset, "clk_sys_khz", (json_int_t)h->clk_sys_khz,
+                         "clk_ref_khz", (json_int_t)h->clk_ref_khz, "clk_peri_khz",
+                         (json_int_t)h->clk_peri_khz, "clk_usb_khz", (json_int_t)h->clk_usb_khz,
+                         "rosc_khz", (json_int_t)h->rosc_khz));
+    return o;
 }
 
 /* PROTOCOL.md gives TASK_STATS.state as a u8 without naming its values; these are the

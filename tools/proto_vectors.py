@@ -43,7 +43,7 @@ def cobs_decode(data: bytes) -> bytes:
 
 
 def frame(type_: int, seq: int, body: bytes) -> bytes:
-    pkt = bytes([0x10, type_, seq & 0xFF, seq >> 8]) + body
+    pkt = bytes([0x11, type_, seq & 0xFF, seq >> 8]) + body  # protocol 1.1
     crc = crc16_ccitt_false(pkt)
     pkt += bytes([crc & 0xFF, crc >> 8])
     # A delimiter before the frame as well as after it (PROTOCOL.md, section 2).
@@ -70,7 +70,7 @@ def main() -> None:
     for data in cobs_cases:
         print(f"cobs {h(data)} {h(cobs_encode(data))}")
     frames = [
-        (0x01, 1, bytes([1, 0, 0xB8, 0x0B])),            # HELLO v1.0, host timeout 3000 ms
+        (0x01, 1, bytes([1, 1, 0xB8, 0x0B])),            # HELLO v1.1, host timeout 3000 ms
         (0x02, 2, b"ping"),                               # PING
         (0x03, 0xFFFF, b""),                              # HEARTBEAT, seq wraps
         (0x85, 7, bytes([1, 1, 0, 0, 0x10, 0x27, 0, 0, 0, 0, 0, 0, 0])),  # SET_LED ack (state)

@@ -31,3 +31,11 @@ void board_fault_cb(uint8_t kind, uint8_t task, uint32_t detail)
     if (n >= 0)
         (void)link_send_event(PROTO_MSG_FAULT, b, (size_t)n);
 }
+
+void board_hw_hello(uint8_t *chip_rev, uint8_t *clock_faults)
+{
+    proto_hw_info_t hw;
+    hal_hw_info(&hw);
+    *chip_rev = hw.chip_rev;
+    *clock_faults = hw.clock_faults;
+}

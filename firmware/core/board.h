@@ -13,6 +13,9 @@ uint32_t board_uptime_ms(void);
  * it runs (at least once a second: it waits with a timeout of at most 1 s). */
 void board_uptime_tick(void);
 
+/* HELLO's silicon facts (chip revision, PROTO_CLK_* faults) from hal_hw_info. */
+void board_hw_hello(uint8_t *chip_rev, uint8_t *clock_faults);
+
 /* Scheduler fault hook: turns task overruns into FAULT events. */
 void board_fault_cb(uint8_t kind, uint8_t task, uint32_t detail);
 

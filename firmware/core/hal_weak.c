@@ -25,6 +25,11 @@ __attribute__((weak)) size_t hal_link_tx_pending(void)
     return 0; /* e.g. picosim: a write to the pty is with the host at once */
 }
 
+__attribute__((weak)) void hal_hw_info(proto_hw_info_t *out)
+{
+    *out = (proto_hw_info_t){0}; /* unknown (picosim) */
+}
+
 __attribute__((weak)) void hal_debug_fault(void)
 {
     /* Call through a null function pointer, as a real bug would: a HardFault on the M0+

@@ -47,6 +47,7 @@ static int do_hello(const proto_frame_t *f, uint8_t *out, size_t cap)
     strncpy(a.build, FW_BUILD_STRING, sizeof(a.build));
     a.crash = *hal_crash_record();
     a.uptime_ms = board_uptime_ms();
+    board_hw_hello(&a.chip_rev, &a.clock_faults);
     link_hello(req.host_timeout_ms);
     return proto_hello_ack_encode(&a, out, cap);
 }
@@ -105,6 +106,7 @@ static int do_stats(uint8_t *out, size_t cap)
     hal_ram_usage(&s.ram_used, &s.ram_total);
     s.task_count = sched_task_count();
     s.link_state = link_state();
+    hal_hw_info(&s.hw);
     return proto_stats_encode(&s, out, cap);
 }
 

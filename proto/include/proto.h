@@ -29,7 +29,7 @@ extern "C" {
 /* ---- versioning ------------------------------------------------------------------------ */
 
 #define PROTO_VERSION_MAJOR 1
-#define PROTO_VERSION_MINOR 0
+#define PROTO_VERSION_MINOR 1 /* 1.1: silicon facts appended to HELLO_ACK and STATS */
 /* Header version byte: major in the high nibble, minor in the low nibble. */
 #define PROTO_VERSION_BYTE        ((uint8_t)((PROTO_VERSION_MAJOR << 4) | PROTO_VERSION_MINOR))
 #define PROTO_VERSION_MAJOR_OF(b) ((uint8_t)((b) >> 4))
@@ -287,8 +287,32 @@ enum proto_reset_cause {
     PROTO_RESET_WATCHDOG = 2, /* watchdog timeout: a task hung */
     PROTO_RESET_SOFTWARE = 3, /* REBOOT request or deliberate watchdog reboot */
     PROTO_RESET_FAULT = 4,    /* HardFault handler recorded a crash and rebooted */
-    PROTO_RESET_DEBUG = 5,    /* debugger / RUN pin */
+    PROTO_RESET_DEBUG = 5,    /* a debugger restarted the chip (CHIP_RESET.HAD_PSM_RESTART) */
+    /* 1.1: a watchdog reset the board did not arm: the bootrom's reboot after a UF2 copy, after
+     * reset_usb_boot, or picotool's reboot (its TIMER reset is not a hung task). */
+    PROTO_RESET_BOOTROM = 6,
+    PROTO_RESET_RUN_PIN = 7, /* 1.1: the RUN pin was pulled low (a reset button) */
 };
+
+/* 1.1: clock faults found at boot (HELLO_ACK, STATS). */
+enum proto_clock_fault {
+    PROTO_CLK_XOSC = 1u << 0,    /* crystal never reported stable: clocks run from the ROSC */
+    PROTO_CLK_PLL_SYS = 1u << 1, /* PLL_SYS did not lock: clk_sys is not 125 MHz */
+    PROTO_CLK_PLL_USB = 1u << 2, /* no 48 MHz: no USB */
+    PROTO_CLK_MEASURE = 1u << 3, /* a clock measured more than 1 % off what was set */
+};
+
+/* 1.1: silicon facts for bring-up (STATS carries all of it, HELLO_ACK the first two). Zero
+ * means unknown: a 1.0 board, or a platform without the fact (picosim). */
+typedef struct proto_hw_info {
+    uint8_t chip_rev;     /* RP2040 SYSINFO CHIP_ID revision: 1 = B0/B1, 2 = B2 */
+    uint8_t clock_faults; /* enum proto_clock_fault */
+    uint8_t wd_reason;    /* WATCHDOG_REASON at boot (bit 0 timer, bit 1 force) */
+    uint32_t chip_reset;  /* CHIP_RESET at boot (bit 8 POR, 16 RUN pin, 20 debugger) */
+    /* Measured at boot with the frequency counter (FC0) against clk_ref (the crystal when it
+     * runs), in kHz; 0 = not measured. */
+    uint32_t clk_sys_khz, clk_ref_khz, clk_peri_khz, clk_usb_khz, rosc_khz;
+} proto_hw_info_t;
 
 enum proto_caps {
     PROTO_CAP_LED = 1u << 0,
@@ -316,6 +340,8 @@ enum proto_fault_kind {
     PROTO_FAULT_HOST_LOST = 5,    /* host watchdog expired: safe state entered */
     PROTO_FAULT_HOST_BACK = 6,    /* host returned: safe state left */
     PROTO_FAULT_QUEUE_DROP = 7,   /* TX queue full: oldest event dropped */
+    PROTO_FAULT_CLOCK = 8,        /* 1.1: clocks failed at boot, no link possible: LED code, then a
+                                     reboot; crash record pc = the PROTO_CLK_* bits */
 };
 
 typedef struct proto_hello_ack {
@@ -329,6 +355,9 @@ typedef struct proto_hello_ack {
     char build[PROTO_BUILD_LEN]; /* e.g. "0.1.0 2026-11-22 3fa2c1d" */
     proto_crash_t crash;
     uint32_t uptime_ms;
+    /* 1.1 (decoded as 0 from a shorter 1.0 body): */
+    uint8_t chip_rev;     /* proto_hw_info_t.chip_rev */
+    uint8_t clock_faults; /* enum proto_clock_fault */
 } proto_hello_ack_t;
 
 int proto_hello_req_encode(const proto_hello_req_t *m, uint8_t *out, size_t cap);
@@ -470,6 +499,7 @@ typedef struct proto_stats {
     uint16_t ram_used, ram_total; /* static RAM in bytes */
     uint8_t task_count;
     uint8_t link_state;
+    proto_hw_info_t hw; /* 1.1 (all 0 from a shorter 1.0 body) */
 } proto_stats_t;
 int proto_stats_encode(const proto_stats_t *m, uint8_t *out, size_t cap);
 int proto_stats_decode(const uint8_t *body, size_t len, proto_stats_t *m);

@@ -84,6 +84,8 @@ int proto_hello_ack_encode(const proto_hello_ack_t *m, uint8_t *out, size_t cap)
     put_bytes_(&b, m->build, PROTO_BUILD_LEN);
     put_crash(&b, &m->crash);
     put_u32_(&b, m->uptime_ms);
+    put_u8_(&b, m->chip_rev);
+    put_u8_(&b, m->clock_faults);
     return w_end(&b);
 }
 
@@ -103,6 +105,12 @@ int proto_hello_ack_decode(const uint8_t *body, size_t len, proto_hello_ack_t *m
     get_bytes_(&b, m->build, PROTO_BUILD_LEN);
     get_crash(&b, &m->crash);
     m->uptime_ms = get_u32_(&b);
+    m->chip_rev = 0;
+    m->clock_faults = 0;
+    if (!b.err && b.pos < len) { /* 1.1 fields: absent from a 1.0 board */
+        m->chip_rev = get_u8_(&b);
+        m->clock_faults = get_u8_(&b);
+    }
     return r_end(&b);
 }
 
@@ -352,6 +360,15 @@ int proto_stats_encode(const proto_stats_t *m, uint8_t *out, size_t cap)
     put_u16_(&b, m->ram_total);
     put_u8_(&b, m->task_count);
     put_u8_(&b, m->link_state);
+    const proto_hw_info_t *h = &m->hw;
+    put_u8_(&b, h->chip_rev);
+    put_u8_(&b, h->clock_faults);
+    put_u8_(&b, h->wd_reason);
+    put_u32_(&b, h->chip_reset);
+    const uint32_t k[] = {h->clk_sys_khz, h->clk_ref_khz, h->clk_peri_khz, h->clk_usb_khz,
+                          h->rosc_khz};
+    for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+        put_u32_(&b, k[i]);
     return w_end(&b);
 }
 
@@ -369,6 +386,18 @@ int proto_stats_decode(const uint8_t *body, size_t len, proto_stats_t *m)
     m->ram_total = get_u16_(&b);
     m->task_count = get_u8_(&b);
     m->link_state = get_u8_(&b);
+    proto_hw_info_t *h = &m->hw;
+    *h = (proto_hw_info_t){0};
+    if (!b.err && b.pos < len) { /* 1.1 fields: absent from a 1.0 board */
+        h->chip_rev = get_u8_(&b);
+        h->clock_faults = get_u8_(&b);
+        h->wd_reason = get_u8_(&b);
+        h->chip_reset = get_u32_(&b);
+        uint32_t *const k[] = {&h->clk_sys_khz, &h->clk_ref_khz, &h->clk_peri_khz, &h->clk_usb_khz,
+                               &h->rosc_khz};
+        for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+            *k[i] = get_u32_(&b);
+    }
     return r_end(&b);
 }
 

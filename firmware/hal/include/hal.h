@@ -148,6 +148,11 @@ size_t hal_link_tx_pending(void);
  * crash (kind, PC, LR, sched_running_id) and resets. Default: call through a null pointer. */
 void hal_debug_fault(void);
 
+/* Silicon facts for bring-up, reported in HELLO (chip revision, clock faults) and STATS (all):
+ * chip revision, clock faults, the raw reset registers, clocks as measured. Default: all 0
+ * (unknown). */
+void hal_hw_info(proto_hw_info_t *out);
+
 /* ---- provided by firmware/core ----------------------------------------------------------- */
 
 /* The firmware's entry point (core/app.c), called by each port's startup. Never returns. */

@@ -2,9 +2,13 @@
  * crt0.c - vector table and reset handler for the RP2040 (no pico-sdk, no libc start files).
  *
  * boot2 (or the emulator harness) sets VTOR = 0x10000100 and loads SP/PC from here. The reset
- * handler sets VTOR again (so a debugger "reset and run" works too), copies .ram_text and
- * .data from flash, zeroes .bss, leaves .noinit (the crash record) alone, brings up the clocks
- * and calls the core's app_main(), which never returns.
+ * handler sets VTOR again (so a debugger "reset and run" works too), selects what a watchdog
+ * reset restarts (PSM_WDSEL is 0 after power-on: a fault before that would reset nothing),
+ * lights the LED (boot stage 1, docs/BRINGUP.md: it stays lit if the boot dies before hal_init
+ * finishes), copies .ram_text (.time_critical: ISRs and hot paths, run from SRAM because XIP
+ * misses over 03h reads cost ~3 us each) and .data from flash, zeroes .bss, leaves .noinit
+ * (the crash record) alone, brings up the clocks and calls the core's app_main(), which never
+ * returns.
  */
 #include <stdint.h>
 
@@ -25,6 +29,7 @@ extern uint32_t __vectors_start;
 
 #define WEAK_ISR __attribute__((weak, alias("rp2040_isr_unexpected")))
 void rp2040_isr_timer0(void) WEAK_ISR;
+void rp2040_isr_timer1(void) WEAK_ISR;
 void rp2040_isr_io_bank0(void) WEAK_ISR;
 void rp2040_isr_uart0(void) WEAK_ISR;
 void rp2040_isr_i2c0(void) WEAK_ISR;
@@ -44,18 +49,18 @@ __attribute__((section(".vectors"), used)) static const vector_t vector_table[16
     UNEXPECTED,                                                           /* PendSV */
     UNEXPECTED,                                                           /* SysTick */
     /* IRQ 0..31 */
-    rp2040_isr_timer0, UNEXPECTED, UNEXPECTED, UNEXPECTED, /* TIMER_IRQ_0..3 */
-    UNEXPECTED,                                            /* PWM */
-    rp2040_isr_usbctrl,                                    /* USBCTRL */
-    UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED,        /* XIP, PIO0 x2, PIO1 */
-    UNEXPECTED, UNEXPECTED, UNEXPECTED,                    /* PIO1, DMA x2 */
-    rp2040_isr_io_bank0,                                   /* IO_BANK0 */
-    UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED,        /* IO_QSPI, SIO x2, CLOCKS */
-    UNEXPECTED, UNEXPECTED,                                /* SPI0, SPI1 */
-    rp2040_isr_uart0, UNEXPECTED,                          /* UART0, UART1 */
-    UNEXPECTED,                                            /* ADC_FIFO */
-    rp2040_isr_i2c0, UNEXPECTED,                           /* I2C0, I2C1 */
-    UNEXPECTED,                                            /* RTC */
+    rp2040_isr_timer0, rp2040_isr_timer1, UNEXPECTED, UNEXPECTED, /* TIMER_IRQ_0..3 */
+    UNEXPECTED,                                                   /* PWM */
+    rp2040_isr_usbctrl,                                           /* USBCTRL */
+    UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED,               /* XIP, PIO0 x2, PIO1 */
+    UNEXPECTED, UNEXPECTED, UNEXPECTED,                           /* PIO1, DMA x2 */
+    rp2040_isr_io_bank0,                                          /* IO_BANK0 */
+    UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED,               /* IO_QSPI, SIO x2, CLOCKS */
+    UNEXPECTED, UNEXPECTED,                                       /* SPI0, SPI1 */
+    rp2040_isr_uart0, UNEXPECTED,                                 /* UART0, UART1 */
+    UNEXPECTED,                                                   /* ADC_FIFO */
+    rp2040_isr_i2c0, UNEXPECTED,                                  /* I2C0, I2C1 */
+    UNEXPECTED,                                                   /* RTC */
     UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED, UNEXPECTED, /* 26..31 */
 };
 _Static_assert(sizeof(vector_table) == (16 + IRQ_COUNT) * sizeof(vector_t), "vector table size");
@@ -77,10 +82,23 @@ static void paint_stack(void)
     }
 }
 
+/* Boot stage 1 on the LED: SIO output high, before anything that could hang. */
+static void led_early_on(void)
+{
+    rp2040_unreset(RESET_IO_BANK0 | RESET_PADS_BANK0);
+    REG(SIO_GPIO_OE_CLR) = 1u << PICOD_PIN_LED;
+    REG(PADS_GPIO(PICOD_PIN_LED)) = PADS_DRIVE_4MA | PADS_IE;
+    REG(IO_GPIO_CTRL(PICOD_PIN_LED)) = GPIO_FUNC_SIO;
+    REG(SIO_GPIO_OUT_SET) = 1u << PICOD_PIN_LED;
+    REG(SIO_GPIO_OE_SET) = 1u << PICOD_PIN_LED;
+}
+
 __attribute__((noreturn, used)) void rp2040_reset_handler(void)
 {
     REG(SCB_VTOR) = (uint32_t)(uintptr_t)&__vectors_start;
     __asm volatile("cpsid i" ::: "memory");
+    REG(PSM_WDSEL) = PSM_WDSEL_ALL_BUT_OSC;
+    led_early_on();
 
     copy_words(&__ram_text_start, &__ram_text_end, &__ram_text_load);
     copy_words(&__data_start, &__data_end, &__data_load);

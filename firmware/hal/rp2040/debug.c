@@ -12,7 +12,7 @@ void rp2040_debug_init(void)
 {
     rp2040_unreset(RESET_UART1);
     /* divisor = clk_peri / (16 * baud) in 16.6 fixed point */
-    uint32_t div64 = (8u * RP2040_CLK_PERI_HZ / DEBUG_BAUD + 1u) / 2u;
+    uint32_t div64 = (8u * rp2040_clk_peri_hz() / DEBUG_BAUD + 1u) / 2u;
     REG(UART1_BASE + UART_IBRD) = div64 >> 6;
     REG(UART1_BASE + UART_FBRD) = div64 & 0x3fu;
     REG(UART1_BASE + UART_LCR_H) = UART_LCR_H_WLEN8 | UART_LCR_H_FEN;

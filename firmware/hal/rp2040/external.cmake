@@ -14,6 +14,11 @@ endif()
 set(PICOD_FW_LINK "usb" CACHE STRING "Host link of the RP2040 firmware: uart or usb")
 set_property(CACHE PICOD_FW_LINK PROPERTY STRINGS uart usb)
 option(PICOD_FW_STUB_APP "RP2040 firmware: link a stub app_main instead of firmware/core" OFF)
+# I2C0 bus speed. 400000 needs external pull-ups (docs/BRINGUP.md): the pads' are 50-80 kOhm.
+set(PICOD_FW_I2C_HZ "100000" CACHE STRING "RP2040 firmware: I2C0 SCL frequency in Hz")
+# Double-buffered bulk endpoints: modelled and tested in the emulator, not yet seen on silicon
+# (docs/USB.md); single-buffered, as TinyUSB ships on the RP2040, by default.
+option(PICOD_FW_USB_DOUBLE_BUFFER "RP2040 firmware: double-buffered USB bulk endpoints" OFF)
 
 if(NOT TARGET picod-uf2)
     add_subdirectory(${PROJECT_SOURCE_DIR}/tools/uf2 ${PROJECT_BINARY_DIR}/tools/uf2)
@@ -29,6 +34,8 @@ ExternalProject_Add(picod_firmware
         -DPICOD_ROOT=${PROJECT_SOURCE_DIR}
         -DPICOD_FW_LINK=${PICOD_FW_LINK}
         -DPICOD_FW_STUB_APP=${PICOD_FW_STUB_APP}
+        -DPICOD_FW_I2C_HZ=${PICOD_FW_I2C_HZ}
+        -DPICOD_FW_USB_DOUBLE_BUFFER=${PICOD_FW_USB_DOUBLE_BUFFER}
         -DPICOD_FW_OUTPUT_DIR=${PICOD_FW_OUTPUT_DIR}
         -DPICOD_UF2_TOOL=$<TARGET_FILE:picod-uf2>
         -DPICOD_VERSION=${PROJECT_VERSION}

@@ -1,5 +1,13 @@
 /*
- * i2c.c - I2C0 master on GP0 (SDA) / GP1 (SCL) at 400 kHz, DW_apb_i2c, non-blocking.
+ * i2c.c - I2C0 master on GP0 (SDA) / GP1 (SCL), DW_apb_i2c, non-blocking.
+ *
+ * Bus speed: PICOD_I2C_HZ, 100 kHz by default. The pads' internal pull-ups are 50-80 kOhm
+ * (RP2040 datasheet, pad electrical specification): far too weak for 400 kHz's 300 ns rise time
+ * (fast mode needs roughly 2-4.7 kOhm on a bus of ~100-200 pF), and at 100 kHz (1000 ns) they
+ * are still only good enough for a short bus with one breakout board that brings its own
+ * 4.7-10 kOhm pull-ups. A bare sensor needs external pull-ups (4.7 kOhm to 3.3 V on SDA and
+ * SCL; 2.2 kOhm for 400 kHz). 400 kHz: build with -DPICOD_I2C_HZ=400000 (CMake option
+ * PICOD_FW_I2C_HZ), with external pull-ups. docs/BRINGUP.md says the same.
  *
  * A transfer is "write wlen bytes, repeated start, read rlen bytes, stop". hal_i2c_start()
  * loads the TAR register and as many commands as the 16-deep TX FIFO takes; hal_i2c_poll()
@@ -12,7 +20,11 @@
 #include "rp2040.h"
 #include "rp2040_regs.h"
 
-#define I2C_HZ                 400000u
+#ifndef PICOD_I2C_HZ
+#define PICOD_I2C_HZ 100000u
+#endif
+#define I2C_HZ PICOD_I2C_HZ
+_Static_assert(I2C_HZ >= 10000u && I2C_HZ <= 400000u, "PICOD_I2C_HZ: 10 kHz .. 400 kHz");
 #define I2C_DEFAULT_TIMEOUT_US 25000u
 #define I2C_RX_FIFO_DEPTH      16u
 #define I2C_SHORT_WAIT_US      200u /* abort/disable completion: a few bit times */
@@ -64,14 +76,16 @@ void rp2040_i2c_init(void)
                   IC_CON_SLAVE_DISABLE | IC_CON_TX_EMPTY_CTRL;
     I2C(IC_RX_TL) = 0; /* RX_FULL as soon as one byte is there */
     I2C(IC_TX_TL) = 0;
-    /* 312 clk_sys cycles per SCL period: low 3/5, high 2/5; spike filter lcnt/16. */
-    uint32_t period = (RP2040_CLK_SYS_HZ + I2C_HZ / 2u) / I2C_HZ;
+    /* clk_sys cycles per SCL period (1250 at 100 kHz, 312 at 400 kHz): low 3/5, high 2/5;
+     * spike filter lcnt/16 (pico-sdk's i2c_set_baudrate does the same, also in FAST mode). */
+    uint32_t sys_hz = rp2040_clk_sys_hz();
+    uint32_t period = (sys_hz + I2C_HZ / 2u) / I2C_HZ;
     uint32_t lcnt = period * 3u / 5u;
     I2C(IC_FS_SCL_HCNT) = period - lcnt;
     I2C(IC_FS_SCL_LCNT) = lcnt;
     I2C(IC_FS_SPKLEN) = lcnt < 16u ? 1u : lcnt / 16u;
     /* SDA hold ~300 ns (a fast-mode requirement), in clk_sys cycles. */
-    I2C(IC_SDA_HOLD) = RP2040_CLK_SYS_HZ / 1000000u * 3u / 10u;
+    I2C(IC_SDA_HOLD) = sys_hz / 1000000u * 3u / 10u + 1u;
     I2C(IC_INTR_MASK) = 0;
     uint32_t pad = PADS_IE | PADS_PUE | PADS_SCHMITT | PADS_DRIVE_4MA;
     REG(PADS_GPIO(PICOD_PIN_I2C0_SDA)) = pad;

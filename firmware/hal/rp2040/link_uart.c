@@ -32,7 +32,7 @@ static uint32_t ring_used(const volatile struct ring *r, uint32_t size)
 void rp2040_link_init(void)
 {
     rp2040_unreset(RESET_UART0);
-    uint32_t div64 = (8u * RP2040_CLK_PERI_HZ / PICOD_LINK_BAUD + 1u) / 2u;
+    uint32_t div64 = (8u * rp2040_clk_peri_hz() / PICOD_LINK_BAUD + 1u) / 2u;
     U(UART_IBRD) = div64 >> 6;
     U(UART_FBRD) = div64 & 0x3fu;
     U(UART_LCR_H) = UART_LCR_H_WLEN8 | UART_LCR_H_FEN;
@@ -46,6 +46,11 @@ void rp2040_link_init(void)
     if (rp2040_events->link_state_cb) {
         rp2040_events->link_state_cb(true);
     }
+}
+
+bool rp2040_link_needs_usb_clock(void)
+{
+    return false;
 }
 
 /* Move bytes from the TX ring into the FIFO; true when the ring ran empty. */

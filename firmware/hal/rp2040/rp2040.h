@@ -50,6 +50,7 @@
 /* Interrupt handlers: the vector table (crt0.c) points at these; each one not defined by a
  * port file falls back to rp2040_isr_unexpected. */
 void rp2040_isr_timer0(void);
+void rp2040_isr_timer1(void); /* usb/usb_e5_rp2040.c: the RP2040-E5 fix's timing (ALARM1) */
 void rp2040_isr_io_bank0(void);
 void rp2040_isr_uart0(void);
 void rp2040_isr_i2c0(void);
@@ -60,8 +61,16 @@ void rp2040_reset_handler(void);
 void rp2040_isr_unexpected(void);
 void rp2040_hardfault_c(const uint32_t *frame);
 
-/* clocks.c: XOSC, PLL_SYS 125 MHz, PLL_USB 48 MHz, clk_ref/sys/peri/usb, 1 us tick. */
+/* clocks.c: XOSC, PLL_SYS 125 MHz, PLL_USB 48 MHz, clk_ref/sys/peri/usb, 1 us tick; a real
+ * fallback when a part fails (PROTO_CLK_* in rp2040_clock_faults). */
 void rp2040_clocks_init(void);
+/* The frequencies clk_sys and clk_peri were set to (125 MHz, or the fallback's): for divisors. */
+uint32_t rp2040_clk_sys_hz(void);
+uint32_t rp2040_clk_peri_hz(void);
+uint8_t rp2040_clock_faults(void);
+/* Measure clk_ref/sys/peri/usb and the ROSC with FC0 (needs the TIMER), fill hw's clock
+ * fields and clock_faults (adds PROTO_CLK_MEASURE if a clock is off by more than 1 %). */
+void rp2040_clocks_measure(proto_hw_info_t *hw);
 /* Release peripherals in mask (RESETS bits) from reset and wait until they are out. */
 void rp2040_unreset(uint32_t mask);
 
@@ -97,9 +106,21 @@ void rp2040_gpio_set_function(uint32_t pin, uint32_t func);
 
 /* system.c: a bootrom function by its two-letter code, or NULL when there is no bootrom. */
 void *rp2040_rom_func(uint32_t code);
+/* SYSINFO CHIP_ID revision: 1 = B0/B1, 2 = B2 (0 = not an RP2040). */
+uint8_t rp2040_chip_revision(void);
+/* Blink `code` long pulses, `rounds` times (blocking; docs/BRINGUP.md). */
+void rp2040_fault_blink(uint8_t code, uint32_t rounds);
+/* Optional HAL (hal.h): the silicon facts for HELLO and STATS. */
+void hal_hw_info(proto_hw_info_t *out);
+
+/* The link (usb_rp2040.c or link_uart.c): true when it cannot run without clk_usb 48 MHz. */
+bool rp2040_link_needs_usb_clock(void);
 
 /* board_id.c: read the flash unique ID once (before the link reports it). */
 void rp2040_board_id_init(void);
+
+/* usb/usb_e5_rp2040.c: how often the RP2040-E5 fix ran to its end (B0/B1 only). */
+uint32_t rp2040_usb_e5_applied(void);
 
 /* i2c.c: true when an I2C transfer has progressed and hal_i2c_poll has work to do. */
 bool rp2040_i2c_needs_poll(void);

@@ -83,6 +83,18 @@ static inline void hw_write_masked(uint32_t addr, uint32_t value, uint32_t mask)
 #define CLK_USB_CTRL            (CLOCKS_BASE + 0x54u)
 #define CLK_USB_DIV             (CLOCKS_BASE + 0x58u)
 #define CLK_SYS_RESUS_CTRL      (CLOCKS_BASE + 0x78u)
+#define CLK_FC0_REF_KHZ         (CLOCKS_BASE + 0x80u)
+#define CLK_FC0_MIN_KHZ         (CLOCKS_BASE + 0x84u)
+#define CLK_FC0_MAX_KHZ         (CLOCKS_BASE + 0x88u)
+#define CLK_FC0_INTERVAL        (CLOCKS_BASE + 0x90u)
+#define CLK_FC0_SRC             (CLOCKS_BASE + 0x94u)
+#define CLK_FC0_STATUS          (CLOCKS_BASE + 0x98u)
+#define CLK_FC0_RESULT          (CLOCKS_BASE + 0x9cu)
+#define FC0_SRC_ROSC            0x03u
+#define FC0_SRC_CLK_REF         0x08u
+#define FC0_SRC_CLK_SYS         0x09u
+#define FC0_SRC_CLK_PERI        0x0au
+#define FC0_SRC_CLK_USB         0x0bu
 #define CLK_CTRL_ENABLE_BITS    (1u << 11)
 #define CLK_CTRL_AUXSRC_LSB     5
 #define CLK_CTRL_AUXSRC_BITS    (7u << 5)
@@ -133,10 +145,18 @@ static inline void hw_write_masked(uint32_t addr, uint32_t value, uint32_t mask)
 
 #define PSM_BASE  0x40010000u
 #define PSM_WDSEL (PSM_BASE + 0x8u)
+/* Everything but the two oscillators (PSM bits 0 ROSC, 1 XOSC): what the bootrom and pico-sdk
+ * select, so a watchdog reset restarts the chip without stopping its clock sources. */
+#define PSM_WDSEL_ALL_BUT_OSC 0x1fffcu
 
 #define VREG_CHIP_RESET            0x40064008u
+#define CHIP_RESET_HAD_POR         (1u << 8)
 #define CHIP_RESET_HAD_RUN         (1u << 16)
 #define CHIP_RESET_HAD_PSM_RESTART (1u << 20)
+
+#define SYSINFO_CHIP_ID           0x40000000u
+#define SYSINFO_CHIP_ID_REV_LSB   28
+#define SYSINFO_CHIP_ID_PART_BITS 0x0ffff000u /* PART 0x0002 = RP2040 */
 
 #define TIMER_BASE     0x40054000u
 #define TIMER_ALARM0   (TIMER_BASE + 0x10u)
@@ -146,18 +166,23 @@ static inline void hw_write_masked(uint32_t addr, uint32_t value, uint32_t mask)
 #define TIMER_INTE     (TIMER_BASE + 0x38u)
 
 /* ---- GPIO ------------------------------------------------------------------------------- */
-#define IO_BANK0_BASE    0x40014000u
-#define IO_GPIO_CTRL(n)  (IO_BANK0_BASE + 8u * (n) + 4u)
-#define IO_INTR(n)       (IO_BANK0_BASE + 0xf0u + 4u * ((n) / 8u))
-#define IO_PROC0_INTE(n) (IO_BANK0_BASE + 0x100u + 4u * ((n) / 8u))
-#define IO_PROC0_INTS(n) (IO_BANK0_BASE + 0x120u + 4u * ((n) / 8u))
-#define IO_IRQ_LSB(n)    (4u * ((n) % 8u))
-#define IO_IRQ_EDGE_LOW  (1u << 2)
-#define IO_IRQ_EDGE_HIGH (1u << 3)
-#define GPIO_FUNC_UART   2u
-#define GPIO_FUNC_I2C    3u
-#define GPIO_FUNC_SIO    5u
-#define GPIO_FUNC_NULL   0x1fu
+#define IO_BANK0_BASE        0x40014000u
+#define IO_GPIO_CTRL(n)      (IO_BANK0_BASE + 8u * (n) + 4u)
+#define IO_INTR(n)           (IO_BANK0_BASE + 0xf0u + 4u * ((n) / 8u))
+#define IO_PROC0_INTE(n)     (IO_BANK0_BASE + 0x100u + 4u * ((n) / 8u))
+#define IO_PROC0_INTS(n)     (IO_BANK0_BASE + 0x120u + 4u * ((n) / 8u))
+#define IO_IRQ_LSB(n)        (4u * ((n) % 8u))
+#define IO_IRQ_EDGE_LOW      (1u << 2)
+#define IO_IRQ_EDGE_HIGH     (1u << 3)
+#define IO_CTRL_FUNCSEL_BITS 0x1fu
+#define IO_CTRL_OEOVER_LSB   12
+#define IO_CTRL_INOVER_LSB   16
+#define IO_OVER_LOW          2u
+#define IO_OVER_HIGH         3u
+#define GPIO_FUNC_UART       2u
+#define GPIO_FUNC_I2C        3u
+#define GPIO_FUNC_SIO        5u
+#define GPIO_FUNC_NULL       0x1fu
 
 #define PADS_BANK0_BASE 0x4001c000u
 #define PADS_GPIO(n)    (PADS_BANK0_BASE + 4u + 4u * (n))

@@ -6,12 +6,22 @@
 // offset 0 and the core starts from the vector table after boot2 (VTOR = 0x10000100), which
 // the firmware's own reset handler sets again. A watchdog reset (timeout or forced) is
 // modelled as a new RP2040 whose SRAM and watchdog scratch/reason registers carry over, as on
-// silicon; an undefined instruction (UDF) raises HardFault as the real core does.
+// silicon, but only when PSM_WDSEL selects the processor (after power-on it selects nothing);
+// an undefined instruction (UDF) raises HardFault as the real core does.
+//
+// opts.silicon (tests/emu/lib/silicon.mjs) adds what silicon does and rp2040js does not, per
+// test: { xosc: 'model' | 'dead' (STABLE after the programmed delay / never), tick: true (the
+// TIMER only counts while the watchdog tick runs), chipRev, chipReset (CHIP_RESET value),
+// bootrom: path of tests/emu's fake bootrom image (reset_usb_boot, then the bootrom's reboot
+// after a UF2 copy: bootromReboot below) }. FC0 and CHIP_RESET (HAD_POR) are always modelled.
 
 import { readFileSync } from 'node:fs';
 import { RP2040, GPIOPinState } from 'rp2040js';
 import { I2CBus } from './devices.mjs';
-import { installExactAlarms, installUsbSuspendW1C, wfiExit } from './silicon.mjs';
+import {
+  installExactAlarms, installUsbSuspendW1C, wfiExit, installFrequencyCounter, installXoscModel,
+  installTickModel, installChipRegisters, psmResetsProc0,
+} from './silicon.mjs';
 
 export const PIN_LED = 25;
 export const PIN_BUTTON = 15;
@@ -19,6 +29,8 @@ const NS_PER_CYCLE = 8; // 125 MHz: rp2040js does not scale with the clock regis
 const WATCHDOG_KEY = 0x40058;
 const FLASH_ID_PAGE = 0x1ff000; // see firmware/hal/rp2040/board_id.c
 const UART_FIFO_ROOM = 28;
+const BOOTROM_BKPT = 0xb7; // tests/emu/fakerom.S: reset_usb_boot hands over to the harness
+const WD_REASON_TIMER = 1;
 
 class QuietLogger {
   constructor(echo) {
@@ -42,6 +54,10 @@ export class EmuBoard {
   constructor(opts) {
     this.image = readFileSync(opts.firmware);
     this.boardId = opts.boardId;
+    this.silicon = opts.silicon || {};
+    this.bootrom = this.silicon.bootrom ? readFileSync(this.silicon.bootrom) : null;
+    this.pendingBootrom = false;
+    this.ignoredWatchdogResets = 0; // watchdog fired while PSM_WDSEL selected nothing
     this.logger = new QuietLogger(!!opts.echoWarnings);
     this.bus = new I2CBus(this);
     this.ledLog = [];      // { tUs, on }
@@ -63,6 +79,11 @@ export class EmuBoard {
     mcu.logger = this.logger;
     this.mcu = mcu;
     this.clock = mcu.clock;
+    if (this.bootrom) {
+      const bytes = new Uint8Array((this.bootrom.length + 3) & ~3);
+      bytes.set(this.bootrom);
+      mcu.bootrom.set(new Uint32Array(bytes.buffer)); // not loadBootrom(): that resets the core
+    }
     const wd = mcu.peripherals[WATCHDOG_KEY];
     if (carry) {
       mcu.sram.set(carry.sram);
@@ -74,11 +95,22 @@ export class EmuBoard {
       // which would spin inside clock.tick(). The chip resets next anyway.
       wd.alarm.enable = false;
       wd.timer.enable = false;
+      if (!psmResetsProc0(mcu)) {
+        this.ignoredWatchdogResets++; // PSM_WDSEL = 0: the reset resets nothing
+        return;
+      }
       this.pendingReset = true;
     };
     this.exactAlarms(mcu);
-    mcu.onBreak = () => {
-      this.pendingFault = true;
+    const si = this.silicon;
+    installFrequencyCounter(mcu);
+    installChipRegisters(mcu, { chipReset: carry ? carry.chipReset : (si.chipReset ?? 0x100),
+      chipRev: si.chipRev ?? null });
+    if (si.xosc) installXoscModel(mcu, { dead: si.xosc === 'dead' });
+    if (si.tick) installTickModel(mcu, { cycles: carry ? carry.tickCycles : 0 });
+    mcu.onBreak = (code) => {
+      if (this.bootrom && code === BOOTROM_BKPT) this.pendingBootrom = true;
+      else this.pendingFault = true;
     };
     mcu.gpio[PIN_LED].addListener((state) => {
       this.ledLog.push({ tUs: this.timeUs(), on: state === GPIOPinState.High });
@@ -113,18 +145,40 @@ export class EmuBoard {
     mcu.core.reset();
   }
 
-  reboot() {
+  reboot(what = null) {
     const wd = this.mcu.peripherals[WATCHDOG_KEY];
     const carry = {
       sram: this.mcu.sram.slice(),
       scratch: Uint32Array.from(wd.scratchData),
       reason: wd.reason,
+      // A watchdog reset is not a chip-level reset: CHIP_RESET and the tick keep their values.
+      chipReset: this.mcu.peripherals[0x40064].readUint32(0x08),
+      tickCycles: this.mcu.tickModel ? this.mcu.tickModel.cycles : 0,
     };
-    this.resets.push({ tUs: this.timeUs(), reason: wd.reason === 1 ? 'timer' : 'force' });
+    this.resets.push({ tUs: this.timeUs(), reason: what || (wd.reason === 1 ? 'timer' : 'force') });
     this.baseNanos += this.clock.nanos;
     this.pendingReset = false;
     this.pendingFault = false;
+    this.pendingBootrom = false;
     this.create(carry);
+  }
+
+  // What the real bootrom does after reset_usb_boot(mask, 0) (pico-bootrom bootrom_main.c and
+  // usb_device_tiny/runtime.c): SCRATCH0/1 = its arguments (written by fakerom.S), a watchdog
+  // reboot into the USB boot code (SCRATCH4 = 0xb007c0d3, SCRATCH5 = pc ^ -magic, SCRATCH6 = sp,
+  // SCRATCH7 = pc), the mass-storage drive, the UF2 copy, and then watchdog_reboot(0, SRAM_END,
+  // 1000): SCRATCH4 = 0, a watchdog *timeout* (REASON.TIMER) into the flash image. The image is
+  // the same one (a re-flash of the same UF2), SRAM is left as the bootrom leaves it (its stack
+  // and buffers are at the top of SRAM and in USB DPRAM: nothing of ours there).
+  bootromReboot() {
+    const wd = this.mcu.peripherals[WATCHDOG_KEY];
+    const pc = 0x000025a9; // somewhere in the bootrom's USB boot code: only its shape matters
+    wd.scratchData[5] = (pc ^ -0xb007c0d3) >>> 0;
+    wd.scratchData[6] = 0x20042000;
+    wd.scratchData[7] = pc;
+    wd.scratchData[4] = 0; // the plain reboot after the UF2 copy
+    wd.reason = WD_REASON_TIMER;
+    this.reboot('bootrom');
   }
 
   // Emulated microseconds since the harness started (monotonic across resets).
@@ -151,6 +205,7 @@ export class EmuBoard {
       const target = end * 1000 - this.baseNanos; // in this instance's clock
       this.runInstance(target);
       if (this.pendingReset) this.reboot();
+      if (this.pendingBootrom) this.bootromReboot();
     }
   }
 
@@ -158,7 +213,7 @@ export class EmuBoard {
     const { core } = this.mcu;
     const clock = this.clock;
     let n = 0;
-    while (clock.nanos < targetNanos && !this.pendingReset) {
+    while (clock.nanos < targetNanos && !this.pendingReset && !this.pendingBootrom) {
       if (core.waiting) {
         this.feedLink();
         if (this.wfiExit()) continue;
@@ -175,6 +230,10 @@ export class EmuBoard {
       if (this.pendingFault) {
         this.pendingFault = false;
         core.exceptionEntry(3); // HardFault
+      }
+      if (this.faultAtPc !== undefined && core.PC === this.faultAtPc) {
+        this.faultAtPc = undefined; // injectFaultAt: a fault at that instruction, once
+        core.exceptionEntry(3);
       }
       if ((++n & 63) === 0) this.feedLink();
     }
@@ -207,6 +266,13 @@ export class EmuBoard {
       this.feedLink();
     }
     if (this.pendingReset) this.reboot();
+    if (this.pendingBootrom) this.bootromReboot();
+  }
+
+  // HardFault when the core is about to execute the instruction at addr (once), e.g. the
+  // first instruction of a function, for faults early in boot.
+  injectFaultAt(addr) {
+    this.faultAtPc = addr & ~1;
   }
 
   // Run until pred() is true (checked every stepUs); throws after timeoutMs of emulated time.

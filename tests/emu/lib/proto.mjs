@@ -2,7 +2,7 @@
 // spec, for the emulator tests' side of the link. Being a second implementation it
 // cross-checks proto/src: a mismatch in COBS, CRC or a message layout fails the scenarios.
 
-export const VERSION_BYTE = 0x10;
+export const VERSION_BYTE = 0x11; // protocol 1.1
 export const MSG = Object.freeze({
   HELLO: 0x01, PING: 0x02, HEARTBEAT: 0x03, GET_STATE: 0x04, SET_LED: 0x05,
   READ_SENSORS: 0x06, SET_POLL: 0x07, I2C_SCAN: 0x08, I2C_XFER: 0x09, GET_STATS: 0x0a,
@@ -12,8 +12,10 @@ export const MSG = Object.freeze({
 });
 export const ACK = (t) => t | 0x80;
 export const RESET_CAUSE = Object.freeze({
-  UNKNOWN: 0, POWER_ON: 1, WATCHDOG: 2, SOFTWARE: 3, FAULT: 4, DEBUG: 5,
+  UNKNOWN: 0, POWER_ON: 1, WATCHDOG: 2, SOFTWARE: 3, FAULT: 4, DEBUG: 5, BOOTROM: 6, RUN_PIN: 7,
 });
+export const CLK_FAULT = Object.freeze({ XOSC: 1, PLL_SYS: 2, PLL_USB: 4, MEASURE: 8 });
+export const FAULT_KIND = Object.freeze({ NONE: 0, HARDFAULT: 1, WATCHDOG: 2, CLOCK: 8 });
 export const BUTTON = Object.freeze({ PRESS: 1, RELEASE: 2, LONG: 3, DOUBLE: 4 });
 export const DEBUG_OP = Object.freeze({ HANG: 1, FAULT: 2, SILENT: 3 });
 
@@ -127,7 +129,7 @@ export class Reader {
 export function u16le(v) { return [v & 0xff, (v >> 8) & 0xff]; }
 export function u32le(v) { return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]; }
 
-export function helloReq(timeoutMs = 0) { return [1, 0, ...u16le(timeoutMs)]; }
+export function helloReq(timeoutMs = 0) { return [1, 1, ...u16le(timeoutMs)]; }
 export function debugReq(op, arg = 0) { return [op, ...u32le(arg)]; }
 
 export function decodeHelloAck(body) {
@@ -140,6 +142,29 @@ export function decodeHelloAck(body) {
   m.build = Buffer.from(r.bytes(24)).toString('latin1').replace(/\0+$/, '');
   m.crash = { kind: r.u8(), task: r.u8(), pc: r.u32(), lr: r.u32(), uptimeMs: r.u32() };
   m.uptimeMs = r.u32();
+  // 1.1: silicon facts (absent from a 1.0 body: undefined)
+  if (r.p < body.length) {
+    m.chipRev = r.u8();
+    m.clockFaults = r.u8();
+  }
+  return m;
+}
+
+export function decodeStats(body) {
+  const r = new Reader(body);
+  const names = ['uptimeMs', 'rxFrames', 'rxCrcErrors', 'rxCobsErrors', 'rxOversize', 'rxShort',
+    'rxVersion', 'rxUnknown', 'rxDuplicates', 'txFrames', 'txEventsDropped', 'hostLostCount',
+    'i2cErrors'];
+  const m = {};
+  for (const n of names) m[n] = r.u32();
+  Object.assign(m, { ramUsed: r.u16(), ramTotal: r.u16(), taskCount: r.u8(), linkState: r.u8() });
+  if (r.p < body.length) {
+    m.hw = {
+      chipRev: r.u8(), clockFaults: r.u8(), wdReason: r.u8(), chipReset: r.u32(),
+      clkSysKhz: r.u32(), clkRefKhz: r.u32(), clkPeriKhz: r.u32(), clkUsbKhz: r.u32(),
+      roscKhz: r.u32(),
+    };
+  }
   return m;
 }
 

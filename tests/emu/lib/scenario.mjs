@@ -7,8 +7,9 @@ import { MSG, helloReq, decodeHelloAck } from './proto.mjs';
 
 export const TEST_BOARD_ID = 'c0ffee00d00d0001';
 
-export function bootBoard(firmware, { boardId = TEST_BOARD_ID, sensors = true } = {}) {
-  const board = new EmuBoard({ firmware, boardId });
+// silicon: EmuBoard's silicon models (lib/board.mjs), e.g. { xosc: 'dead', tick: true }.
+export function bootBoard(firmware, { boardId = TEST_BOARD_ID, sensors = true, silicon } = {}) {
+  const board = new EmuBoard({ firmware, boardId, silicon });
   const devs = {};
   if (sensors) {
     devs.bme = board.bus.add(new BME280(board, 0x76,

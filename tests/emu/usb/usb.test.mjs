@@ -407,3 +407,95 @@ testDoubleBuffered('double-buffered streams both ways stay clean under the model
   assert.deepEqual([...host.take(n)], payload);
   assertModelClean(mcu);
 });
+
+// ---- issue 9: SOF only while needed, SET_CONFIGURATION(0), EP0 abort on B2 ------------------
+
+const USB_INTE = 0x90;
+const INT_DEV_SOF = 1 << 17;
+
+// rp2040js models no device-mode SOF: raise one now (SOF_RD acknowledges it, as on silicon).
+function injectSof(mcu) {
+  const usb = mcu.usbCtrl;
+  if (!usb.sofAckPatched) {
+    const read = usb.readUint32.bind(usb);
+    usb.readUint32 = (off) => {
+      if (off === 0x48) {
+        usb.intRaw &= ~INT_DEV_SOF;
+        usb.checkInterrupts();
+      }
+      return read(off);
+    };
+    usb.sofAckPatched = true;
+  }
+  usb.intRaw |= INT_DEV_SOF;
+  usb.checkInterrupts();
+}
+
+test('the SOF interrupt is on only while a bulk IN packet is out', { skip }, () => {
+  const { mcu, host } = linuxHost();
+  const sofOn = () => (mcu.usbCtrl.readUint32(USB_INTE) & INT_DEV_SOF) !== 0;
+  host.settle();
+  assert.equal(sofOn(), false, 'configured and idle: no SOF interrupt (1000 a second for nothing)');
+  host.write(['s'.charCodeAt(0), ...u32(300)]);
+  assert.ok(host.run(() => host.received.length >= 300, 1e6));
+  assert.equal(sofOn(), true, 'bulk IN was armed: SOF on for the E15 timing');
+  host.settle();
+  injectSof(mcu);
+  host.settle();
+  assert.equal(sofOn(), false, 'nothing out at the next SOF: off again');
+  host.write(['e'.charCodeAt(0), ...u32(3), 1, 2, 3]);
+  assert.ok(host.run(() => host.received.length >= 303, 1e6));
+  assert.deepEqual([...host.take(303)].slice(300), [1, 2, 3], 'data still flows');
+  assert.equal(sofOn(), true, 'and SOF is back on while it does');
+});
+
+test('SET_CONFIGURATION(0) disables the data endpoints; configuration 1 brings them back', { skip }, () => {
+  const { mcu, host } = linuxHost();
+  const v = mcu.usbDPRAMView;
+  const EP_ENABLE = 1 << 31;
+  const EP2_OUT_BUF_CTRL = 0x80 + 8 * 2 + 4;
+  host.settle();
+  assert.ok(v.getUint32(EP2_OUT_CTRL, true) & EP_ENABLE, 'configured: EP2 OUT enabled');
+  host.controlOut({ bRequest: 9, wValue: 0 });
+  for (const [name, off] of [['EP1 IN', 0x08], ['EP2 IN', EP2_IN_CTRL], ['EP2 OUT', EP2_OUT_CTRL]]) {
+    assert.equal(v.getUint32(off, true) & EP_ENABLE, 0, `${name} disabled in configuration 0`);
+  }
+  assert.equal(v.getUint32(EP2_OUT_BUF_CTRL, true) & (1 << 10), 0, 'no OUT buffer left armed');
+  host.outArmed = null; // the host forgets the old configuration's endpoint state too
+  host.write(['e'.charCodeAt(0), ...u32(2), 7, 8]);
+  host.settle(500);
+  assert.equal(host.outArmed, null, 'the device arms no bulk OUT buffer while unconfigured');
+  assert.equal(host.received.length, 0, 'nothing sent while unconfigured');
+  host.controlOut({ bRequest: 9, wValue: 1 });
+  host.controlOut({ type: 1, recipient: 1, bRequest: 0x22, wValue: 3 }); // DTR|RTS again
+  assert.ok(host.run(() => host.received.length >= 2, 1e6), 'configured again: the echo arrives');
+  assert.deepEqual([...host.take(2)], [7, 8]);
+});
+
+function ep0AbortWrites(mcu) {
+  const usb = mcu.usbCtrl;
+  const writes = [];
+  const write = usb.writeUint32.bind(usb);
+  usb.writeUint32 = (off, value) => {
+    if (off === 0x60) writes.push(value);
+    write(off, value);
+  };
+  return writes;
+}
+
+test('a new SETUP aborts what EP0 still had armed on B2 silicon, never on B0/B1 (E2)', { skip }, () => {
+  for (const [chipRev, wantAbort] of [[2, true], [null, false]]) { // rp2040js's CHIP_ID: B1
+    const mcu = emu.createMcu(fw, { chipRev });
+    const host = new UsbHost(mcu);
+    host.enumerateLikeLinux();
+    const writes = ep0AbortWrites(mcu);
+    // A control IN whose OUT status stage the host skips (as rp2040js's helper does): EP0 OUT
+    // is still armed for the status ZLP when the next SETUP arrives.
+    host.getDescriptor(1, 0, 18, { statusOut: false });
+    const d = host.getDescriptor(1, 0, 18);
+    assert.equal(d.length, 18, 'the next request is answered');
+    const aborted = writes.some((w) => w & 0x2); // EP0 OUT
+    assert.equal(aborted, wantAbort, `chip rev ${chipRev ?? 1}: EP_ABORT writes ${JSON.stringify(writes)}`);
+    if (wantAbort) assert.equal(writes[writes.length - 1] & 3, 0, 'abort released afterwards');
+  }
+});

@@ -451,11 +451,19 @@ static void test_hello_roundtrip(void **state)
                            .board_id = {1, 2, 3, 4, 5, 6, 7, 8},
                            .build = "0.1.2 test",
                            .crash = {PROTO_FAULT_HARDFAULT, 3, 0x10001234, 0x10005679, 4242},
-                           .uptime_ms = 99},
+                           .uptime_ms = 99,
+                           .chip_rev = 2,
+                           .clock_faults = PROTO_CLK_PLL_USB},
                       b;
     uint8_t buf[PROTO_MAX_BODY];
     int n = proto_hello_ack_encode(&a, buf, sizeof(buf));
-    assert_int_equal(n, 62);
+    assert_int_equal(n, 64); /* 62 in 1.0, + chip_rev and clock_faults in 1.1 */
+    /* A 1.0 board's 62-byte body still decodes; the 1.1 fields read as unknown (0). */
+    memset(&b, 0xaa, sizeof(b));
+    assert_int_equal(proto_hello_ack_decode(buf, 62, &b), 0);
+    assert_int_equal(b.chip_rev, 0);
+    assert_int_equal(b.clock_faults, 0);
+    assert_int_equal(proto_hello_ack_decode(buf, 63, &b), -PROTO_E_LENGTH); /* a cut 1.1 tail */
     memset(&b, 0xaa, sizeof(b));
     assert_int_equal(proto_hello_ack_decode(buf, (size_t)n, &b), 0);
     assert_memory_equal(b.board_id, a.board_id, 8);
@@ -540,11 +548,33 @@ static void test_small_messages_roundtrip(void **state)
                        .ram_used = 9000,
                        .ram_total = 16384,
                        .task_count = 6,
-                       .link_state = 1},
+                       .link_state = 1,
+                       .hw = {.chip_rev = 1,
+                              .clock_faults = PROTO_CLK_XOSC,
+                              .wd_reason = 1,
+                              .chip_reset = 0x100000,
+                              .clk_sys_khz = 125000,
+                              .clk_ref_khz = 12000,
+                              .clk_peri_khz = 125001,
+                              .clk_usb_khz = 48000,
+                              .rosc_khz = 6543}},
                   s2;
     int n = proto_stats_encode(&s, buf, sizeof(buf));
-    assert_int_equal(n, 58);
+    assert_int_equal(n, 85); /* 58 in 1.0, + the silicon facts in 1.1 */
+    memset(&s2, 0xaa, sizeof(s2));
+    assert_int_equal(proto_stats_decode(buf, 58, &s2), 0); /* a 1.0 board */
+    assert_int_equal(s2.hw.chip_rev, 0);
+    assert_int_equal(s2.hw.clk_sys_khz, 0);
     assert_int_equal(proto_stats_decode(buf, (size_t)n, &s2), 0);
+    assert_int_equal(s2.hw.chip_rev, 1);
+    assert_int_equal(s2.hw.clock_faults, PROTO_CLK_XOSC);
+    assert_int_equal(s2.hw.wd_reason, 1);
+    assert_int_equal(s2.hw.chip_reset, 0x100000);
+    assert_int_equal(s2.hw.clk_sys_khz, 125000);
+    assert_int_equal(s2.hw.clk_ref_khz, 12000);
+    assert_int_equal(s2.hw.clk_peri_khz, 125001);
+    assert_int_equal(s2.hw.clk_usb_khz, 48000);
+    assert_int_equal(s2.hw.rosc_khz, 6543);
     assert_int_equal(s2.uptime_ms, 1);
     assert_int_equal(s2.rx_crc_errors, 3);
     assert_int_equal(s2.i2c_errors, 13);

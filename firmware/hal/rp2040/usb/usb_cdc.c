@@ -56,14 +56,14 @@ static uint8_t notif[10];
 
 static usb_link_stats_t stats;
 
-static uint32_t rx_free(void)
+USB_RAMFUNC static uint32_t rx_free(void)
 {
     return USB_LINK_RX_RING - (rx_head - rx_tail);
 }
 
 /* Arm the OUT endpoint for as many packets (up to BULK_NBUF) as the RX ring has room for.
  * The port refuses while the controller still owns a buffer or the endpoint is halted. */
-static void arm_out_if_room(void)
+USB_RAMFUNC static void arm_out_if_room(void)
 {
     if (!usb_core_is_configured() || usb_port_ep_is_busy(USB_CDC_EP_OUT)) {
         return;
@@ -78,7 +78,7 @@ static void arm_out_if_room(void)
 }
 
 /* Queue the next packet (or the closing ZLP) from the TX ring; false when there is none. */
-static bool tx_queue_one(void)
+USB_RAMFUNC static bool tx_queue_one(void)
 {
     uint32_t used = tx_head - tx_tail;
     if (used == 0 && !last_in_full) {
@@ -105,7 +105,7 @@ static bool tx_queue_one(void)
 
 /* Fill the IN endpoint's free buffers (two when double-buffered and idle) and hand them over
  * together. Interrupts masked. */
-static void tx_pump(void)
+USB_RAMFUNC static void tx_pump(void)
 {
     if (!usb_core_is_configured()) {
         return;
@@ -206,7 +206,7 @@ static void cdc_control_out(const usb_setup_t *s, const uint8_t *data, uint16_t 
     }
 }
 
-static void out_done(uint16_t len)
+USB_RAMFUNC static void out_done(uint16_t len)
 {
     if (len == 0) {
         stats.rx_zlp++;
@@ -238,7 +238,7 @@ static void out_done(uint16_t len)
     }
 }
 
-static void cdc_xfer(uint8_t ep_addr, uint16_t len)
+USB_RAMFUNC static void cdc_xfer(uint8_t ep_addr, uint16_t len)
 {
     if (ep_addr == USB_CDC_EP_OUT) {
         out_done(len);

@@ -148,6 +148,9 @@ static bool set_configuration(uint16_t value)
         return false;
     }
     deconfigure();
+    /* Configuration 0 (or a new one) closes the data endpoints: nothing is armed or accepted
+     * on them until the class opens them again for configuration 1. */
+    usb_port_close_data_eps();
     if (value == 1) {
         configured = true;
         if (cls != 0 && cls->configured != 0) {
@@ -343,7 +346,7 @@ static void ep0_out_done(uint16_t len)
     start_status_in();
 }
 
-void usb_core_on_xfer(uint8_t ep_addr, uint16_t len)
+USB_RAMFUNC void usb_core_on_xfer(uint8_t ep_addr, uint16_t len)
 {
     if (USB_EP_NUM(ep_addr) == 0) {
         if (USB_EP_IS_IN(ep_addr)) {

@@ -15,6 +15,13 @@
 #include "usb_core.h"
 #include "usb_regs.h"
 
+/* TIMERAWL, read directly: hal_time_us() lives in flash, and a call from this SRAM code would
+ * go through a long-branch veneer (the rp2040 port's TIMER counts microseconds). */
+static inline uint32_t now_us(void)
+{
+    return *(volatile uint32_t *)0x40054028u;
+}
+
 typedef struct usb_ep {
     uint16_t buf_off; /* DPRAM offset of buffer 0 (buffer 1 follows at +64); 0 = not open */
     uint16_t mps;
@@ -35,7 +42,10 @@ typedef struct usb_ep {
 static usb_ep_t eps[USB_PORT_MAX_EP][2]; /* [number][0 = OUT, 1 = IN] */
 static uint32_t last_sof_us;
 static bool sof_seen;
+static bool sof_on;
 static uint32_t e15_deferred_count;
+static uint8_t chip_rev;
+static uint32_t ep0_abort_count;
 
 /* E15: arming a bulk IN buffer in the last ~200 us of a frame can leave the device state
  * machine unable to take the host's ACK (seen behind some hubs). Keep clear of that window;
@@ -43,17 +53,17 @@ static uint32_t e15_deferred_count;
 #define E15_WINDOW_START_US 790u
 #define E15_WINDOW_END_US   998u
 
-static usb_ep_t *ep_of(uint8_t ep_addr)
+USB_RAMFUNC static usb_ep_t *ep_of(uint8_t ep_addr)
 {
     return &eps[USB_EP_NUM(ep_addr) % USB_PORT_MAX_EP][USB_EP_IS_IN(ep_addr) ? 1 : 0];
 }
 
-static volatile uint32_t *buf_ctrl_of(uint8_t ep_addr)
+USB_RAMFUNC static volatile uint32_t *buf_ctrl_of(uint8_t ep_addr)
 {
     return usb_dpram_word(USB_DPRAM_BUF_CTRL(USB_EP_NUM(ep_addr), !USB_EP_IS_IN(ep_addr)));
 }
 
-static void short_delay(void)
+USB_RAMFUNC static void short_delay(void)
 {
     /* clk_sys 125 MHz vs clk_usb 48 MHz: give the controller three clk_usb cycles. */
     for (int i = 0; i < 4; i++) {
@@ -66,7 +76,7 @@ typedef uint32_t __attribute__((may_alias)) word_alias_t;
 
 /* Word-wise copies: DPRAM buffers are 64-byte aligned, and a word store is one bus access
  * (and one emulator call) where a byte store is a read-modify-write. */
-static void dpram_write(uint16_t off, const uint8_t *src, uint16_t len)
+USB_RAMFUNC static void dpram_write(uint16_t off, const uint8_t *src, uint16_t len)
 {
     volatile uint32_t *dst = usb_dpram_word(off);
     uint16_t i = 0;
@@ -85,7 +95,7 @@ static void dpram_write(uint16_t off, const uint8_t *src, uint16_t len)
     }
 }
 
-static void dpram_read(uint16_t off, uint8_t *dst, uint16_t len)
+USB_RAMFUNC static void dpram_read(uint16_t off, uint8_t *dst, uint16_t len)
 {
     const volatile uint32_t *src = usb_dpram_word(off);
     uint16_t i = 0;
@@ -105,20 +115,21 @@ static void dpram_read(uint16_t off, uint8_t *dst, uint16_t len)
 
 /* Datasheet 4.1.2.5.3: write everything but AVAILABLE first, so that the controller (on
  * clk_usb) never sees AVAILABLE with the previous packet's length or PID. */
-static void buf_ctrl_arm(volatile uint32_t *bc, uint32_t val, uint32_t avail)
+USB_RAMFUNC static void buf_ctrl_arm(volatile uint32_t *bc, uint32_t val, uint32_t avail)
 {
     *bc = val;
     short_delay();
     *bc = val | avail;
 }
 
-static uint32_t half_bits(uint8_t h, uint32_t bits)
+USB_RAMFUNC static uint32_t half_bits(uint8_t h, uint32_t bits)
 {
     return h ? bits << 16 : bits;
 }
 
 void usb_port_init(void)
 {
+    chip_rev = (uint8_t)(*(volatile uint32_t *)SYSINFO_CHIP_ID >> 28);
     volatile uint32_t *resets = (volatile uint32_t *)RESETS_BASE;
     resets[(RESETS_RESET + REG_ALIAS_SET) / 4] = RESETS_RESET_USBCTRL_BITS;
     resets[(RESETS_RESET + REG_ALIAS_CLR) / 4] = RESETS_RESET_USBCTRL_BITS;
@@ -150,7 +161,15 @@ void usb_port_init(void)
     *usb_reg(USB_SIE_CTRL + REG_ALIAS_SET) = USB_SIE_CTRL_PULLUP_EN_BITS;
 }
 
-void usb_port_reset(void)
+static void sof_enable(bool on)
+{
+    if (on != sof_on) {
+        sof_on = on;
+        *usb_reg(USB_INTE + (on ? REG_ALIAS_SET : REG_ALIAS_CLR)) = USB_INT_DEV_SOF_BITS;
+    }
+}
+
+void usb_port_close_data_eps(void)
 {
     for (unsigned n = 1; n < USB_PORT_MAX_EP; n++) {
         for (unsigned d = 0; d < 2; d++) {
@@ -159,10 +178,29 @@ void usb_port_reset(void)
             eps[n][d] = (usb_ep_t){0};
         }
     }
+    sof_enable(false);
+}
+
+void usb_port_reset(void)
+{
+    usb_port_close_data_eps();
     usb_port_ep0_setup();
     *usb_reg(USB_ADDR_ENDP) = 0;
-    *usb_reg(USB_INTE + REG_ALIAS_CLR) = USB_INT_DEV_SOF_BITS;
     sof_seen = false;
+}
+
+__attribute__((weak)) void usb_port_on_bus_reset(void)
+{
+}
+
+uint8_t usb_port_chip_rev(void)
+{
+    return chip_rev;
+}
+
+uint32_t usb_port_ep0_aborts(void)
+{
+    return ep0_abort_count;
 }
 
 void usb_port_set_address(uint8_t addr)
@@ -184,22 +222,27 @@ void usb_port_ep_open(uint8_t ep_addr, enum usb_ep_type type, uint16_t mps, uint
         USB_EP_CTRL_ENABLE_BITS | USB_EP_CTRL_INTERRUPT_PER_BUFF_BITS |
         (nbuf == 2 ? USB_EP_CTRL_DOUBLE_BUFFERED_BITS : 0) |
         ((uint32_t)type << USB_EP_CTRL_ENDPOINT_TYPE_LSB) | buf_off;
-    if (type == USB_EP_TYPE_BULK && USB_EP_IS_IN(ep_addr)) {
-        *usb_reg(USB_INTE + REG_ALIAS_SET) = USB_INT_DEV_SOF_BITS; /* E15 needs frame timing */
-    }
 }
 
-static bool e15_in_critical_window(const usb_ep_t *ep)
+USB_RAMFUNC static bool e15_in_critical_window(const usb_ep_t *ep)
 {
     if (ep->type != USB_EP_TYPE_BULK || !sof_seen) {
         return false;
     }
-    uint32_t since = hal_time_us() - last_sof_us;
+    uint32_t since = now_us() - last_sof_us;
+    /* The SOF interrupt was off (nothing to send): frames are 1 ms apart (+-500 ppm), so a
+     * timestamp up to ~100 ms old still gives the phase within a few us. Older: unknown, arm
+     * now (as TinyUSB does) and let the SOFs from now on time the rest. */
+    if (since >= 1000u && since < 100000u) {
+        while (since >= 1000u) {
+            since -= 1000u;
+        }
+    }
     return since >= E15_WINDOW_START_US && since <= E15_WINDOW_END_US;
 }
 
 /* Add one packet's buffer-control bits (buffer h = count so far) to ep->word. */
-static uint8_t ep_add_buffer(usb_ep_t *ep, uint32_t bits, uint16_t len)
+USB_RAMFUNC static uint8_t ep_add_buffer(usb_ep_t *ep, uint32_t bits, uint16_t len)
 {
     uint8_t h = ep->queued;
     if (h == 0) {
@@ -215,7 +258,7 @@ static uint8_t ep_add_buffer(usb_ep_t *ep, uint32_t bits, uint16_t len)
 /* Hand the ep->queued buffers described by ep->word to the controller in one write. A
  * double-buffered endpoint also gets RESET: its buffer select restarts at buffer 0, whatever
  * an earlier arming or a bus reset left it on (datasheet 4.1.2.5.3). */
-static void ep_commit(usb_ep_t *ep, volatile uint32_t *bc, bool defer)
+USB_RAMFUNC static void ep_commit(usb_ep_t *ep, volatile uint32_t *bc, bool defer)
 {
     ep->avail = USB_BUF_CTRL_AVAILABLE | (ep->queued == 2 ? USB_BUF_CTRL_AVAILABLE << 16 : 0);
     if (ep->nbuf == 2) {
@@ -233,7 +276,7 @@ static void ep_commit(usb_ep_t *ep, volatile uint32_t *bc, bool defer)
     buf_ctrl_arm(bc, ep->word, ep->avail);
 }
 
-uint8_t usb_port_ep_in_room(uint8_t ep_addr)
+USB_RAMFUNC uint8_t usb_port_ep_in_room(uint8_t ep_addr)
 {
     const usb_ep_t *ep = ep_of(ep_addr | USB_DIR_IN);
     if (ep->buf_off == 0 || ep->stalled || ep->owned > 0) {
@@ -242,7 +285,7 @@ uint8_t usb_port_ep_in_room(uint8_t ep_addr)
     return (uint8_t)(ep->nbuf - ep->queued);
 }
 
-void usb_port_ep_in_queue(uint8_t ep_addr, const uint8_t *data, uint16_t len)
+USB_RAMFUNC void usb_port_ep_in_queue(uint8_t ep_addr, const uint8_t *data, uint16_t len)
 {
     usb_ep_t *ep = ep_of(ep_addr | USB_DIR_IN);
     if (usb_port_ep_in_room(ep_addr) == 0 || len > ep->mps) {
@@ -252,16 +295,19 @@ void usb_port_ep_in_queue(uint8_t ep_addr, const uint8_t *data, uint16_t len)
     ep_add_buffer(ep, USB_BUF_CTRL_FULL, len);
 }
 
-void usb_port_ep_in_commit(uint8_t ep_addr)
+USB_RAMFUNC void usb_port_ep_in_commit(uint8_t ep_addr)
 {
     usb_ep_t *ep = ep_of(ep_addr | USB_DIR_IN);
     if (ep->queued == 0 || ep->owned > 0) {
         return;
     }
+    if (ep->type == USB_EP_TYPE_BULK) {
+        sof_enable(true); /* E15: frame timing while a bulk IN packet is out (handle_sof) */
+    }
     ep_commit(ep, buf_ctrl_of(ep_addr | USB_DIR_IN), e15_in_critical_window(ep));
 }
 
-void usb_port_ep_in(uint8_t ep_addr, const uint8_t *data, uint16_t len)
+USB_RAMFUNC void usb_port_ep_in(uint8_t ep_addr, const uint8_t *data, uint16_t len)
 {
     usb_ep_t *ep = ep_of(ep_addr | USB_DIR_IN);
     if (ep->buf_off == 0 || len > ep->mps) {
@@ -278,7 +324,7 @@ void usb_port_ep_in(uint8_t ep_addr, const uint8_t *data, uint16_t len)
     usb_port_ep_in_commit(ep_addr);
 }
 
-void usb_port_ep_out(uint8_t ep_num, uint16_t len, uint8_t count)
+USB_RAMFUNC void usb_port_ep_out(uint8_t ep_num, uint16_t len, uint8_t count)
 {
     usb_ep_t *ep = ep_of(ep_num & 0x0fu);
     if (ep->buf_off == 0 || len > ep->mps || ep->stalled || count == 0) {
@@ -296,7 +342,7 @@ void usb_port_ep_out(uint8_t ep_num, uint16_t len, uint8_t count)
     ep_commit(ep, buf_ctrl_of(ep_num & 0x0fu), false);
 }
 
-void usb_port_ep_out_copy(uint8_t ep_num, uint8_t *dst, uint16_t len)
+USB_RAMFUNC void usb_port_ep_out_copy(uint8_t ep_num, uint8_t *dst, uint16_t len)
 {
     const usb_ep_t *ep = ep_of(ep_num & 0x0fu);
     if (ep->buf_off != 0 && len <= ep->mps) {
@@ -304,15 +350,33 @@ void usb_port_ep_out_copy(uint8_t ep_num, uint8_t *dst, uint16_t len)
     }
 }
 
-bool usb_port_ep_is_busy(uint8_t ep_addr)
+USB_RAMFUNC bool usb_port_ep_is_busy(uint8_t ep_addr)
 {
     return ep_of(ep_addr)->owned > 0;
 }
 
 void usb_port_ep0_setup(void)
 {
+    /* A new SETUP ends the previous control transfer: on B2 and later abort whatever EP0 still
+     * had armed, so the controller lets go of the buffer before it is rewritten (TinyUSB's
+     * reset_ep0; RP2040-E2: EP_ABORT does not work on B0/B1, which just rewrite). */
+    uint32_t abort = (eps[0][1].owned ? USB_EP_ABORT_EP0_IN_BITS : 0u) |
+                     (eps[0][0].owned ? USB_EP_ABORT_EP0_OUT_BITS : 0u);
+    if (chip_rev < 2) {
+        abort = 0;
+    }
+    if (abort) {
+        ep0_abort_count++;
+        *usb_reg(USB_EP_ABORT + REG_ALIAS_SET) = abort;
+        for (uint32_t n = 0; n < 1000u && (*usb_reg(USB_EP_ABORT_DONE) & abort) != abort; n++) {
+        }
+    }
     *usb_dpram_word(USB_DPRAM_BUF_CTRL(0, false)) = 0;
     *usb_dpram_word(USB_DPRAM_BUF_CTRL(0, true)) = 0;
+    if (abort) {
+        *usb_reg(USB_EP_ABORT_DONE) = abort; /* write-1-to-clear */
+        *usb_reg(USB_EP_ABORT + REG_ALIAS_CLR) = abort;
+    }
     *usb_reg(USB_EP_STALL_ARM + REG_ALIAS_CLR) =
         USB_EP_STALL_ARM_EP0_IN_BITS | USB_EP_STALL_ARM_EP0_OUT_BITS;
     for (unsigned d = 0; d < 2; d++) {
@@ -367,7 +431,7 @@ uint32_t usb_port_e15_deferred(void)
  * so a double-buffered endpoint's buffers are read from their own AVAILABLE bits: the
  * controller clears AVAILABLE when it writes a buffer's status back (datasheet 4.1.2.5.3). A
  * single buffer is done when its bit is set (rp2040js clears AVAILABLE as soon as it is armed). */
-static void ep_buffers_done(uint8_t n, uint8_t d)
+USB_RAMFUNC static void ep_buffers_done(uint8_t n, uint8_t d)
 {
     usb_ep_t *ep = &eps[n][d];
     const volatile uint32_t *bc = usb_dpram_word(USB_DPRAM_BUF_CTRL(n, d == 0));
@@ -390,7 +454,7 @@ static void ep_buffers_done(uint8_t n, uint8_t d)
     }
 }
 
-static void handle_buff_status(void)
+USB_RAMFUNC static void handle_buff_status(void)
 {
     uint32_t bs = *usb_reg(USB_BUFF_STATUS);
     for (uint8_t n = 0; n < USB_PORT_MAX_EP && bs != 0; n++) {
@@ -407,17 +471,22 @@ static void handle_buff_status(void)
     }
 }
 
-static void handle_sof(void)
+USB_RAMFUNC static void handle_sof(void)
 {
     (void)*usb_reg(USB_SOF_RD); /* reading SOF_RD acknowledges DEV_SOF */
-    last_sof_us = hal_time_us();
+    last_sof_us = now_us();
     sof_seen = true;
+    bool busy = false;
     for (unsigned n = 1; n < USB_PORT_MAX_EP; n++) {
         usb_ep_t *ep = &eps[n][1];
         if (ep->deferred) {
             ep->deferred = false;
             buf_ctrl_arm(usb_dpram_word(USB_DPRAM_BUF_CTRL(n, false)), ep->word, ep->avail);
         }
+        busy = busy || (ep->type == USB_EP_TYPE_BULK && ep->owned > 0);
+    }
+    if (!busy) {
+        sof_enable(false); /* nothing out: 1000 interrupts a second for nothing otherwise */
     }
 }
 
@@ -428,6 +497,7 @@ static void handle_bus_reset(void)
     usb_core_on_bus_reset();
     *usb_reg(USB_BUFF_STATUS) = 0xffffffffu;
     *usb_reg(USB_SIE_STATUS) = USB_SIE_STATUS_BUS_RESET_BITS;
+    usb_port_on_bus_reset();
 }
 
 static void handle_setup(void)
@@ -438,7 +508,7 @@ static void handle_setup(void)
     usb_core_on_setup(setup);
 }
 
-void rp2040_isr_usbctrl(void)
+USB_RAMFUNC void rp2040_isr_usbctrl(void)
 {
     /* Bounded: anything still pending afterwards re-enters through the NVIC. */
     for (int round = 0; round < 8; round++) {

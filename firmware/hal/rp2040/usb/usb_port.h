@@ -23,9 +23,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Bulk endpoints double-buffered (1, default) or single-buffered (0). */
+/* Bulk endpoints single-buffered (0, default: what TinyUSB ships on the RP2040, and what works
+ * with stock rp2040js's USBCDC host too) or double-buffered (1: a build option, modelled in
+ * tests/emu/usb/lib/dbuf-model.mjs but not yet seen working on silicon; docs/USB.md). */
 #ifndef USB_BULK_DOUBLE_BUFFER
-#define USB_BULK_DOUBLE_BUFFER 1
+#define USB_BULK_DOUBLE_BUFFER 0
+#endif
+
+/* The interrupt path and the arm/commit path run from SRAM: over boot2's plain 03h XIP reads a
+ * cache miss costs ~3 us, inside RP2040-E15's margin (TinyUSB does the same when E15 is on).
+ * The product port's crt0 copies .time_critical; tests/emu/usb/fw's link.ld places it in .data. */
+#ifndef USB_RAMFUNC
+#define USB_RAMFUNC __attribute__((section(".time_critical")))
 #endif
 
 #define USB_EP0_MPS        64u
@@ -47,6 +56,20 @@ void usb_port_init(void);
 /* Forget everything an earlier configuration opened: EP1..15 disabled, EP0 idle, address
  * 0, no stall. Called by the core on bus reset (ISR). */
 void usb_port_reset(void);
+
+/* Close EP1..15 (endpoint control ENABLE cleared, buffers taken back): SET_CONFIGURATION(0), and
+ * before a configuration is (re)applied. EP0 is left alone. */
+void usb_port_close_data_eps(void);
+
+/* Called at the end of every bus reset (ISR, after BUS_RESET is acknowledged). Weak default:
+ * nothing; the rp2040 port applies erratum RP2040-E5 there (usb_e5.c). */
+void usb_port_on_bus_reset(void);
+
+/* SYSINFO CHIP_ID revision read at init: 1 = B0/B1, 2 = B2. EP0 is aborted on a new SETUP only
+ * on B2 and later (RP2040-E2: EP_ABORT is unusable on B0/B1), as TinyUSB does. */
+uint8_t usb_port_chip_rev(void);
+/* Counters for tests: EP0 aborts done on a new SETUP. */
+uint32_t usb_port_ep0_aborts(void);
 
 /* Apply a device address. The core calls this after the SET_ADDRESS status stage. */
 void usb_port_set_address(uint8_t addr);
@@ -100,7 +123,8 @@ bool usb_port_ep_is_stalled(uint8_t ep_addr);
 /* The USB interrupt handler (IRQ 5, USBCTRL_IRQ); the rp2040 port's vector table names it. */
 void rp2040_isr_usbctrl(void);
 
-/* Counters for tests and docs: packets deferred by the E15 workaround. */
+/* Counters for tests and docs: packets deferred by the E15 workaround. The SOF interrupt is on
+ * only while a bulk IN packet is armed or deferred (E15 needs the frame timing only then). */
 uint32_t usb_port_e15_deferred(void);
 
 #endif /* PICOD_USB_PORT_H */

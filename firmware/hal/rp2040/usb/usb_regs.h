@@ -56,6 +56,8 @@
 #define USB_EP_STALL_ARM  0x68u
 #define USB_MUXING        0x74u
 #define USB_PWR           0x78u
+#define USB_PHY_DIRECT    0x7cu
+#define USB_PHY_DIRECT_OV 0x80u
 #define USB_INTR          0x8cu
 #define USB_INTE          0x90u
 #define USB_INTS          0x98u
@@ -65,16 +67,26 @@
 #define USB_SIE_CTRL_EP0_INT_1BUF_BITS (1u << 29) /* interrupt on every EP0 buffer */
 #define USB_SIE_CTRL_PULLUP_EN_BITS    (1u << 16)
 
-#define USB_SIE_STATUS_BUS_RESET_BITS (1u << 19)
-#define USB_SIE_STATUS_SETUP_REC_BITS (1u << 17)
-#define USB_SIE_STATUS_RESUME_BITS    (1u << 11)
-#define USB_SIE_STATUS_SUSPENDED_BITS (1u << 4)
+#define USB_SIE_STATUS_BUS_RESET_BITS  (1u << 19)
+#define USB_SIE_STATUS_CONNECTED_BITS  (1u << 16)
+#define USB_SIE_STATUS_LINE_STATE_LSB  2
+#define USB_SIE_STATUS_LINE_STATE_BITS (3u << 2) /* 0 SE0, 1 J, 2 K, 3 SE1 */
+#define USB_SIE_STATUS_SETUP_REC_BITS  (1u << 17)
+#define USB_SIE_STATUS_RESUME_BITS     (1u << 11)
+#define USB_SIE_STATUS_SUSPENDED_BITS  (1u << 4)
+
+#define USB_EP_ABORT_EP0_IN_BITS  (1u << 0)
+#define USB_EP_ABORT_EP0_OUT_BITS (1u << 1)
 
 #define USB_EP_STALL_ARM_EP0_IN_BITS  (1u << 0)
 #define USB_EP_STALL_ARM_EP0_OUT_BITS (1u << 1)
 
-#define USB_MUXING_TO_PHY_BITS  (1u << 0)
-#define USB_MUXING_SOFTCON_BITS (1u << 3)
+#define USB_MUXING_TO_PHY_BITS         (1u << 0)
+#define USB_MUXING_TO_DIGITAL_PAD_BITS (1u << 2)
+#define USB_MUXING_SOFTCON_BITS        (1u << 3)
+
+#define USB_PHY_DIRECT_DP_PULLUP_EN_BITS    (1u << 1)
+#define USB_PHY_DIRECT_OV_DP_PULLUP_EN_BITS (1u << 2)
 
 #define USB_PWR_VBUS_DETECT_BITS             (1u << 2)
 #define USB_PWR_VBUS_DETECT_OVERRIDE_EN_BITS (1u << 3)
@@ -92,6 +104,8 @@
 #define RESETS_RESET              0x0u
 #define RESETS_RESET_DONE         0x8u
 #define RESETS_RESET_USBCTRL_BITS (1u << 24)
+
+#define SYSINFO_CHIP_ID 0x40000000u
 
 #define NVIC_ISER   0xe000e100u
 #define NVIC_ICER   0xe000e180u

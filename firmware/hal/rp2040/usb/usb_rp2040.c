@@ -10,3 +10,8 @@ void rp2040_link_init(void)
 {
     usb_link_init(rp2040_events);
 }
+
+bool rp2040_link_needs_usb_clock(void)
+{
+    return true;
+}

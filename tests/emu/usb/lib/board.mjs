@@ -5,6 +5,7 @@
 // watchdog's reason/scratch registers the way a real watchdog reset does.
 import { createMcu, flashImage, nowUs, runUntil } from './emu.mjs';
 import { UsbHost } from './usbhost.mjs';
+import { psmResetsProc0 } from '../../lib/silicon.mjs';
 
 const WATCHDOG_BASE = 0x40058000;
 const WD_REASON_TIMER = 1;
@@ -20,9 +21,13 @@ try {
 }
 
 export class EmuBoard {
-  constructor(firmwarePath, { log = () => {} } = {}) {
+  // silicon: createMcu's silicon models for the first boot; siliconAfterReboot for the later
+  // ones (default: the same), e.g. a crystal that is dead on the first boot only.
+  constructor(firmwarePath, { log = () => {}, silicon = {}, siliconAfterReboot = null } = {}) {
     this.image = flashImage(firmwarePath);
     this.log = log;
+    this.silicon = silicon;
+    this.siliconAfterReboot = siliconAfterReboot || silicon;
     this.buttonDown = false;
     this.boots = 0;
     this.pendingReboot = null;
@@ -42,7 +47,7 @@ export class EmuBoard {
   }
 
   #boot(carry) {
-    const mcu = createMcu(this.image);
+    const mcu = createMcu(this.image, this.boots === 0 ? this.silicon : this.siliconAfterReboot);
     if (carry) {
       mcu.sram.set(carry.sram);
       const wd = mcu.findPeripheral(WATCHDOG_BASE);
@@ -52,6 +57,7 @@ export class EmuBoard {
     this.mcu = mcu;
     this.boots++;
     mcu.findPeripheral(WATCHDOG_BASE).onWatchdogTrigger = () => {
+      if (!psmResetsProc0(mcu)) return; // PSM_WDSEL = 0: the reset resets nothing
       // Inside an instruction: finish it, reboot from the run loop.
       this.pendingReboot = mcu.findPeripheral(WATCHDOG_BASE).reason || WD_REASON_TIMER;
     };

@@ -327,13 +327,15 @@ export class DoubleBufferModel {
     }
   }
 
-  // SET_CONFIGURATION resets every toggle; CLEAR_FEATURE(ENDPOINT_HALT) that endpoint's.
+  // SET_CONFIGURATION resets every toggle, and ends the old configuration's endpoints for the
+  // host too (what it had offered or queued is void, as after a bus reset);
+  // CLEAR_FEATURE(ENDPOINT_HALT) resets that endpoint's toggle.
   #setupSeen(p) {
     const [bmRequestType, bRequest] = p;
     const wValue = p[2] | (p[3] << 8);
     const wIndex = p[4] | (p[5] << 8);
     if (bmRequestType === 0x00 && bRequest === 9) {
-      for (const s of this.eps.values()) s.hostPid = 0;
+      this.#busReset();
     } else if (bmRequestType === 0x02 && bRequest === 1 && wValue === 0) {
       const ep = wIndex & 0x0f;
       const out = (wIndex & 0x80) === 0;

@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { RP2040, ConsoleLogger, LogLevel } from 'rp2040js';
 import { installDoubleBufferModel } from './dbuf-model.mjs';
-import { installExactAlarms, installUsbSuspendW1C, wfiExit } from '../../lib/silicon.mjs';
+import {
+  installExactAlarms, installUsbSuspendW1C, wfiExit, installFrequencyCounter, installChipRegisters,
+  installXoscModel, installTickModel,
+} from '../../lib/silicon.mjs';
 
 const FLASH = 0x10000000;
 const SRAM = 0x20000000;
@@ -73,12 +76,19 @@ function vectorTableAddress(image) {
 // silicon behaviours rp2040js lacks (tests/emu/lib/silicon.mjs); rp2040js logs only errors,
 // to stderr. The double-buffered endpoint model (dbuf-model.mjs) is installed:
 // it takes over only endpoints whose control word has DOUBLE_BUFFERED set (mcu.dbufModel).
-export function createMcu(pathOrImage) {
+// silicon: { chipRev, chipReset, xosc: 'model' | 'dead', tick: true } as in tests/emu/lib/board.mjs
+// (FC0 and CHIP_RESET are always modelled); stockUsb: true leaves every endpoint to rp2040js
+// (no double-buffer model), as rp2040js's own USBCDC helper sees a device.
+export function createMcu(pathOrImage, silicon = {}) {
   const mcu = new RP2040();
   mcu.logger = new ConsoleLogger(LogLevel.Error, false);
-  installDoubleBufferModel(mcu);
+  if (!silicon.stockUsb) installDoubleBufferModel(mcu);
   installExactAlarms(mcu); // silicon's alarm timing (tests/emu/lib/silicon.mjs)
   installUsbSuspendW1C(mcu);
+  installFrequencyCounter(mcu);
+  installChipRegisters(mcu, { chipReset: silicon.chipReset ?? 0x100, chipRev: silicon.chipRev ?? null });
+  if (silicon.xosc) installXoscModel(mcu, { dead: silicon.xosc === 'dead' });
+  if (silicon.tick) installTickModel(mcu, { cycles: silicon.tickCycles ?? 0 });
   const image = typeof pathOrImage === 'string' ? flashImage(pathOrImage) : pathOrImage;
   mcu.flash.set(image, 0);
   mcu.core.VTOR = vectorTableAddress(image);
