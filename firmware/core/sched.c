@@ -179,13 +179,13 @@ ALWAYS_INLINE void timer_insert(sched_task_t *t)
         timer_insert_from(&h->next, t);
 }
 
+/* (t->next is left: whoever files t next sets it) */
 ALWAYS_INLINE void timer_unlink(sched_task_t *t)
 {
     sched_task_t *n = t->next;
     *t->pprev = n;
     if (n)
         n->pprev = t->pprev;
-    t->next = NULL;
 }
 
 /* Remove the head (the list's first task; the list may run empty: only while the feeder itself
@@ -348,7 +348,8 @@ ALWAYS_INLINE bool take_event(sched_task_t *t)
         if (ev->auto_clear != SCHED_EV_ANY || !take_any(ev))
             return false;
     } else {
-        ev->set = (uint8_t)(1u - ev->auto_clear); /* consumed if auto-clear, kept if level */
+        if (ev->auto_clear) /* consumed; a level event stays set */
+            ev->set = 0;
     }
     if (t->flags & SCHED_F_TIMED)
         timer_unlink(t);
@@ -599,10 +600,13 @@ HOT uint32_t idle(uint32_t now)
     if (!S.work.any) {
         uint32_t deadline = S.timers->deadline;
         if (sched_time_before(now, deadline)) {
+            /* the accounting before the sleep: the wake-up (ISR -> task) path only reads
+             * the clock and adds it */
+            S.idle_us -= now;
+            S.idle_calls++;
             hal_idle_until(deadline, true);
             uint32_t woke = HAL_TIME_US_INLINE();
-            S.idle_us += woke - now;
-            S.idle_calls++;
+            S.idle_us += woke;
             hal_irq_restore(irq);
             return woke;
         }
