@@ -623,7 +623,7 @@ __attribute__((noreturn)) SCHED_DISPATCH_PLACEMENT void sched_run(void)
 {
     uint32_t now = hal_time_us();
     for (;;) {
-        uint16_t work = S.work.any;
+        uint32_t work = S.work.any;
         if (UNLIKELY(work)) {
             /* an event and nothing ready: the ISR -> task path (one compare for both) */
             sched_task_t *w;
