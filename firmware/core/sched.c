@@ -131,7 +131,8 @@ void sched_init(void)
     S.pend_task = &feeder; /* (never NULL: its mark is looked at without a test) */
 }
 
-/* ---- ready FIFO and timer list ---------------------------------------------------------------- */
+/* ---- ready FIFO and timer list ----------------------------------------------------------------
+ */
 
 ALWAYS_INLINE void ready_push(sched_task_t *t)
 {
@@ -198,7 +199,8 @@ ALWAYS_INLINE void timer_pop_head(sched_task_t *t)
         n->pprev = &S.timers;
 }
 
-/* ---- tasks ------------------------------------------------------------------------------------ */
+/* ---- tasks ------------------------------------------------------------------------------------
+ */
 
 int sched_task_add(sched_task_t *t, sched_fn_t fn, const char *name)
 {
@@ -286,7 +288,8 @@ void sched_cancel(sched_task_t *t)
     /* READY: already queued; RUNNING (cancels itself): filed as ready after it returns. */
 }
 
-/* ---- events ----------------------------------------------------------------------------------- */
+/* ---- events -----------------------------------------------------------------------------------
+ */
 
 void sched_event_init(sched_event_t *ev, bool auto_clear)
 {
@@ -369,11 +372,11 @@ static __attribute__((noinline)) void deliver_call(sched_task_t *t)
     deliver(t);
 }
 
-/* Every mark but the one already looked at (registry order); the feeder's slot: every task. */
+/* Every mark (registry order); the feeder's slot: every task. */
 static __attribute__((noinline)) void deliver_rest(void)
 {
     bool scan = false;
-    for (uint8_t i = 0; i < sizeof(S.pend.b); i++) {
+    for (size_t i = 0; i < sizeof(S.pend.b); i++) {
         if (S.pend.b[i]) {
             S.pend.b[i] = 0;
             if (i == FEEDER_ID)
@@ -396,7 +399,8 @@ ALWAYS_INLINE bool marks_left(void)
     return any != 0;
 }
 
-/* ---- dispatch --------------------------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------------------------
+ */
 
 ALWAYS_INLINE void note_lateness(sched_task_stats_t *st, int32_t late)
 {
@@ -518,7 +522,6 @@ ALWAYS_INLINE sched_task_t *take_marked(bool none_ready)
         deliver_rest();
     return NULL;
 }
-
 
 /* Run the timer list's head t, due since late us, and file it. t stays at the head while it
  * runs (nothing else files a task meanwhile): a periodic task that asks for a deadline

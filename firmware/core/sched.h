@@ -303,8 +303,8 @@ struct sched_core_ {
         volatile uint8_t b[SCHED_PEND_WORDS_ * 4];
         volatile uint32_t w[SCHED_PEND_WORDS_];
     } pend;
-    struct sched_task *volatile pend_task; /* the task sched_event_set marked last */
-    uint32_t idle_us, idle_calls;          /* sched_global_stats_t's, kept here */
+    struct sched_task *volatile pend_task;          /* the task sched_event_set marked last */
+    uint32_t idle_us, idle_calls;                   /* sched_global_stats_t's, kept here */
     sched_task_stats_t stats[CONFIG_MAX_TASKS + 1]; /* + the watchdog feeder's */
 };
 extern struct sched_core_ sched_core_;

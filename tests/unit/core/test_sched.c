@@ -664,7 +664,6 @@ static void test_delay_retrigger(void **state)
     assert_int_equal(dly_cbs, 2);
 }
 
-
 /* ---- the event's waiter record (O(1) set -> task) ----
  * A set marks only the event's last waiter; an event that two tasks wait on at once is
  * "shared" and every set of it looks at every task. These cases are what the record must not
