@@ -273,11 +273,12 @@ static inline bool sched_time_before(uint32_t a, uint32_t b)
     return (int32_t)(a - b) < 0;
 }
 
-/* ---- internals used by the macros ------------------------------------------------------------
- * (pend words: one byte per registry slot) */
+/* ---- internals used by the macros ------------------------------------------------------------ */
+
+/* Words of pend marks: one byte per registry slot and one for the feeder ("shared"). */
 #define SCHED_PEND_WORDS_ ((CONFIG_MAX_TASKS + 4) / 4)
-/*
- * The scheduler's state that a task switch touches, in one object so that the dispatch loop
+
+/* The scheduler's state that a task switch touches, in one object so that the dispatch loop
  * addresses all of it from one base register. Private: only sched.c and the inline helpers
  * below use it. */
 struct sched_core_ {
