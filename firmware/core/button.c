@@ -15,11 +15,11 @@ typedef struct edge {
 } edge_t;
 
 static struct {
+    sched_event_t ev; /* first: the ISR addresses it without an offset */
     /* single-producer (ISR) single-consumer (task) ring */
     edge_t ring[CONFIG_BUTTON_EDGES];
     volatile uint8_t head, tail;
     volatile uint8_t overflow;
-    sched_event_t ev;
 
     bool down;     /* debounced level */
     bool settling; /* edges seen, waiting for the level to be stable */

@@ -2,17 +2,21 @@
  * sched.c - dispatcher, timer list, events and queues of the cooperative scheduler.
  *
  * Data structures (all static, no heap):
- *  - registry[]: every task, indexed by id; used for stats and the event scan.
+ *  - registry[]: every task, indexed by id; used for stats and the shared-event scan.
  *  - ready FIFO (head/tail through task->next): round-robin among ready tasks; a task that
  *    yields or is woken goes to the tail, so no ready task waits more than one round.
- *  - timer list (through task->next), sorted by deadline with wrap-safe comparison; equal
- *    deadlines keep insertion order. A task is in at most one of the two lists at a time. A
- *    task run from the ready FIFO is in neither while it runs; one run from the timer list's
- *    head stays there while it runs (nothing else files a task meanwhile) and is moved only
- *    if its next deadline is not before the second timer's.
- *  - events are plain flags. Setting one raises work.wake; the dispatcher then scans the
- *    (few) waiting tasks. This keeps the ISR side to two byte stores and the dispatch path
- *    free of any per-event bookkeeping: with nothing set, no task is looked at.
+ *  - timer list (through task->next, and task->pprev for O(1) unlinking), sorted by deadline
+ *    with wrap-safe comparison; equal deadlines keep insertion order. A task is in at most one
+ *    of the two lists at a time. A task run from the ready FIFO is in neither while it runs;
+ *    one run from the timer list's head stays there while it runs (nothing else files a task
+ *    meanwhile) and is moved only if its next deadline is not before the second timer's.
+ *  - events are flags with a waiter record: every wait makes its task the event's waiter
+ *    (sched_wait_on_, a load and a compare when the same task waits again). A set marks that
+ *    task in pend[] (byte stores, ISR-safe) and raises work.wake; the dispatcher looks only at
+ *    the marked tasks, so an interrupt's event reaches its task in O(1), whatever the number of
+ *    tasks. An event that two tasks wait on at once becomes "shared" for good (its waiter
+ *    record is the feeder, whose pend slot means "look at every task"): correct for any number
+ *    of waiters, and as cheap as before for the usual one.
  *  - the watchdog feeder, an internal task (below): the timer list is never empty while the
  *    ready FIFO is.
  *
@@ -28,7 +32,7 @@
  *    no store); a task that asks for a deadline before the second timer's stays in place;
  *  - after a run the loop goes straight to idle(), whose masked check and deadline are the
  *    only "anything to do?" test (no second pass through the loop);
- *  - the instrumentation costs two adds and one compare: a run needs a closer look (new
+ *  - the instrumentation costs two adds and two compares: a run needs a closer look (new
  *    maximum, overrun) only if it is longer than min(max run, budget) (t->watch_us);
  *  - no watchdog check: a feeder task feeds it;
  *  - the common waits (timed await, sleep) are inline in sched.h and write constants.
@@ -43,6 +47,7 @@
 #if UINTPTR_MAX == 0xffffffffu
 _Static_assert(sizeof(sched_task_t) <= 32, "scheduler overhead per task must be <= 32 bytes");
 #endif
+_Static_assert(CONFIG_MAX_TASKS < 0xff, "task ids are bytes, 0xff is 'no task'");
 
 /* A port may give inline versions of the HAL calls on the dispatch path (hal_port_inline.h in
  * its include path, PICOD_HAL_PORT_INLINE defined); they behave exactly like hal.h's. */
@@ -53,12 +58,21 @@ _Static_assert(sizeof(sched_task_t) <= 32, "scheduler overhead per task must be 
 #define HAL_TIME_US_INLINE() hal_time_us()
 #endif
 
+/* Placement of the dispatch loop (sched_run, idle, the ready path). A port that runs hot code
+ * from RAM defines it (firmware/hal/include/hal_attrs.h's HAL_TIME_CRITICAL, on a branch not
+ * yet merged: define SCHED_DISPATCH_PLACEMENT to HAL_TIME_CRITICAL once it is). Default:
+ * nothing (flash; the RP2040's XIP cache holds this loop). */
+#ifndef SCHED_DISPATCH_PLACEMENT
+#define SCHED_DISPATCH_PLACEMENT
+#endif
+
 /* In .noinit on the RP2040 (all of it is set by sched_init): when the watchdog resets a hung
  * board, the port's boot code reads sched_running_id, the task that was running. */
 CONFIG_NOINIT struct sched_core_ sched_core_;
 #define S sched_core_
 
 static sched_task_t *registry[CONFIG_MAX_TASKS];
+static uint16_t budget_us[CONFIG_MAX_TASKS]; /* 0: CONFIG_TASK_BUDGET_US */
 static sched_global_stats_t gstats;
 static uint8_t task_count;
 static sched_fault_cb_t fault_cb;
@@ -67,13 +81,28 @@ static sched_fault_cb_t fault_cb;
  * CONFIG_MAX_TASKS): it runs only if the loop keeps dispatching due timers, so a task that
  * hangs or hogs the CPU starves it, and the dispatch path has no feed check at all. Four feeds
  * per period leave a healthy loop three quarters of the period of slack. It also keeps the
- * timer list never empty, so neither the loop nor idle() tests for an empty list. */
+ * timer list never empty, so neither the loop nor idle() tests for an empty list. It never
+ * waits on an event, so it doubles as the "shared" waiter record: its pend slot means "look
+ * at every waiting task". */
 #define FEED_INTERVAL_US ((uint32_t)CONFIG_WATCHDOG_MS * 250u)
 #define FEEDER_ID        CONFIG_MAX_TASKS
+#define SHARED           (&feeder)
 static sched_task_t feeder;
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define COLD          static __attribute__((noinline, cold))
+#define HOT           static __attribute__((noinline)) SCHED_DISPATCH_PLACEMENT
+#define LIKELY(x)     __builtin_expect(!!(x), 1)
+#define UNLIKELY(x)   __builtin_expect(!!(x), 0)
+/* An empty asm that "may change" p: the compiler keeps p in a register instead of
+ * recomputing it from a reloaded index after the task's call. */
+#define OPAQUE(p) __asm__("" : "+r"(p))
+/* work.any with only .wake set */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define WORK_WAKE_ONLY 0x0100u
+#else
+#define WORK_WAKE_ONLY 0x0001u
+#endif
 
 static void sched_feed_fn(sched_task_t *t)
 {
@@ -84,6 +113,7 @@ static void sched_feed_fn(sched_task_t *t)
 void sched_init(void)
 {
     memset(registry, 0, sizeof(registry));
+    memset(budget_us, 0, sizeof(budget_us));
     memset(&S, 0, sizeof(S));
     memset(&gstats, 0, sizeof(gstats));
     task_count = 0;
@@ -96,10 +126,15 @@ void sched_init(void)
     feeder.name = "wdog";
     feeder.id = FEEDER_ID;
     sched_sleep_until_(&feeder, hal_time_us() + FEED_INTERVAL_US);
+    feeder.pprev = &S.timers;
     S.timers = &feeder;
+    S.pend_task = &feeder; /* (never NULL: its mark is looked at without a test) */
 }
 
-static __attribute__((noinline)) void ready_push(sched_task_t *t)
+/* ---- ready FIFO and timer list ----------------------------------------------------------------
+ */
+
+ALWAYS_INLINE void ready_push(sched_task_t *t)
 {
     t->state = SCHED_READY;
     t->next = NULL;
@@ -111,37 +146,61 @@ static __attribute__((noinline)) void ready_push(sched_task_t *t)
     S.work.b.ready = 1;
 }
 
+static __attribute__((noinline)) void ready_push_call(sched_task_t *t)
+{
+    ready_push(t);
+}
+
+/* Link t in at *pp (a list link: &S.timers or a task's next). */
+ALWAYS_INLINE void timer_link(sched_task_t **pp, sched_task_t *t)
+{
+    sched_task_t *n = *pp;
+    t->next = n;
+    t->pprev = pp;
+    if (n)
+        n->pprev = &t->next;
+    *pp = t;
+}
+
 /* Insert behind every timer due at or before t's deadline, starting the walk at *pp. */
 static void timer_insert_from(sched_task_t **pp, sched_task_t *t)
 {
     while (*pp && !sched_time_before(t->deadline, (*pp)->deadline))
         pp = &(*pp)->next;
-    t->next = *pp;
-    *pp = t;
+    timer_link(pp, t);
 }
 
 /* A periodic task that is the next to wake files itself at the head: no walk. */
 ALWAYS_INLINE void timer_insert(sched_task_t *t)
 {
     sched_task_t *h = S.timers;
-    if (!h || sched_time_before(t->deadline, h->deadline)) {
-        t->next = h;
-        S.timers = t;
-    } else {
+    if (!h || sched_time_before(t->deadline, h->deadline))
+        timer_link(&S.timers, t);
+    else
         timer_insert_from(&h->next, t);
-    }
 }
 
-static void timer_remove(sched_task_t *t)
+/* (t->next is left: whoever files t next sets it) */
+ALWAYS_INLINE void timer_unlink(sched_task_t *t)
 {
-    for (sched_task_t **pp = &S.timers; *pp; pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            t->next = NULL;
-            return;
-        }
-    }
+    sched_task_t *n = t->next;
+    *t->pprev = n;
+    if (n)
+        n->pprev = t->pprev;
 }
+
+/* Remove the head (the list's first task; the list may run empty: only while the feeder itself
+ * is queued). */
+ALWAYS_INLINE void timer_pop_head(sched_task_t *t)
+{
+    sched_task_t *n = t->next;
+    S.timers = n;
+    if (n)
+        n->pprev = &S.timers;
+}
+
+/* ---- tasks ------------------------------------------------------------------------------------
+ */
 
 int sched_task_add(sched_task_t *t, sched_fn_t fn, const char *name)
 {
@@ -165,13 +224,14 @@ int sched_task_add(sched_task_t *t, sched_fn_t fn, const char *name)
     t->flags = 0;
     t->id = (uint8_t)id;
     t->watch_us = 0; /* the first run takes a closer look (and reads the budget) */
-    ready_push(t);
+    ready_push_call(t);
     return id;
 }
 
 void sched_task_set_budget(sched_task_t *t, uint16_t us)
 {
-    t->budget_us = us;
+    if (t->id < CONFIG_MAX_TASKS)
+        budget_us[t->id] = us;
     t->watch_us = 0;
 }
 
@@ -221,23 +281,22 @@ void sched_cancel(sched_task_t *t)
     t->wait = NULL;
     if (t->state == SCHED_SLEEPING || t->state == SCHED_WAITING) {
         if (t->flags & SCHED_F_TIMED)
-            timer_remove(t);
+            timer_unlink(t);
         t->flags = 0;
         ready_push(t);
     }
     /* READY: already queued; RUNNING (cancels itself): filed as ready after it returns. */
 }
 
+/* ---- events -----------------------------------------------------------------------------------
+ */
+
 void sched_event_init(sched_event_t *ev, bool auto_clear)
 {
     ev->set = 0;
     ev->auto_clear = auto_clear ? 1 : 0;
-}
-
-void sched_event_set(sched_event_t *ev)
-{
-    ev->set = 1;
-    S.work.b.wake = 1;
+    ev->reserved_ = 0;
+    ev->waiter = NULL;
 }
 
 void sched_event_clear(sched_event_t *ev)
@@ -245,80 +304,108 @@ void sched_event_clear(sched_event_t *ev)
     ev->set = 0;
 }
 
-/* An empty asm that "may change" p: the compiler keeps p in a register instead of
- * recomputing it from a reloaded index after the task's call. */
-#define OPAQUE(p)   __asm__("" : "+r"(p))
-#define LIKELY(x)   __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* t starts waiting on ev, whose waiter record names another task (or none). If that one may
+ * still be waiting on ev (directly, or through an any-of group: conservative), ev is shared
+ * from now on: every set of it looks at every task. */
+void sched_register_(sched_event_t *ev, sched_task_t *t)
+{
+    sched_task_t *w = ev->waiter;
+    if (w == SHARED)
+        return;
+    if (w && w->state == SCHED_WAITING &&
+        (w->wait == ev || (w->wait && w->wait->auto_clear == SCHED_EV_ANY)))
+        t = SHARED; /* an ISR's set in between still marks w */
+    ev->waiter = t;
+}
 
 /* Make a waiting task ready: its wait ended by an event (not timed out). */
-static void wake_task(sched_task_t *t)
+ALWAYS_INLINE void wake_task(sched_task_t *t)
 {
     if (t->flags & SCHED_F_TIMED)
-        timer_remove(t);
-    t->wait = NULL;
+        timer_unlink(t);
     t->flags = 0;
     ready_push(t);
 }
 
-/* Deliver set events to their waiters (registry order). */
-static void wake_waiters(void)
+/* An any-of group's member is set: the group's which. */
+static __attribute__((noinline)) bool take_any(sched_event_t *ev)
 {
-    S.work.b.wake = 0;
-    for (uint8_t i = 0; i < task_count; i++) {
-        sched_task_t *t = registry[i];
-        if (t->state != SCHED_WAITING)
-            continue;
-        sched_event_t *ev = (sched_event_t *)(uintptr_t)t->wait;
-        if (UNLIKELY(ev->auto_clear == SCHED_EV_ANY)) {
-            sched_any_t *a = (sched_any_t *)ev; /* head is its first member */
-            int m = sched_any_poll(a);
-            if (m < 0)
-                continue;
-            a->which = (int8_t)m;
-        } else if (!ev->set) {
-            continue;
-        } else if (ev->auto_clear) {
+    sched_any_t *a = (sched_any_t *)ev; /* head is its first member */
+    int m = sched_any_poll(a);
+    if (m < 0)
+        return false;
+    a->which = (int8_t)m;
+    return true;
+}
+
+/* If t waits on an event that is set (or on an any-of group with a member set), consume it,
+ * take t out of the timer list and return true; the caller makes t ready or runs it, and
+ * clears its flags (not timed out). t->wait is left: it means something only while WAITING. */
+ALWAYS_INLINE bool take_event(sched_task_t *t)
+{
+    if (t->state != SCHED_WAITING)
+        return false;
+    sched_event_t *ev = (sched_event_t *)(uintptr_t)t->wait;
+    if (UNLIKELY(!ev->set)) {
+        /* (a group's header is never set: its members are looked at) */
+        if (ev->auto_clear != SCHED_EV_ANY || !take_any(ev))
+            return false;
+    } else {
+        if (ev->auto_clear) /* consumed; a level event stays set */
             ev->set = 0;
-        }
-        wake_task(t);
+    }
+    if (t->flags & SCHED_F_TIMED)
+        timer_unlink(t);
+    return true;
+}
+
+ALWAYS_INLINE void deliver(sched_task_t *t)
+{
+    if (take_event(t)) {
+        t->flags = 0;
+        ready_push(t);
     }
 }
+
+static __attribute__((noinline)) void deliver_call(sched_task_t *t)
+{
+    deliver(t);
+}
+
+/* Every mark (registry order); the feeder's slot: every task. */
+static __attribute__((noinline)) void deliver_rest(void)
+{
+    bool scan = false;
+    for (size_t i = 0; i < sizeof(S.pend.b); i++) {
+        if (S.pend.b[i]) {
+            S.pend.b[i] = 0;
+            if (i == FEEDER_ID)
+                scan = true;
+            else if (i < task_count) /* (else a mark from before sched_init) */
+                deliver_call(registry[i]);
+        }
+    }
+    if (scan) {
+        for (uint8_t i = 0; i < task_count; i++)
+            deliver_call(registry[i]);
+    }
+}
+
+ALWAYS_INLINE bool marks_left(void)
+{
+    uint32_t any = 0;
+    for (unsigned w = 0; w < SCHED_PEND_WORDS_; w++)
+        any |= S.pend.w[w];
+    return any != 0;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------------
+ */
 
 ALWAYS_INLINE void note_lateness(sched_task_stats_t *st, int32_t late)
 {
     if (UNLIKELY(late > (int32_t)st->max_late_us))
         st->max_late_us = (uint32_t)late;
-}
-
-/* Not the timer-driven case: deliver events, then the ready FIFO's head, with every due
- * timer queued behind the tasks already ready (round-robin). NULL if nothing is ready. */
-static __attribute__((noinline)) sched_task_t *take_ready(uint32_t now)
-{
-    if (S.work.b.wake)
-        wake_waiters();
-    sched_task_t *t = S.ready_head;
-    if (!t)
-        return NULL;
-    /* (The list can run empty here: the feeder itself may be queued.) */
-    while (S.timers && !sched_time_before(now, S.timers->deadline)) {
-        sched_task_t *d = S.timers;
-        S.timers = d->next;
-        ready_push(d);
-        d->flags = SCHED_F_TIMEDOUT | SCHED_F_TIMER; /* a wait that ends here timed out */
-    }
-    S.ready_head = t->next;
-    if (!S.ready_head) {
-        S.ready_tail = NULL;
-        S.work.b.ready = 0;
-    }
-    if (t->flags & SCHED_F_TIMER) {
-        t->flags = SCHED_F_TIMEDOUT;
-        note_lateness(&S.stats[t->id], (int32_t)(now - t->deadline));
-    } else {
-        t->deadline = now; /* not due by a timer: its waits count from the run's start */
-    }
-    return t;
 }
 
 /* A run longer than min(max run, budget): update the maximum, report an overrun, and set
@@ -327,7 +414,8 @@ COLD void account_slow(sched_task_t *t, sched_task_stats_t *st, uint32_t dur)
 {
     if (dur > st->max_us)
         st->max_us = dur;
-    uint32_t budget = t->budget_us ? t->budget_us : (uint32_t)CONFIG_TASK_BUDGET_US;
+    uint32_t b = t->id < CONFIG_MAX_TASKS ? budget_us[t->id] : 0u;
+    uint32_t budget = b ? b : (uint32_t)CONFIG_TASK_BUDGET_US;
     if (dur > budget) {
         gstats.overruns++;
         if (fault_cb)
@@ -353,16 +441,86 @@ ALWAYS_INLINE uint32_t call(sched_task_t *t, sched_task_stats_t *st, uint32_t st
     return end;
 }
 
-/* Run the ready FIFO's head t (from take_ready) and file it. */
-static __attribute__((noinline)) uint32_t run_ready(sched_task_t *t, uint32_t now)
+/* File t after a run that did not start at the timer list's head. */
+ALWAYS_INLINE void file_after_run(sched_task_t *t)
 {
-    t->state = SCHED_RUNNING;
-    now = call(t, &S.stats[t->id], now);
     if (t->flags & SCHED_F_TIMED)
         timer_insert(t);
     else if (t->state == SCHED_RUNNING) /* yielded, or cancelled itself */
         ready_push(t);
+}
+
+static __attribute__((noinline)) void file_after_run_call(sched_task_t *t)
+{
+    file_after_run(t);
+}
+
+/* The ISR -> task path: nothing is ready and the task marked last has its event (taken): run
+ * it at once (no trip through the ready FIFO), then deliver whatever else was marked meanwhile
+ * (so a task that an interrupt keeps waking cannot keep others waiting: they are queued before
+ * it can run again). Returns the clock after the run. */
+ALWAYS_INLINE uint32_t run_marked(sched_task_t *t, uint32_t now)
+{
+    t->deadline = now; /* its waits count from the run's start */
+    t->state = SCHED_RUNNING;
+    t->flags = 0;
+    now = call(t, &S.stats[t->id], now);
+    file_after_run_call(t);
+    if (UNLIKELY(marks_left()))
+        deliver_rest();
     return now;
+}
+
+/* Run the ready FIFO's head, with every due timer queued behind the tasks already ready
+ * (round-robin), and file it. Returns the clock after the run, or now if nothing was ready. */
+HOT uint32_t run_fifo(uint32_t now)
+{
+    sched_task_t *t = S.ready_head;
+    if (!t)
+        return now;
+    /* (The list can run empty here: the feeder itself may be queued.) */
+    sched_task_t *d;
+    while ((d = S.timers) != NULL && !sched_time_before(now, d->deadline)) {
+        timer_pop_head(d);
+        ready_push(d);
+        d->flags = SCHED_F_TIMEDOUT | SCHED_F_TIMER; /* a wait that ends here timed out */
+    }
+    S.ready_head = t->next;
+    if (!S.ready_head) {
+        S.ready_tail = NULL;
+        S.work.b.ready = 0;
+    }
+    sched_task_stats_t *st = &S.stats[t->id];
+    if (t->flags & SCHED_F_TIMER) {
+        t->flags = SCHED_F_TIMEDOUT;
+        note_lateness(st, (int32_t)(now - t->deadline));
+    } else {
+        t->deadline = now; /* not due by a timer: its waits count from the run's start */
+    }
+    t->state = SCHED_RUNNING;
+    now = call(t, st, now);
+    file_after_run(t);
+    return now;
+}
+
+/* Deliver the events set since the last look. The task marked last is looked at first: if
+ * nothing is ready and its event is there, it is returned to be run at once (one task looked
+ * at, whatever the number of tasks). Otherwise every mark is delivered (registry order) and
+ * NULL returned. A mark stays until its task has been looked at, so a set that lands meanwhile
+ * is not lost; the wake flag is cleared before the marks are read. */
+ALWAYS_INLINE sched_task_t *take_marked(bool none_ready)
+{
+    S.work.b.wake = 0;
+    sched_task_t *w = S.pend_task;
+    uint8_t id = w->id;
+    /* (the feeder is never WAITING: its mark, "shared", goes to deliver_rest) */
+    if (S.pend.b[id] && LIKELY(none_ready) && take_event(w)) {
+        S.pend.b[id] = 0;
+        return w;
+    }
+    if (marks_left())
+        deliver_rest();
+    return NULL;
 }
 
 /* Run the timer list's head t, due since late us, and file it. t stays at the head while it
@@ -382,13 +540,13 @@ ALWAYS_INLINE uint32_t run_head(sched_task_t *t, uint32_t now, int32_t late)
     sched_task_t *n = t->next;
     if (LIKELY(f & SCHED_F_TIMED)) {
         if (UNLIKELY(n && !sched_time_before(t->deadline, n->deadline))) {
-            S.timers = n;
+            timer_pop_head(t);
             timer_insert_from(&n->next, t);
         }
     } else {
-        S.timers = n;
+        timer_pop_head(t);
         if (t->state == SCHED_RUNNING) /* yielded, or cancelled itself */
-            ready_push(t);
+            ready_push_call(t);
     }
     return now;
 }
@@ -397,9 +555,15 @@ bool sched_poll(void)
 {
     uint32_t now = hal_time_us();
     if (S.work.any) {
-        sched_task_t *t = take_ready(now);
-        if (t) {
-            (void)run_ready(t, now);
+        if (S.work.b.wake) {
+            sched_task_t *w = take_marked(!S.work.b.ready);
+            if (w) {
+                (void)run_marked(w, now);
+                return true;
+            }
+        }
+        if (S.ready_head) {
+            (void)run_fifo(now);
             return true;
         }
     }
@@ -427,7 +591,7 @@ bool sched_has_work(void)
 /* The idle path: with interrupts masked, sleep until the next deadline if there is still
  * nothing to do. Returns the clock after waking (or now, refreshed, if it did not sleep).
  * Kept out of line so benchmarks can tell the dispatch cost from the cost of sleeping. */
-static __attribute__((noinline)) uint32_t idle(uint32_t now)
+HOT uint32_t idle(uint32_t now)
 {
     /* Decide to sleep with interrupts masked: an event set by an ISR after this check
      * leaves its interrupt pending, which ends the port's WFI at once (hal.h contract);
@@ -439,10 +603,13 @@ static __attribute__((noinline)) uint32_t idle(uint32_t now)
     if (!S.work.any) {
         uint32_t deadline = S.timers->deadline;
         if (sched_time_before(now, deadline)) {
+            /* the accounting before the sleep: the wake-up (ISR -> task) path only reads
+             * the clock and adds it */
+            S.idle_us -= now;
+            S.idle_calls++;
             hal_idle_until(deadline, true);
             uint32_t woke = HAL_TIME_US_INLINE();
-            gstats.idle_us += woke - now;
-            gstats.idle_calls++;
+            S.idle_us += woke;
             hal_irq_restore(irq);
             return woke;
         }
@@ -455,16 +622,23 @@ static __attribute__((noinline)) uint32_t idle(uint32_t now)
  * head due" difference is the run's lateness. After a timer-driven run the loop goes straight
  * to idle(), whose masked check and deadline computation are the only "anything to do?" test
  * between two timer-driven runs (no second pass through the loop). */
-void sched_run(void)
+__attribute__((noreturn)) SCHED_DISPATCH_PLACEMENT void sched_run(void)
 {
     uint32_t now = hal_time_us();
     for (;;) {
-        if (UNLIKELY(S.work.any)) {
-            sched_task_t *t = take_ready(now);
-            if (t) {
-                now = run_ready(t, now);
+        uint32_t work = S.work.any;
+        if (UNLIKELY(work)) {
+            /* an event and nothing ready: the ISR -> task path (one compare for both) */
+            sched_task_t *w;
+            if (work == WORK_WAKE_ONLY && (w = take_marked(true)) != NULL) {
+                now = run_marked(w, now);
                 continue;
             }
+            if (S.work.b.wake)
+                (void)take_marked(false);
+            now = run_fifo(now);
+            if (S.work.b.ready)
+                continue;
         }
         sched_task_t *t = S.timers;
         int32_t late = (int32_t)(now - t->deadline);
@@ -478,11 +652,20 @@ void sched_run(void)
 
 void sched_any_init(sched_any_t *a, sched_event_t *const *evs, uint8_t n)
 {
-    a->head.set = 0;
+    sched_event_init(&a->head, false);
     a->head.auto_clear = SCHED_EV_ANY;
     a->n = n;
     a->which = -1;
     a->evs = evs;
+}
+
+/* TASK_AWAIT_ANY: t becomes every member's waiter (the group's header is what it waits on),
+ * then the members are polled. */
+int sched_any_arm_(sched_any_t *a, sched_task_t *t)
+{
+    for (uint8_t i = 0; i < a->n; i++)
+        sched_wait_on_(t, a->evs[i]);
+    return sched_any_poll(a);
 }
 
 int sched_any_poll(sched_any_t *a)
@@ -647,5 +830,7 @@ const sched_task_stats_t *sched_task_stats(uint8_t id)
 
 const sched_global_stats_t *sched_global_stats(void)
 {
+    gstats.idle_us = S.idle_us;
+    gstats.idle_calls = S.idle_calls;
     return &gstats;
 }

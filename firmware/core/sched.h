@@ -70,9 +70,10 @@ typedef struct sched_task {
     uint16_t lc;   /* resume point: 0 = start, else a __LINE__ */
     uint8_t id;    /* index in the registry */
     uint8_t reserved;
-    uint16_t budget_us; /* a longer run is reported (0 = CONFIG_TASK_BUDGET_US); see
-                         * sched_task_set_budget() */
-    uint16_t watch_us;  /* min(max run, budget): only a longer run needs a closer look */
+    uint16_t watch_us; /* min(max run, budget): only a longer run needs a closer look */
+    /* while in the timer list: the link that points at this task (&S.timers or the previous
+     * task's next), so that an event wake-up unlinks it in O(1) */
+    struct sched_task **pprev;
 } sched_task_t;
 
 /* Task flags. During a run only SCHED_F_TIMEDOUT can be set, so the hot path writes the whole
@@ -94,6 +95,12 @@ typedef struct sched_task {
 typedef struct sched_event {
     volatile uint8_t set;
     uint8_t auto_clear;
+    /* private: the waiter record that makes a set O(1). waiter is the last task that waited on
+     * the event, or a marker for "shared" (for good) once a task started waiting while another
+     * still waited on it. A set of a non-shared event marks only its waiter for the dispatcher
+     * (no scan of the tasks): nobody else can be waiting on it. */
+    uint16_t reserved_;
+    struct sched_task *volatile waiter; /* (the watchdog feeder's task: shared, see sched.c) */
 } sched_event_t;
 
 /* Marks a sched_any_t's header event (sched_event_t.auto_clear): not a flag of its own. */
@@ -184,7 +191,7 @@ void sched_cancel(sched_task_t *t);
 /* Set or clear an event. sched_event_set is ISR-safe (two byte stores); waiters run later
  * from the scheduler loop. */
 void sched_event_init(sched_event_t *ev, bool auto_clear);
-void sched_event_set(sched_event_t *ev);
+static inline void sched_event_set(sched_event_t *ev);
 void sched_event_clear(sched_event_t *ev);
 static inline bool sched_event_is_set(const sched_event_t *ev)
 {
@@ -250,8 +257,8 @@ bool sched_has_work(void);
 void sched_run(void) __attribute__((noreturn));
 
 void sched_set_fault_cb(sched_fault_cb_t cb);
-/* Report runs of t longer than us microseconds (0: CONFIG_TASK_BUDGET_US). Writing
- * t->budget_us directly works only before the task's first run. */
+/* Report runs of t (added: sched_task_add gave it its id) longer than us microseconds
+ * (0: CONFIG_TASK_BUDGET_US). */
 void sched_task_set_budget(sched_task_t *t, uint16_t us);
 uint8_t sched_task_count(void);
 sched_task_t *sched_task_at(uint8_t id);
@@ -266,8 +273,12 @@ static inline bool sched_time_before(uint32_t a, uint32_t b)
     return (int32_t)(a - b) < 0;
 }
 
-/* ---- internals used by the macros ------------------------------------------------------------
- * The scheduler's state that a task switch touches, in one object so that the dispatch loop
+/* ---- internals used by the macros ------------------------------------------------------------ */
+
+/* Words of pend marks: one byte per registry slot and one for the feeder ("shared"). */
+#define SCHED_PEND_WORDS_ ((CONFIG_MAX_TASKS + 4) / 4)
+
+/* The scheduler's state that a task switch touches, in one object so that the dispatch loop
  * addresses all of it from one base register. Private: only sched.c and the inline helpers
  * below use it. */
 struct sched_core_ {
@@ -283,12 +294,49 @@ struct sched_core_ {
             volatile uint8_t ready;
         } b;
     } work;
-    volatile uint8_t running_id;                    /* sched_running_id */
+    volatile uint8_t running_id; /* sched_running_id */
+    uint8_t reserved_;
+    /* pend.b[id] = 1: an event that task id waits on (or waited on) was set; the feeder's slot
+     * (CONFIG_MAX_TASKS) means a shared event was set: look at every task. Written 1 by
+     * sched_event_set, cleared by the dispatcher before it looks at the task: byte stores,
+     * no read-modify-write. Read a word at a time. */
+    union {
+        volatile uint8_t b[SCHED_PEND_WORDS_ * 4];
+        volatile uint32_t w[SCHED_PEND_WORDS_];
+    } pend;
+    struct sched_task *volatile pend_task;          /* the task sched_event_set marked last */
+    uint32_t idle_us, idle_calls;                   /* sched_global_stats_t's, kept here */
     sched_task_stats_t stats[CONFIG_MAX_TASKS + 1]; /* + the watchdog feeder's */
 };
 extern struct sched_core_ sched_core_;
 
+/* ISR-safe: byte and word stores only, each location has one writer per store (see
+ * sched_core_). The order matters: the flag first (a wait that registered before this looks
+ * at it afterwards), the task's mark before the wake flag (the dispatcher clears the wake flag
+ * before it reads the marks). Inline: an interrupt handler's set costs no call. */
+static inline void sched_event_set(sched_event_t *ev)
+{
+    ev->set = 1;
+    struct sched_task *w = ev->waiter;
+    if (w) {
+        sched_core_.pend.b[w->id] = 1;
+        sched_core_.pend_task = w;
+    }
+    sched_core_.work.b.wake = 1;
+}
+
 bool sched_await_slow_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us);
+void sched_register_(sched_event_t *ev, sched_task_t *t);
+int sched_any_arm_(sched_any_t *a, sched_task_t *t);
+
+/* t is about to wait on ev: make it ev's waiter (a task that waits on the same event again,
+ * the common case, costs a load and a compare). Before the wait looks at ev->set, so that a
+ * set from an ISR in between either is seen by that look or finds t as the waiter. */
+static inline void sched_wait_on_(sched_task_t *t, sched_event_t *ev)
+{
+    if (__builtin_expect(ev->waiter != t, 0))
+        sched_register_(ev, t);
+}
 void sched_exit_(sched_task_t *t);
 
 /* The common waits are inline: the task's own code files its deadline with a few stores
@@ -318,6 +366,7 @@ static inline bool sched_await_lc_(sched_task_t *t, sched_event_t *ev, uint32_t 
                                    uint16_t lc)
 {
     /* (Branch hints put the timed wait on the straight path.) */
+    sched_wait_on_(t, ev);
     if (__builtin_expect(ev->set != 0, 0)) {
         if (ev->auto_clear)
             ev->set = 0;
@@ -433,7 +482,7 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
 #define TASK_AWAIT_ANY(t, a, timeout_us)                                                           \
     do {                                                                                           \
         (t)->flags &= (uint8_t)~SCHED_F_TIMEDOUT;                                                  \
-        while (((a)->which = (int8_t)sched_any_poll(a)) < 0) {                                     \
+        while (((a)->which = (int8_t)sched_any_arm_((a), (t))) < 0) {                              \
             TASK_AWAIT_LINE_((t), &(a)->head, (timeout_us));                                       \
             if (sched_timed_out(t) || (a)->which >= 0)                                             \
                 break;                                                                             \

@@ -664,6 +664,166 @@ static void test_delay_retrigger(void **state)
     assert_int_equal(dly_cbs, 2);
 }
 
+/* ---- the event's waiter record (O(1) set -> task) ----
+ * A set marks only the event's last waiter; an event that two tasks wait on at once is
+ * "shared" and every set of it looks at every task. These cases are what the record must not
+ * get wrong: a record overwritten while its first waiter still waits, a record left by a task
+ * that now waits on something else, several marks at once, and a task that its interrupt
+ * keeps waking next to another marked one. */
+static sched_event_t ev2;
+static int got_a, got_b;
+static void ev_waiter_a(sched_task_t *t) /* waits on ev once */
+{
+    TASK_BEGIN(t);
+    TASK_AWAIT(t, &ev, SCHED_FOREVER);
+    got_a++;
+    TASK_END(t);
+}
+static void ev_waiter_b_timed(sched_task_t *t) /* waits on ev with a timeout, for good */
+{
+    TASK_BEGIN(t);
+    for (;;) {
+        TASK_AWAIT(t, &ev, 300);
+        if (!sched_timed_out(t))
+            got_b++;
+    }
+    TASK_END(t);
+}
+
+/* B's wait overwrote A's record while A still waits: the event is shared, both get their
+ * sets (before the record, every set scanned; without the shared mark, A would never wake). */
+static void test_waiter_record_overwritten(void **state)
+{
+    (void)state;
+    got_a = got_b = 0;
+    sched_event_init(&ev, true);
+    sched_task_add(&ta, ev_waiter_a, "a");
+    sched_task_add(&tb, ev_waiter_b_timed, "b");
+    fake_run_for(10); /* both wait on ev; b's record is the last */
+    for (int i = 0; i < 6; i++) {
+        sched_event_set(&ev); /* an "interrupt": one waiter per set */
+        fake_run_for(5);
+    }
+    assert_int_equal(got_a, 1); /* the first set: the scan is in registry order */
+    assert_int_equal(got_b, 5);
+}
+
+/* A's record on ev stays after A moved on to ev2; B then waits on ev: ev is not shared (A is
+ * not waiting on it) and B gets ev's set; A still gets ev2's. */
+static void moves_on(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_AWAIT(t, &ev, 0); /* only looks: the record says a */
+    for (;;) {
+        TASK_AWAIT(t, &ev2, SCHED_FOREVER);
+        mark('2');
+    }
+    TASK_END(t);
+}
+static void ev_once(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_AWAIT(t, &ev, SCHED_FOREVER);
+    mark('1');
+    TASK_END(t);
+}
+
+static void test_waiter_record_stale(void **state)
+{
+    (void)state;
+    sched_event_init(&ev, true);
+    sched_event_init(&ev2, true);
+    sched_task_add(&ta, moves_on, "a");
+    fake_run_for(10);
+    sched_task_add(&tb, ev_once, "b");
+    fake_run_for(10);
+    sched_event_set(&ev);
+    fake_run_for(5);
+    assert_string_equal(trace, "1");
+    sched_event_set(&ev2);
+    fake_run_for(5);
+    assert_string_equal(trace, "12");
+    assert_false(sched_event_is_set(&ev));
+}
+
+/* Three tasks marked by one "interrupt", a fourth already ready: all run, each once. */
+static sched_event_t evs3[3];
+static void own_event(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (;;) {
+        TASK_AWAIT(t, &evs3[t == &ta ? 0 : t == &tb ? 1 : 2], SCHED_FOREVER);
+        mark(t == &ta ? 'a' : t == &tb ? 'b' : 'c');
+    }
+    TASK_END(t);
+}
+
+static void test_several_marks(void **state)
+{
+    (void)state;
+    static sched_task_t td;
+    for (int i = 0; i < 3; i++)
+        sched_event_init(&evs3[i], true);
+    sched_task_add(&ta, own_event, "a");
+    sched_task_add(&tb, own_event, "b");
+    sched_task_add(&tc, own_event, "c");
+    fake_run_for(10);
+    sched_event_set(&evs3[2]);
+    sched_event_set(&evs3[0]);
+    sched_event_set(&evs3[1]);
+    fake_run_for(5);
+    assert_int_equal(strlen(trace), 3);
+    assert_non_null(strchr(trace, 'a'));
+    assert_non_null(strchr(trace, 'b'));
+    assert_non_null(strchr(trace, 'c'));
+    /* with a task ready (the FIFO path) */
+    sched_task_add(&td, sleeper_b, "d");
+    sched_event_set(&evs3[1]);
+    fake_run_for(5);
+    assert_string_equal(trace + 3, "b");
+    fake_run_for(200);
+    assert_string_equal(trace + 3, "bb"); /* then d, the sleeper, marks b too */
+}
+
+/* A task whose interrupt fires again after each of its runs must not keep another marked task
+ * from running: the other is queued before the first can run again. */
+static int self_runs;
+static void rewoken(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    for (;;) {
+        TASK_AWAIT(t, &ev, SCHED_FOREVER);
+        self_runs++;
+        mark('s');
+    }
+    TASK_END(t);
+}
+static void ev2_waiter(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_AWAIT(t, &ev2, SCHED_FOREVER);
+    mark('2');
+    TASK_END(t);
+}
+
+static void test_rewoken_task_does_not_starve(void **state)
+{
+    (void)state;
+    self_runs = 0;
+    sched_event_init(&ev, true);
+    sched_event_init(&ev2, true);
+    sched_task_add(&ta, rewoken, "s");
+    sched_task_add(&tb, ev2_waiter, "2");
+    fake_run_for(10);
+    sched_event_set(&ev2);
+    for (int i = 0; i < 5 && !strchr(trace, '2'); i++) {
+        sched_event_set(&ev); /* its interrupt, again and again; marked last: looked at first */
+        (void)sched_poll();
+    }
+    assert_string_equal(trace, "s2");
+    assert_int_equal(self_runs, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -687,6 +847,10 @@ int main(void)
         cmocka_unit_test_setup(test_lock, setup),
         cmocka_unit_test_setup(test_await_any, setup),
         cmocka_unit_test_setup(test_delay_retrigger, setup),
+        cmocka_unit_test_setup(test_waiter_record_overwritten, setup),
+        cmocka_unit_test_setup(test_waiter_record_stale, setup),
+        cmocka_unit_test_setup(test_several_marks, setup),
+        cmocka_unit_test_setup(test_rewoken_task_does_not_starve, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
