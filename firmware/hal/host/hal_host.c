@@ -246,7 +246,7 @@ size_t hal_link_read(uint8_t *buf, size_t cap)
     }
     if (n <= 0)
         return 0;
-    if (sim.silent || sim_now_ns() < sim.silent_until_ns)
+    if (sim.silent || sim_now_ns() - boot_ns < sim.boot_silent_ns)
         return 0; /* a hung (or still booting) board hears nothing */
     return (size_t)n;
 }
@@ -255,7 +255,7 @@ size_t hal_link_write(const uint8_t *buf, size_t len)
 {
     if (!sim.connected)
         return 0;
-    if (sim.silent || sim_now_ns() < sim.silent_until_ns)
+    if (sim.silent || sim_now_ns() - boot_ns < sim.boot_silent_ns)
         return len; /* a hung (or still booting) board sends nothing; pretend it went out */
     ssize_t n = write(sim.master, buf, len);
     if (n < 0) {

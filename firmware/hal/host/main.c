@@ -171,7 +171,7 @@ static bool restore_state(void)
     unsetenv("PICOSIM_STATE");
     const char *boot = getenv("PICOSIM_BOOT_SILENT_MS");
     if (boot) {
-        sim.silent_until_ns = sim_now_ns() + (uint64_t)strtoul(boot, NULL, 10) * 1000000u;
+        sim.boot_silent_ns = (uint64_t)strtoul(boot, NULL, 10) * 1000000u;
         unsetenv("PICOSIM_BOOT_SILENT_MS");
     }
     return true;

@@ -52,7 +52,8 @@ typedef struct sim {
     bool connected; /* a host has the slave open */
     bool tx_blocked;
     bool silent;
-    uint64_t silent_until_ns; /* boot delay after `reset BOOT_MS`: silent until then */
+    uint64_t boot_silent_ns; /* after `reset BOOT_MS`: deaf and mute for the first BOOT_MS of
+                              * the board's own uptime */
     bool led;
     bool button;
     uint32_t wd_timeout_ms;
