@@ -596,7 +596,8 @@ ALWAYS_INLINE uint32_t run_head(sched_task_t *t, uint32_t now, int32_t late)
     now = call(t, st, now);
     uint32_t f = t->flags;
     sched_task_t *n = t->next; /* (never NULL: the feeder and the far sentinel, see above) */
-    if (LIKELY(f & SCHED_F_TIMED)) {
+    /* (f & SCHED_F_TIMED as a shift into the sign bit: no mask register) */
+    if (LIKELY((int32_t)(f << (31 - __builtin_ctz(SCHED_F_TIMED))) < 0)) {
         if (UNLIKELY(!sched_time_before(t->deadline, n->deadline))) {
             timer_pop_head(t);
             timer_insert_from(&n->next, t);
