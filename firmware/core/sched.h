@@ -65,11 +65,11 @@ typedef struct sched_task {
     uint32_t deadline; /* wake-up time while sleeping / waiting with a timeout; while the
                         * task runs: when the run was due (sched_now()) */
     /* state, flags and lc share an aligned word: a wait's constant stores merge into one */
-    uint8_t state; /* enum sched_state */
-    uint8_t flags; /* SCHED_F_* */
-    uint16_t lc;   /* resume point: 0 = start, else a __LINE__ */
-    uint8_t id;    /* index in the registry */
-    uint8_t stat_off; /* offset of its stats in sched_core_ (also its sched_running_id code) */
+    uint8_t state;     /* enum sched_state */
+    uint8_t flags;     /* SCHED_F_* */
+    uint16_t lc;       /* resume point: 0 = start, else a __LINE__ */
+    uint8_t id;        /* index in the registry */
+    uint8_t stat_off;  /* offset of its stats in sched_core_ (also its sched_running_id code) */
     uint16_t watch_us; /* min(max run, budget): only a longer run needs a closer look */
     /* while in the timer list: the link that points at this task (&S.timers or the previous
      * task's next), so that an event wake-up unlinks it in O(1) */

@@ -791,7 +791,7 @@ static void test_waiter_record_after_event_init(void **state)
     sched_event_init(&ev, true);
     sched_task_add(&ta, waits_sleeps_waits, "a");
     uint32_t t0 = fake_now;
-    fake_run_for(120); /* A timed out once and sleeps */
+    fake_run_for(120);           /* A timed out once and sleeps */
     sched_event_init(&ev, true); /* the record is gone */
     fake_run_for(80);
     sched_event_set(&ev);
