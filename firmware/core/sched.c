@@ -11,14 +11,15 @@
  *    one run from the timer list's head stays there while it runs (nothing else files a task
  *    meanwhile) and is moved only if its next deadline is not before the second timer's.
  *  - events are flags with a waiter record: every wait makes its task the event's waiter
- *    (sched_wait_on_, a load and a compare when the same task waits again). A set marks that
+ *    (a task's own wait is keyed on t->wait, sched_wait_own_: one compare, no store, when the
+ *    same task waits on the same event again). A set marks that
  *    task in pend[] (byte stores, ISR-safe) and raises work.wake; the dispatcher looks only at
  *    the marked tasks, so an interrupt's event reaches its task in O(1), whatever the number of
  *    tasks. An event that two tasks wait on at once becomes "shared" for good (its waiter
  *    record is the feeder, whose pend slot means "look at every task"): correct for any number
  *    of waiters, and as cheap as before for the usual one.
- *  - the watchdog feeder, an internal task (below): the timer list is never empty while the
- *    ready FIFO is.
+ *  - the watchdog feeder and the far sentinel, internal tasks (below): the timer list holds
+ *    at least two tasks while the ready FIFO is empty.
  *
  * The hot path - one timer-driven task switch: wake from idle, run the timer list's head,
  * file it again, go back to sleep - is what the RP2040 benchmark measures (docs/PERFORMANCE.md)
