@@ -12,7 +12,8 @@
 #define HEARTBEAT_STEP_US 100000u
 
 static struct {
-    uint8_t mode; /* enum proto_led_op: OFF, ON, BLINK, PATTERN or AUTO */
+    sched_event_t ev; /* first: the task's wait compares its address with no offset */
+    uint8_t mode;     /* enum proto_led_op: OFF, ON, BLINK, PATTERN or AUTO */
     uint8_t link_state;
     uint8_t duty_pct;
     uint8_t pattern_len;
@@ -21,7 +22,6 @@ static struct {
                                          * per toggle) */
     uint32_t pattern;
     uint8_t step; /* position in the pattern / blink phase */
-    sched_event_t ev;
 } led;
 
 sched_task_t led_task;

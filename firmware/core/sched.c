@@ -11,14 +11,15 @@
  *    one run from the timer list's head stays there while it runs (nothing else files a task
  *    meanwhile) and is moved only if its next deadline is not before the second timer's.
  *  - events are flags with a waiter record: every wait makes its task the event's waiter
- *    (sched_wait_on_, a load and a compare when the same task waits again). A set marks that
+ *    (a task's own wait is keyed on t->wait, sched_wait_own_: one compare, no store, when the
+ *    same task waits on the same event again). A set marks that
  *    task in pend[] (byte stores, ISR-safe) and raises work.wake; the dispatcher looks only at
  *    the marked tasks, so an interrupt's event reaches its task in O(1), whatever the number of
  *    tasks. An event that two tasks wait on at once becomes "shared" for good (its waiter
  *    record is the feeder, whose pend slot means "look at every task"): correct for any number
  *    of waiters, and as cheap as before for the usual one.
- *  - the watchdog feeder, an internal task (below): the timer list is never empty while the
- *    ready FIFO is.
+ *  - the watchdog feeder and the far sentinel, internal tasks (below): the timer list holds
+ *    at least two tasks while the ready FIFO is empty.
  *
  * The hot path - one timer-driven task switch: wake from idle, run the timer list's head,
  * file it again, go back to sleep - is what the RP2040 benchmark measures (docs/PERFORMANCE.md)
@@ -49,6 +50,9 @@
 _Static_assert(sizeof(sched_task_t) <= 32, "scheduler overhead per task must be <= 32 bytes");
 #endif
 _Static_assert(CONFIG_MAX_TASKS < 0xff, "task ids are bytes, 0xff is 'no task'");
+_Static_assert(offsetof(struct sched_core_, stats) + CONFIG_MAX_TASKS * sizeof(sched_task_stats_t) <
+                   0xff,
+               "stat_off is a byte, 0xff is 'no task'");
 
 /* A port may give inline versions of the HAL calls on the dispatch path (hal_port_inline.h in
  * its include path, PICOD_HAL_PORT_INLINE defined); they behave exactly like hal.h's. */
@@ -93,6 +97,18 @@ static sched_fault_cb_t fault_cb;
 #define SHARED           (&feeder)
 static sched_task_t feeder;
 
+/* A second internal timer, the far sentinel: it sleeps SCHED_MAX_WAIT_US at a time and does
+ * nothing else (it shares the feeder's id, stats slot and "never waits on an event"). With the
+ * feeder it keeps at least two tasks in the timer list whenever the ready FIFO is empty, so
+ * the head that the loop runs always has a second timer to compare its next deadline with
+ * (no NULL test on the hot path). */
+static sched_task_t far_timer;
+
+static void sched_far_fn(sched_task_t *t)
+{
+    sched_sleep_(t, SCHED_MAX_WAIT_US);
+}
+
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define COLD          static __attribute__((noinline, cold))
 #define HOT           static __attribute__((noinline)) SCHED_DISPATCH_PLACEMENT
@@ -122,16 +138,25 @@ void sched_init(void)
     memset(&gstats, 0, sizeof(gstats));
     task_count = 0;
     fault_cb = NULL;
-    S.running_id = 0xff;
+    S.running_off = 0xff;
     sched_event_init(&sched_exit_event_, false);
     hal_watchdog_feed();
     memset(&feeder, 0, sizeof(feeder));
     feeder.fn = sched_feed_fn;
     feeder.name = "wdog";
     feeder.id = FEEDER_ID;
+    feeder.stat_off = SCHED_STAT_OFF_(FEEDER_ID);
     sched_sleep_until_(&feeder, hal_time_us() + FEED_INTERVAL_US);
     feeder.pprev = &S.timers;
     S.timers = &feeder;
+    memset(&far_timer, 0, sizeof(far_timer));
+    far_timer.fn = sched_far_fn;
+    far_timer.name = "far";
+    far_timer.id = FEEDER_ID;
+    far_timer.stat_off = SCHED_STAT_OFF_(FEEDER_ID);
+    sched_sleep_until_(&far_timer, feeder.deadline + (SCHED_MAX_WAIT_US - FEED_INTERVAL_US));
+    far_timer.pprev = &feeder.next;
+    feeder.next = &far_timer;
     S.pend_task = &feeder; /* (never NULL: its mark is looked at without a test) */
 }
 
@@ -227,6 +252,7 @@ int sched_task_add(sched_task_t *t, sched_fn_t fn, const char *name)
     t->lc = 0;
     t->flags = 0;
     t->id = (uint8_t)id;
+    t->stat_off = SCHED_STAT_OFF_(id);
     t->watch_us = 0; /* the first run takes a closer look (and reads the budget) */
     ready_push_call(t);
     return id;
@@ -250,7 +276,7 @@ void sched_exit_(sched_task_t *t)
 
 uint32_t sched_now(void)
 {
-    uint8_t id = S.running_id;
+    uint8_t id = sched_running_decode_(S.running_off);
     if (id == FEEDER_ID)
         return feeder.deadline;
     /* (running_id names the last task between runs too: only a running one's time counts) */
@@ -259,19 +285,29 @@ uint32_t sched_now(void)
     return hal_time_us();
 }
 
-/* The waits sched_await_ does not inline: a timeout of 0 (just test), none, or too long. */
+/* The waits sched_await_lc_ does not file inline: a first wait on ev (or after the waiter
+ * record went to another task), an event that is set, a timeout of 0 (just test), none, or
+ * too long. true: no need to wait; false: filed (the caller sets the resume point). */
 bool sched_await_slow_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us)
 {
+    sched_wait_own_(t, ev);
+    if (ev->set) {
+        if (ev->auto_clear)
+            ev->set = 0;
+        t->flags = 0;
+        return true;
+    }
     if (timeout_us == 0) {
         t->flags = SCHED_F_TIMEDOUT;
         return true;
     }
-    t->wait = ev;
     t->state = SCHED_WAITING;
     if (timeout_us == SCHED_FOREVER) {
         t->flags = 0;
     } else {
-        t->deadline += SCHED_MAX_WAIT_US; /* counted from the run's start, see run() */
+        if (timeout_us > SCHED_MAX_WAIT_US)
+            timeout_us = SCHED_MAX_WAIT_US;
+        t->deadline += timeout_us; /* counted from when the run was due, see sched_now() */
         t->flags = SCHED_F_TIMED;
     }
     return false;
@@ -301,6 +337,17 @@ void sched_event_init(sched_event_t *ev, bool auto_clear)
     ev->auto_clear = auto_clear ? 1 : 0;
     ev->reserved_ = 0;
     ev->waiter = NULL;
+    /* no task keeps ev as its t->wait: their next wait on ev registers (sched_wait_own_); one
+     * still waiting on it (re-initialised under it) is found by every set */
+    for (uint8_t i = 0; i < task_count; i++) {
+        sched_task_t *t = registry[i];
+        if (t->wait == ev) {
+            if (t->state == SCHED_WAITING)
+                ev->waiter = SHARED;
+            else
+                t->wait = NULL;
+        }
+    }
 }
 
 void sched_event_clear(sched_event_t *ev)
@@ -319,6 +366,8 @@ void sched_register_(sched_event_t *ev, sched_task_t *t)
     if (w && w->state == SCHED_WAITING &&
         (w->wait == ev || (w->wait && w->wait->auto_clear == SCHED_EV_ANY)))
         t = SHARED; /* an ISR's set in between still marks w */
+    else if (w && w != t && w->wait == ev)
+        w->wait = NULL; /* w no longer holds the record: its next wait on ev registers */
     ev->waiter = t;
 }
 
@@ -403,6 +452,12 @@ ALWAYS_INLINE bool marks_left(void)
     return any != 0;
 }
 
+/* t's stats: one byte load and an add from the base register */
+ALWAYS_INLINE sched_task_stats_t *stats_of(const sched_task_t *t)
+{
+    return (sched_task_stats_t *)(void *)((uint8_t *)&S + t->stat_off);
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------------
  */
 
@@ -432,7 +487,7 @@ COLD void account_slow(sched_task_t *t, sched_task_stats_t *st, uint32_t dur)
  * start. Returns the clock at the end of the run. */
 ALWAYS_INLINE uint32_t call(sched_task_t *t, sched_task_stats_t *st, uint32_t start)
 {
-    S.running_id = t->id; /* cleared by idle(), see sched.h */
+    S.running_off = t->stat_off; /* cleared by idle(), see sched.h */
     t->fn(t);
     uint32_t end = HAL_TIME_US_INLINE();
     uint32_t dur = end - start;
@@ -468,7 +523,7 @@ ALWAYS_INLINE uint32_t run_marked(sched_task_t *t, uint32_t now)
     t->deadline = now; /* its waits count from the run's start */
     t->state = SCHED_RUNNING;
     t->flags = 0;
-    now = call(t, &S.stats[t->id], now);
+    now = call(t, stats_of(t), now);
     file_after_run_call(t);
     if (UNLIKELY(marks_left()))
         deliver_rest();
@@ -494,7 +549,7 @@ HOT uint32_t run_fifo(uint32_t now)
         S.ready_tail = NULL;
         S.work.b.ready = 0;
     }
-    sched_task_stats_t *st = &S.stats[t->id];
+    sched_task_stats_t *st = stats_of(t);
     if (t->flags & SCHED_F_TIMER) {
         t->flags = SCHED_F_TIMEDOUT;
         note_lateness(st, (int32_t)(now - t->deadline));
@@ -534,16 +589,17 @@ ALWAYS_INLINE sched_task_t *take_marked(bool none_ready)
  * woke it (drift-free periods), see sched.h. */
 ALWAYS_INLINE uint32_t run_head(sched_task_t *t, uint32_t now, int32_t late)
 {
-    sched_task_stats_t *st = &S.stats[t->id];
+    sched_task_stats_t *st = stats_of(t);
     OPAQUE(st); /* keep the pointer across the call rather than recompute it */
     note_lateness(st, late);
     t->state = SCHED_RUNNING;
     t->flags = SCHED_F_TIMEDOUT; /* a wait that ends here timed out (a sleep ignores it) */
     now = call(t, st, now);
     uint32_t f = t->flags;
-    sched_task_t *n = t->next;
-    if (LIKELY(f & SCHED_F_TIMED)) {
-        if (UNLIKELY(n && !sched_time_before(t->deadline, n->deadline))) {
+    sched_task_t *n = t->next; /* (never NULL: the feeder and the far sentinel, see above) */
+    /* (f & SCHED_F_TIMED as a shift into the sign bit: no mask register) */
+    if (LIKELY((int32_t)(f << (31 - __builtin_ctz(SCHED_F_TIMED))) < 0)) {
+        if (UNLIKELY(!sched_time_before(t->deadline, n->deadline))) {
             timer_pop_head(t);
             timer_insert_from(&n->next, t);
         }
@@ -602,7 +658,7 @@ HOT uint32_t idle(uint32_t now)
      * the handler itself runs when the mask is restored. Unmasked, an ISR landing between
      * the check and the WFI would sleep until the next timer. The feeder's deadline is at
      * most FEED_INTERVAL_US away, so an idle board still wakes to feed the watchdog. */
-    S.running_id = 0xff;
+    S.running_off = 0xff;
     uint32_t irq = HAL_IRQ_SAVE_INLINE();
     if (!S.work.any) {
         uint32_t deadline = S.timers->deadline;
@@ -630,8 +686,8 @@ __attribute__((noreturn)) SCHED_DISPATCH_PLACEMENT void sched_run(void)
 {
     uint32_t now = hal_time_us();
     for (;;) {
-        uint32_t work = S.work.any;
-        if (UNLIKELY(work)) {
+        if (UNLIKELY(S.work.any)) {
+            uint32_t work = S.work.any;
             /* an event and nothing ready: the ISR -> task path (one compare for both) */
             sched_task_t *w;
             if (work == WORK_WAKE_ONLY && (w = take_marked(true)) != NULL) {

@@ -65,11 +65,11 @@ typedef struct sched_task {
     uint32_t deadline; /* wake-up time while sleeping / waiting with a timeout; while the
                         * task runs: when the run was due (sched_now()) */
     /* state, flags and lc share an aligned word: a wait's constant stores merge into one */
-    uint8_t state; /* enum sched_state */
-    uint8_t flags; /* SCHED_F_* */
-    uint16_t lc;   /* resume point: 0 = start, else a __LINE__ */
-    uint8_t id;    /* index in the registry */
-    uint8_t reserved;
+    uint8_t state;     /* enum sched_state */
+    uint8_t flags;     /* SCHED_F_* */
+    uint16_t lc;       /* resume point: 0 = start, else a __LINE__ */
+    uint8_t id;        /* index in the registry */
+    uint8_t stat_off;  /* offset of its stats in sched_core_ (also its sched_running_id code) */
     uint16_t watch_us; /* min(max run, budget): only a longer run needs a closer look */
     /* while in the timer list: the link that points at this task (&S.timers or the previous
      * task's next), so that an event wake-up unlinks it in O(1) */
@@ -173,7 +173,7 @@ typedef void (*sched_fault_cb_t)(uint8_t kind, uint8_t task, uint32_t detail);
  * (CONFIG_NOINIT), so the boot code can name the task that starved the watchdog. (A member of the
  * scheduler's state, which lives in .noinit: the dispatch loop writes it relative to the same base
  * register.) */
-#define sched_running_id (sched_core_.running_id)
+#define sched_running_id (sched_running_decode_(sched_core_.running_off))
 
 /* Forget all tasks and timers. Call once before adding tasks (tests call it per test). */
 void sched_init(void);
@@ -294,7 +294,9 @@ struct sched_core_ {
             volatile uint8_t ready;
         } b;
     } work;
-    volatile uint8_t running_id; /* sched_running_id */
+    /* sched_running_id, as the running task's stat_off (the dispatcher stores the byte it
+     * loads for the stats address anyway); 0xff: none */
+    volatile uint8_t running_off;
     uint8_t reserved_;
     /* pend.b[id] = 1: an event that task id waits on (or waited on) was set; the feeder's slot
      * (CONFIG_MAX_TASKS) means a shared event was set: look at every task. Written 1 by
@@ -309,6 +311,15 @@ struct sched_core_ {
     sched_task_stats_t stats[CONFIG_MAX_TASKS + 1]; /* + the watchdog feeder's */
 };
 extern struct sched_core_ sched_core_;
+
+#define SCHED_STAT_OFF_(id)                                                                        \
+    ((uint8_t)(offsetof(struct sched_core_, stats) + (size_t)(id) * sizeof(sched_task_stats_t)))
+static inline uint8_t sched_running_decode_(uint8_t off)
+{
+    if (off == 0xffu || off < SCHED_STAT_OFF_(0))
+        return 0xffu;
+    return (uint8_t)((off - SCHED_STAT_OFF_(0)) / sizeof(sched_task_stats_t));
+}
 
 /* ISR-safe: byte and word stores only, each location has one writer per store (see
  * sched_core_). The order matters: the flag first (a wait that registered before this looks
@@ -337,6 +348,18 @@ static inline void sched_wait_on_(sched_task_t *t, sched_event_t *ev)
     if (__builtin_expect(ev->waiter != t, 0))
         sched_register_(ev, t);
 }
+
+/* The same for a task's own wait, keyed on t->wait: t->wait == ev implies that ev's waiter
+ * record is t or "shared" (sched_register_ and sched_event_init clear a task's t->wait when
+ * they take the record away from it), so a task that waits on the same event again neither
+ * registers nor stores t->wait. */
+static inline void sched_wait_own_(sched_task_t *t, sched_event_t *ev)
+{
+    if (t->wait != ev) {
+        sched_register_(ev, t);
+        t->wait = ev;
+    }
+}
 void sched_exit_(sched_task_t *t);
 
 /* The common waits are inline: the task's own code files its deadline with a few stores
@@ -361,27 +384,22 @@ static inline void sched_sleep_lc_(sched_task_t *t, uint32_t us, uint16_t lc)
 }
 
 /* true: no need to wait (the event was set: consumed if auto-clear; or timeout 0: timed out).
- * false: the task is filed as waiting (resume point lc); it must return to the scheduler. */
+ * false: the task is filed as waiting (resume point lc); it must return to the scheduler.
+ * The straight path is a task that waits on the same event again (t->wait == ev: ev's waiter
+ * record is t or "shared", see sched_register_), not set, with a timeout in 1..2^31-1: one
+ * test for the first two (no branch to lay out badly at -Os), the deadline and one word store
+ * (state, flags and resume point); everything else is out of line. */
 static inline bool sched_await_lc_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us,
                                    uint16_t lc)
 {
-    /* (Branch hints put the timed wait on the straight path.) */
-    sched_wait_on_(t, ev);
-    if (__builtin_expect(ev->set != 0, 0)) {
-        if (ev->auto_clear)
-            ev->set = 0;
-        t->flags = 0;
-        return true;
-    }
-    /* 0, SCHED_FOREVER or a timeout to clamp: out of line */
-    if (__builtin_expect(timeout_us - 1u >= SCHED_MAX_WAIT_US, 0)) {
+    uintptr_t other = ((uintptr_t)t->wait ^ (uintptr_t)ev) | ev->set;
+    if (__builtin_expect(other != 0 || timeout_us - 1u >= SCHED_MAX_WAIT_US, 0)) {
         if (sched_await_slow_(t, ev, timeout_us))
             return true;
         t->lc = lc;
         return false;
     }
     t->deadline += timeout_us;
-    t->wait = ev;
     t->state = SCHED_WAITING;
     t->flags = SCHED_F_TIMED;
     t->lc = lc;

@@ -746,6 +746,60 @@ static void test_waiter_record_stale(void **state)
     assert_false(sched_event_is_set(&ev));
 }
 
+/* A task that waits on the same event again skips the registration (t->wait == ev). That is
+ * only right while the record is still its own: here B takes ev's record while A sleeps (A is
+ * not waiting on ev, so ev does not become shared), then A waits on ev again and must get the
+ * next set at once, not at its timeout. Likewise after ev is initialised again. */
+static uint32_t a_woke_at;
+static void waits_sleeps_waits(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_AWAIT(t, &ev, 100); /* times out at +100 */
+    TASK_SLEEP_US(t, 50);
+    TASK_AWAIT(t, &ev, 10000);
+    a_woke_at = fake_now;
+    mark(sched_timed_out(t) ? 't' : 'A');
+    TASK_END(t);
+}
+static void takes_record(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_SLEEP_US(t, 120); /* while A sleeps */
+    TASK_AWAIT(t, &ev, 0); /* only looks: the record is B's now */
+    mark('B');
+    TASK_END(t);
+}
+
+static void test_waiter_record_taken_back(void **state)
+{
+    (void)state;
+    sched_event_init(&ev, true);
+    sched_task_add(&ta, waits_sleeps_waits, "a");
+    sched_task_add(&tb, takes_record, "b");
+    uint32_t t0 = fake_now;
+    fake_run_for(200);
+    assert_string_equal(trace, "B");
+    sched_event_set(&ev); /* an "interrupt" */
+    fake_run_for(5);
+    assert_string_equal(trace, "BA");
+    assert_true(a_woke_at - t0 < 300);
+}
+
+static void test_waiter_record_after_event_init(void **state)
+{
+    (void)state;
+    sched_event_init(&ev, true);
+    sched_task_add(&ta, waits_sleeps_waits, "a");
+    uint32_t t0 = fake_now;
+    fake_run_for(120);           /* A timed out once and sleeps */
+    sched_event_init(&ev, true); /* the record is gone */
+    fake_run_for(80);
+    sched_event_set(&ev);
+    fake_run_for(5);
+    assert_string_equal(trace, "A");
+    assert_true(a_woke_at - t0 < 300);
+}
+
 /* Three tasks marked by one "interrupt", a fourth already ready: all run, each once. */
 static sched_event_t evs3[3];
 static void own_event(sched_task_t *t)
@@ -849,6 +903,8 @@ int main(void)
         cmocka_unit_test_setup(test_delay_retrigger, setup),
         cmocka_unit_test_setup(test_waiter_record_overwritten, setup),
         cmocka_unit_test_setup(test_waiter_record_stale, setup),
+        cmocka_unit_test_setup(test_waiter_record_taken_back, setup),
+        cmocka_unit_test_setup(test_waiter_record_after_event_init, setup),
         cmocka_unit_test_setup(test_several_marks, setup),
         cmocka_unit_test_setup(test_rewoken_task_does_not_starve, setup),
     };
