@@ -65,7 +65,7 @@ static void options_usage(FILE *f)
                "  -s, --socket PATH        socket path (default $PICOD_SOCKET,\n"
                "                           $RUNTIME_DIRECTORY/picod.sock, /run/picod/picod.sock)\n"
                "  -c, --config FILE        INI file: [picod] keys = these long options, and\n"
-               "                           [board NAME] sections (see docs/CONFIG.md)\n"
+               "                           [board NAME] sections (picod.conf.example)\n"
                "      --check-config FILE  validate FILE, print file:line: reason, exit\n"
                "      --heartbeat-ms N     heartbeat period (default 1000)\n"
                "      --poll-ms N          sensor/state poll period (default 2000)\n"
@@ -81,7 +81,7 @@ static void options_usage(FILE *f)
                "      --client-requests-max N  board requests outstanding per client (8)\n"
                "      --actuate-group GROUP  may act (led, i2c, poll, reboot) besides root and\n"
                "                           picod's own user (default: nobody else)\n"
-               "  -v, --verbose            more logging (repeatable)\n"
+               "  -v, --verbose            more logging (config file: log-level = 0..7)\n"
                "  -q, --quiet              warnings and errors only\n"
                "  -h, --help, -V, --version\n");
 }

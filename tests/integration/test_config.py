@@ -13,6 +13,7 @@ import unittest
 
 from harness import (PICOD, Client, Picod, PicodTestCase, picoctl, wait_until)
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ID_A = "a1a2a3a4a5a6a7a8"
 ID_B = "b1b2b3b4b5b6b7b8"
 
@@ -117,6 +118,30 @@ class TestCheckConfig(unittest.TestCase):
         r = check_config(os.path.join(self.tmp, "absent.conf"))
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("No such file", r.stderr)
+
+    def test_example_file_documents_every_option_and_is_valid(self):
+        example = os.path.join(REPO, "systemd", "picod.conf.example")
+        with open(example) as f:
+            text = f.read()
+        self.assertEqual(check_config(example).returncode, 0)
+        # Uncommented, every example line is valid too.
+        active = re.sub(r"(?m)^; ?(\[|[a-z-]+ = )", r"\1", text)
+        r = check_config(self.write(active))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("ok (2 board name(s))", r.stdout)
+        helptext = subprocess.run([PICOD, "--help"], capture_output=True, text=True).stdout
+        for opt in set(re.findall(r"--([a-z][a-z-]+)", helptext)) - {
+                "help", "version", "config", "check-config", "verbose", "quiet"}:
+            self.assertRegex(text, rf"(?m)^; {opt} = ", opt)
+        self.assertRegex(text, r"(?m)^; log-level = ")
+
+    def test_unit_watchdog_reload_and_config(self):
+        with open(os.path.join(REPO, "systemd", "picod.service")) as f:
+            unit = f.read()
+        self.assertRegex(unit, r"(?m)^Type=notify$")
+        self.assertRegex(unit, r"(?m)^WatchdogSec=\d+s$")
+        self.assertRegex(unit, r"(?m)^ExecReload=/bin/kill -HUP \$MAINPID$")
+        self.assertRegex(unit, r"(?m)^ExecStart=.* --config /etc/picod/picod\.conf$")
 
     def test_help_lists_every_option(self):
         r = subprocess.run([PICOD, "--help"], capture_output=True, text=True, timeout=30)
