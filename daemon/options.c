@@ -445,30 +445,41 @@ static int options_board_section(options_ini_t *c, const char *section)
     return 0;
 }
 
-static int options_ini_cb(void *user, const char *section, const char *name, const char *value)
+static int options_ini_cb(void *user, const char *raw_section, const char *name,
+                          const char *value)
 {
     options_ini_t *c = user;
-    char key[64];
+    char key[64], section[64];
+    size_t n;
 
     /* actuate_group and actuate-group are the same key. */
     snprintf(key, sizeof(key), "%s", name);
     for (char *p = key; *p; p++)
         if (*p == '_')
             *p = '-';
+    /* inih keeps the blanks inside the brackets: "[ board x ]" is "board x". */
+    raw_section += strspn(raw_section, " \t");
+    snprintf(section, sizeof(section), "%s", raw_section);
+    n = strlen(section);
+    while (n && (section[n - 1] == ' ' || section[n - 1] == '\t'))
+        section[--n] = '\0';
     if (strcmp(section, c->section) != 0) {
         snprintf(c->section, sizeof(c->section), "%s", section);
         c->board = NULL;
-        if (strncmp(section, "board", 5) == 0 && (section[5] == ' ' || section[5] == '\t') &&
-            options_board_section(c, section) < 0)
+        if (strncmp(section, "board", 5) == 0 && (section[5] == ' ' || section[5] == '\t')) {
+            if (options_board_section(c, section) < 0)
+                return 0;
+        } else if (strcmp(section, "picod") != 0) {
+            options_fail(c->o, "unknown section [%s] (expected [picod] or [board NAME])",
+                         section);
             return 0;
+        }
     }
     if (strcmp(section, "picod") == 0)
         return options_set(c->o, key, value) == 0;
     if (c->board)
         return options_board_key(c, key, value) == 0;
-    if (strncmp(section, "board", 5) != 0)
-        options_fail(c->o, "unknown section [%s] (expected [picod] or [board NAME])", section);
-    return 0;
+    return 0; /* the rest of a section already refused */
 }
 
 int options_load_file(options_t *o, const char *path)
