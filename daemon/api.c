@@ -624,17 +624,16 @@ static json_t *api_daemon_stats(picod_t *pd)
 /* Where the settings came from and when (docs/API.md "stats"). */
 static json_t *api_config_stats(picod_t *pd)
 {
-    return json_pack("{s:o, s:I, s:I, s:I, s:o, s:o, s:I}", "path",
-                     pd->opt.config_path[0] ? json_string(pd->opt.config_path) : json_null(),
-                     "loaded_unix_ms", (json_int_t)pd->config.loaded_unix_ms, "reloads",
-                     (json_int_t)pd->config.reloads, "reload_failures",
-                     (json_int_t)pd->config.reload_failures, "last_error",
-                     pd->config.last_error[0] ? json_string(pd->config.last_error) : json_null(),
-                     "last_error_unix_ms",
-                     pd->config.last_error[0]
-                         ? json_integer((json_int_t)pd->config.last_error_unix_ms)
-                         : json_null(),
-                     "names", (json_int_t)pd->opt.n_named);
+    return json_pack(
+        "{s:o, s:I, s:I, s:I, s:o, s:o, s:I}", "path",
+        pd->opt.config_path[0] ? json_string(pd->opt.config_path) : json_null(), "loaded_unix_ms",
+        (json_int_t)pd->config.loaded_unix_ms, "reloads", (json_int_t)pd->config.reloads,
+        "reload_failures", (json_int_t)pd->config.reload_failures, "last_error",
+        pd->config.last_error[0] ? json_string(pd->config.last_error) : json_null(),
+        "last_error_unix_ms",
+        pd->config.last_error[0] ? json_integer((json_int_t)pd->config.last_error_unix_ms)
+                                 : json_null(),
+        "names", (json_int_t)pd->opt.n_named);
 }
 
 static void api_cmd_metrics(api_req_t *r)

@@ -287,8 +287,8 @@ static void main_watchdog_start(picod_main_t *m)
     if (ms == 0)
         ms = 1;
     uv_timer_start(&m->watchdog_timer, main_watchdog_cb, ms, ms);
-    log_info("systemd watchdog: %llu ms, pinging every %llu ms",
-             (unsigned long long)(usec / 1000u), (unsigned long long)ms);
+    log_info("systemd watchdog: %llu ms, pinging every %llu ms", (unsigned long long)(usec / 1000u),
+             (unsigned long long)ms);
 }
 
 /* The listening socket: from systemd if it passed exactly one, else our own path. */

@@ -48,8 +48,8 @@ __attribute__((format(printf, 2, 3))) static void options_fail(options_t *o, con
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     fprintf(stderr, "%s: %s\n", o->where[0] ? o->where : "picod", msg);
-    if (!o->error[0] && snprintf(o->error, sizeof(o->error), "%s: %s",
-                                 o->where[0] ? o->where : "picod", msg) < 0)
+    if (!o->error[0] &&
+        snprintf(o->error, sizeof(o->error), "%s: %s", o->where[0] ? o->where : "picod", msg) < 0)
         o->error[0] = '\0';
 }
 
@@ -86,8 +86,8 @@ static void options_usage(FILE *f)
                "  -h, --help, -V, --version\n");
 }
 
-static int options_u32(options_t *o, const char *name, const char *val, uint32_t min,
-                       uint32_t max, uint32_t *out)
+static int options_u32(options_t *o, const char *name, const char *val, uint32_t min, uint32_t max,
+                       uint32_t *out)
 {
     char *end;
     unsigned long v;
@@ -152,8 +152,8 @@ static int options_add_allowed_one(options_t *o, const char *key, const char *s,
     }
     if (usb) {
         if (options_parse_usb_id(s, n, &o->allow_usb[o->n_allow_usb]) < 0) {
-            options_fail(o, "%s: expected VID:PID in hex (e.g. 2e8a:0005), got '%.*s'", key,
-                         (int)n, s);
+            options_fail(o, "%s: expected VID:PID in hex (e.g. 2e8a:0005), got '%.*s'", key, (int)n,
+                         s);
             return -EINVAL;
         }
         o->n_allow_usb++;
@@ -338,10 +338,10 @@ typedef struct options_ini {
     options_t *o;
     const char *path;
     FILE *f;
-    int line;                    /* of the line inih has just read */
-    char section[64];            /* of the previous callback, to notice a new section */
-    options_board_t *board;      /* the [board NAME] being read, or NULL */
-    size_t first_named;          /* named[] entries before this file */
+    int line;               /* of the line inih has just read */
+    char section[64];       /* of the previous callback, to notice a new section */
+    options_board_t *board; /* the [board NAME] being read, or NULL */
+    size_t first_named;     /* named[] entries before this file */
 } options_ini_t;
 
 /* fgets() that counts lines, so the handler can say where it is (the system's inih is built
@@ -371,8 +371,9 @@ static int options_board_key(options_ini_t *c, const char *key, const char *val)
         const options_board_t *other;
 
         if (n != OPTIONS_ID_LEN || strspn(val, "0123456789abcdefABCDEF") != n) {
-            options_fail(o, "[board %s] id: expected %d hex digits (as `picoctl list` shows), "
-                            "got '%s'",
+            options_fail(o,
+                         "[board %s] id: expected %d hex digits (as `picoctl list` shows), "
+                         "got '%s'",
                          nb->name, OPTIONS_ID_LEN, val);
             return -EINVAL;
         }
@@ -396,8 +397,8 @@ static int options_board_key(options_ini_t *c, const char *key, const char *val)
         nb->has_sensors = true;
         return options_sensors(o, key, val, &nb->poll_sensors);
     }
-    options_fail(o, "[board %s]: unknown key '%s' (id, poll-ms, heartbeat-ms, sensors)",
-                 nb->name, key);
+    options_fail(o, "[board %s]: unknown key '%s' (id, poll-ms, heartbeat-ms, sensors)", nb->name,
+                 key);
     return -EINVAL;
 }
 
@@ -429,8 +430,9 @@ static int options_board_section(options_ini_t *c, const char *section)
     memcpy(nb->name, name, n);
     nb->name[n] = '\0';
     if (!options_name_valid(nb->name)) {
-        options_fail(o, "[%s]: a board name is 1..%d of A-Z a-z 0-9 _ . -, starting with a "
-                        "letter, and not 16 hex digits",
+        options_fail(o,
+                     "[%s]: a board name is 1..%d of A-Z a-z 0-9 _ . -, starting with a "
+                     "letter, and not 16 hex digits",
                      section, OPTIONS_NAME_MAX - 1);
         return -EINVAL;
     }
@@ -445,8 +447,7 @@ static int options_board_section(options_ini_t *c, const char *section)
     return 0;
 }
 
-static int options_ini_cb(void *user, const char *raw_section, const char *name,
-                          const char *value)
+static int options_ini_cb(void *user, const char *raw_section, const char *name, const char *value)
 {
     options_ini_t *c = user;
     char key[64], section[64];
@@ -470,8 +471,7 @@ static int options_ini_cb(void *user, const char *raw_section, const char *name,
             if (options_board_section(c, section) < 0)
                 return 0;
         } else if (strcmp(section, "picod") != 0) {
-            options_fail(c->o, "unknown section [%s] (expected [picod] or [board NAME])",
-                         section);
+            options_fail(c->o, "unknown section [%s] (expected [picod] or [board NAME])", section);
             return 0;
         }
     }

@@ -20,10 +20,10 @@
 #define OPTIONS_SERIAL_MAX 128 /* bytes, NUL included; a USB string has at most 126 chars */
 
 /* Board names: [board NAME] sections of the config file (systemd/picod.conf.example). */
-#define OPTIONS_MAX_NAMED 64
-#define OPTIONS_NAME_MAX  32 /* bytes, NUL included: names have 1..31 characters */
-#define OPTIONS_ID_LEN    16 /* hex digits of a board id */
-#define OPTIONS_ERROR_MAX 384
+#define OPTIONS_MAX_NAMED   64
+#define OPTIONS_NAME_MAX    32 /* bytes, NUL included: names have 1..31 characters */
+#define OPTIONS_ID_LEN      16 /* hex digits of a board id */
+#define OPTIONS_ERROR_MAX   384
 #define OPTIONS_SENSORS_ALL 0xffu /* poll_sensors: bit i = sensor i (PROTO_MAX_READINGS = 8) */
 
 typedef struct options_board {

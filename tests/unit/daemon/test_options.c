@@ -328,7 +328,7 @@ static void test_names(void **state)
     assert_false(options_name_valid("a/b"));
     assert_false(options_name_valid("abcdefabcdefabcd")); /* reads as an id */
     assert_false(options_name_valid("a234567890123456789012345678901"
-                                     "2")); /* 32 characters */
+                                    "2")); /* 32 characters */
     assert_true(options_name_valid("a234567890123456789012345678901"));
 }
 
