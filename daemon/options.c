@@ -353,10 +353,8 @@ static char *options_ini_reader(char *str, int num, void *stream)
 
     if (r && r[strspn(r, " \t")] == '[')
         c->section[0] = '\0'; /* a section header: the next key starts a new section */
-    if (r && strchr(r, '\n'))
-        c->line++;
-    else if (r && feof(c->f))
-        c->line++; /* last line without a newline */
+    if (r && (strchr(r, '\n') || feof(c->f)))
+        c->line++; /* a whole line, or the last one without a newline */
     snprintf(c->o->where, sizeof(c->o->where), "%s:%d", c->path, c->line);
     return r;
 }
