@@ -159,14 +159,25 @@ class ConfigCase(PicodTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim_a = cls.start_sim("a", ID_A)
-        cls.sim_b = cls.start_sim("b", ID_B)
-        cls.conf = os.path.join(cls.tmp, "picod.conf")
-        cls.write_conf(cls.CONF)
-        cls.picod = Picod(cls.tmp, [cls.sim_a.pty, cls.sim_b.pty],
-                          extra=["--config", cls.conf]).start()
-        for b in (ID_A, ID_B):
-            cls.wait_online(b)
+        try:
+            cls.sim_a = cls.start_sim("a", ID_A)
+            cls.sim_b = cls.start_sim("b", ID_B)
+            cls.conf = os.path.join(cls.tmp, "picod.conf")
+            cls.write_conf(cls.CONF)
+            cls.picod = Picod(cls.tmp, [cls.sim_a.pty, cls.sim_b.pty],
+                              extra=["--config", cls.conf])
+            cls.picod.start()
+            for b in (ID_A, ID_B):
+                cls.wait_online(b)
+        except BaseException:
+            # unittest skips tearDownClass when setUpClass fails: stop what started.
+            if cls.picod and cls.picod.proc:
+                cls.picod.stop()
+            cls.picod = None
+            for s in cls.sims:
+                s.stop()
+            cls.sims = []
+            raise
 
     @classmethod
     def wait_online(cls, board):
