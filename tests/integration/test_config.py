@@ -248,6 +248,10 @@ class TestBoardNames(ConfigCase):
         self.assertEqual(json.loads(r.stdout)["boards"][0]["board"], ID_A)
         picoctl(self.picod.socket, "led", "bench", "off", check=True)
         self.assertEqual(self.sim_a.control("led"), "off")
+        lines = picoctl(self.picod.socket, "list", check=True).stdout.splitlines()
+        self.assertEqual(lines[0].split()[:2], ["BOARD", "NAME"])
+        self.assertIn([ID_A, "bench"], [ln.split()[:2] for ln in lines[1:]])
+        self.assertIn([ID_B, "-"], [ln.split()[:2] for ln in lines[1:]])
 
     def test_events_carry_name(self):
         c = Client(self.picod.socket)
