@@ -3,6 +3,7 @@
  *
  * Exit status: 0 after SIGTERM/SIGINT (everything closed and freed), 1 when the socket
  * cannot be served (another picod already serves it, for one), 2 for bad usage.
+ * --check-config FILE: 0 when FILE is valid, 2 (with FILE:LINE: reason) when not.
  * SIGHUP re-reads the --config file and applies the settings that can change at runtime
  * (everything but the socket and the device/udev settings), between RELOADING=1 and READY=1.
  * Under a systemd watchdog (WatchdogSec=), WATCHDOG=1 goes out at half the interval.
