@@ -324,15 +324,17 @@ class TestReload(ConfigCase):
                          3)
         self.assertEqual(self.call("status", board="bench")["error"]["code"], "unknown_board")
         self.assertEqual(self.call("status", board="rig")["result"]["boards"][0]["board"], ID_A)
-        # The new poll interval: A's sensor events now come several times a second.
-        got = 0
-        deadline = time.monotonic() + 5
-        while got < 3 and time.monotonic() < deadline:
+        # The new poll interval: A's sensor 0 is read again and again (three polls within
+        # 5 s, where 60 s would have given none).
+        polls = set()
+        t0 = time.monotonic()
+        while len(polls) < 3 and time.monotonic() < t0 + 5:
             ev = watcher.next_event("sensor", timeout=5)
-            if ev["board"] == ID_A:
+            if ev["board"] == ID_A and ev["sensor"] == 0:
                 self.assertEqual(ev["name"], "rig")
-                got += 1
-        self.assertEqual(got, 3)
+                polls.add(ev["board_ms"])
+        self.assertEqual(len(polls), 3, polls)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3)  # two periods of 200 ms at least
         # Nothing dropped: the watcher's connection, the boards (no board_offline seen).
         self.assertTrue(watcher.call("version")["ok"])
         watcher.close()
