@@ -508,7 +508,8 @@ static void ctl_usage(FILE *f)
     for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
         fprintf(f, "  %-8s %s\n           %s\n", ctl_cmds[i].name, ctl_cmds[i].usage,
                 ctl_cmds[i].help);
-    fprintf(f, "\nBOARD is a board id, a unique prefix of it, or its device path.\n"
+    fprintf(f, "\nBOARD is a board id, its device path, its name (a [board NAME] section of\n"
+               "picod's config), or a unique prefix of the id.\n"
                "Socket: --socket, else $PICOD_SOCKET, else /run/picod/picod.sock.\n"
                "Exit status: 0 ok, 1 request failed, 2 usage, 3 picod not reachable.\n");
 }
