@@ -154,12 +154,12 @@ void ctl_print_list(FILE *f, const json_t *result)
         fprintf(f, "no boards\n");
         return;
     }
-    fprintf(f, "%-16s  %-10s  %-8s  %-8s  %s\n", "BOARD", "STATE", "PLATFORM", "FIRMWARE",
-            "DEVICE");
+    fprintf(f, "%-16s  %-12s  %-10s  %-8s  %-8s  %s\n", "BOARD", "NAME", "STATE", "PLATFORM",
+            "FIRMWARE", "DEVICE");
     for (i = 0; i < json_array_size(boards) && (b = json_array_get(boards, i)); i++)
-        fprintf(f, "%-16s  %-10s  %-8s  %-8s  %s\n", ctl_str(b, "board", "-"),
-                ctl_str(b, "state", "?"), ctl_str(b, "platform", "-"), ctl_str(b, "firmware", "-"),
-                ctl_str(b, "device", "?"));
+        fprintf(f, "%-16s  %-12s  %-10s  %-8s  %-8s  %s\n", ctl_str(b, "board", "-"),
+                ctl_str(b, "name", "-"), ctl_str(b, "state", "?"), ctl_str(b, "platform", "-"),
+                ctl_str(b, "firmware", "-"), ctl_str(b, "device", "?"));
 }
 
 void ctl_print_event(FILE *f, const json_t *ev)

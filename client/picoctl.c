@@ -450,6 +450,30 @@ static int ctl_cmd_watch(ctl_t *ctl, int argc, char **argv)
     return 0;
 }
 
+/* OpenMetrics text as picod wrote it, e.g. for node_exporter's textfile collector. Raw:
+ * the lines are the format; any other control character (none expected: picod escapes label
+ * values) is shown as '?' so nothing reaches the terminal as a control sequence. */
+static int ctl_cmd_metrics(ctl_t *ctl, int argc, char **argv)
+{
+    json_t *resp = NULL, *result = NULL;
+    const char *text;
+    int r;
+
+    (void)argv;
+    if (argc != 1)
+        return ctl_bad_usage("metrics", "takes no arguments");
+    if (ctl->json)
+        return ctl_simple(ctl, "metrics", NULL, ctl_print_tree_cb);
+    r = ctl_call(ctl, "metrics", NULL, &resp, &result);
+    if (r)
+        return r;
+    text = json_string_value(json_object_get(result, "text"));
+    for (const char *p = text ? text : ""; *p; p++)
+        fputc((unsigned char)*p < 0x20 && *p != '\n' ? '?' : *p, stdout);
+    json_decref(resp);
+    return 0;
+}
+
 static const ctl_cmd_t ctl_cmds[] = {
     {"status", "[BOARD]", "boards with state, LED, button and sensor readings", ctl_cmd_status},
     {"list", "", "boards picod knows, with device and firmware", ctl_cmd_list},
@@ -465,6 +489,7 @@ static const ctl_cmd_t ctl_cmds[] = {
      ctl_cmd_poll},
     {"reboot", "BOARD [--bootsel]", "reboot the board (--bootsel: into the USB bootloader)",
      ctl_cmd_reboot},
+    {"metrics", "", "picod's counters as OpenMetrics text (for scrapers)", ctl_cmd_metrics},
     {"version", "", "versions of picoctl, picod and the protocol", ctl_cmd_version},
 };
 
@@ -483,7 +508,8 @@ static void ctl_usage(FILE *f)
     for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
         fprintf(f, "  %-8s %s\n           %s\n", ctl_cmds[i].name, ctl_cmds[i].usage,
                 ctl_cmds[i].help);
-    fprintf(f, "\nBOARD is a board id, a unique prefix of it, or its device path.\n"
+    fprintf(f, "\nBOARD is a board id, its device path, its name (a [board NAME] section of\n"
+               "picod's config), or a unique prefix of the id.\n"
                "Socket: --socket, else $PICOD_SOCKET, else /run/picod/picod.sock.\n"
                "Exit status: 0 ok, 1 request failed, 2 usage, 3 picod not reachable.\n");
 }

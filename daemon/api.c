@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "board_json.h"
+#include "metrics.h"
 #include "picod.h"
 
 #ifndef PICOD_VERSION
@@ -620,6 +621,33 @@ static json_t *api_daemon_stats(picod_t *pd)
     return d;
 }
 
+/* Where the settings came from and when (docs/API.md "stats"). */
+static json_t *api_config_stats(picod_t *pd)
+{
+    return json_pack(
+        "{s:o, s:I, s:I, s:I, s:o, s:o, s:I}", "path",
+        pd->opt.config_path[0] ? json_string(pd->opt.config_path) : json_null(), "loaded_unix_ms",
+        (json_int_t)pd->config.loaded_unix_ms, "reloads", (json_int_t)pd->config.reloads,
+        "reload_failures", (json_int_t)pd->config.reload_failures, "last_error",
+        pd->config.last_error[0] ? json_string(pd->config.last_error) : json_null(),
+        "last_error_unix_ms",
+        pd->config.last_error[0] ? json_integer((json_int_t)pd->config.last_error_unix_ms)
+                                 : json_null(),
+        "names", (json_int_t)pd->opt.n_named);
+}
+
+static void api_cmd_metrics(api_req_t *r)
+{
+    char *text = metrics_text(r->pd);
+
+    if (!text) {
+        api_err(r, "internal", "out of memory");
+        return;
+    }
+    api_ok(r, json_pack("{s:s, s:s}", "format", "openmetrics-text; version=1.0.0", "text", text));
+    free(text);
+}
+
 static void api_cmd_stats(api_req_t *r)
 {
     json_t *a;
@@ -636,7 +664,13 @@ static void api_cmd_stats(api_req_t *r)
     for (size_t i = 0; i < r->pd->n_boards; i++)
         if (!r->board || r->board == r->pd->boards[i])
             json_array_append_new(a, board_json_stats(r->pd->boards[i]));
-    api_ok(r, json_pack("{s:o, s:o}", "daemon", api_daemon_stats(r->pd), "boards", a));
+    {
+        json_t *d = api_daemon_stats(r->pd);
+
+        if (d)
+            json_object_set_new(d, "config", api_config_stats(r->pd));
+        api_ok(r, json_pack("{s:o, s:o}", "daemon", d, "boards", a));
+    }
 }
 
 /* "sensor": "all" (or absent) -> 0xff, else an index 0..PROTO_MAX_READINGS-1. Returns 0 or -1
@@ -728,6 +762,7 @@ static const struct api_cmd {
     {"i2c", api_cmd_i2c, true},          {"watch", api_cmd_watch, false},
     {"ping", api_cmd_ping, false},       {"stats", api_cmd_stats, false},
     {"poll", api_cmd_poll, true},        {"reboot", api_cmd_reboot, true},
+    {"metrics", api_cmd_metrics, false},
 };
 
 /* ---- access ------------------------------------------------------------------------------- */

@@ -434,18 +434,22 @@ static void board_readings_done(void *ud, int status, const proto_frame_t *f)
         return;
     }
     for (uint8_t i = 0; i < rs.count && i < PROTO_MAX_READINGS; i++)
-        board_store_reading(b, &rs.r[i], true);
+        if (rs.r[i].sensor >= 32 || (b->opt->poll_sensors >> rs.r[i].sensor) & 1u)
+            board_store_reading(b, &rs.r[i], true); /* sensors = ... in the config */
 }
 
 static void board_poll_now(board_t *b)
 {
     uint8_t all = 0xff;
+    uint32_t want = b->opt->poll_sensors & OPTIONS_SENSORS_ALL;
 
     if (b->state != BOARD_ONLINE)
         return;
     if (!reqtrack_has_type(&b->rt, PROTO_MSG_GET_STATE))
         board_submit(b, PROTO_MSG_GET_STATE, NULL, 0, board_state_done, b);
-    if (!reqtrack_has_type(&b->rt, PROTO_MSG_READ_SENSORS))
+    if (want && (want & (want - 1)) == 0) /* one sensor: ask for that one only */
+        all = (uint8_t)__builtin_ctz(want);
+    if (want && !reqtrack_has_type(&b->rt, PROTO_MSG_READ_SENSORS))
         board_submit(b, PROTO_MSG_READ_SENSORS, &all, 1, board_readings_done, b);
 }
 
@@ -603,6 +607,18 @@ int board_init(board_t *b, uv_loop_t *loop, const options_t *opt, const char *pa
     uv_timer_start(&b->tick, board_tick_cb, opt->heartbeat_ms, opt->heartbeat_ms);
     uv_timer_start(&b->poll, board_poll_cb, opt->poll_ms, opt->poll_ms);
     return 0;
+}
+
+void board_set_options(board_t *b, const options_t *opt)
+{
+    b->opt = opt;
+    b->rt.timeout_ms = opt->request_timeout_ms;
+    if (b->closing)
+        return;
+    if (uv_timer_get_repeat(&b->tick) != opt->heartbeat_ms)
+        uv_timer_start(&b->tick, board_tick_cb, opt->heartbeat_ms, opt->heartbeat_ms);
+    if (uv_timer_get_repeat(&b->poll) != opt->poll_ms)
+        uv_timer_start(&b->poll, board_poll_cb, opt->poll_ms, opt->poll_ms);
 }
 
 /* Requests outstanding when the board was closed fail here, from the loop, not inside the

@@ -70,6 +70,7 @@ struct board {
     uint64_t state_since_ms;
     uint64_t last_rx_ms;
     char id[2 * PROTO_BOARD_ID_LEN + 1]; /* "" until the first HELLO ack */
+    char name[OPTIONS_NAME_MAX];         /* from a [board NAME] config section, "" none (owner's) */
     bool has_hello;
     proto_hello_ack_t hello;
     char build[4 * PROTO_BUILD_LEN + 1]; /* hello.build made safe (board_text.h) */
@@ -126,6 +127,11 @@ int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, req
  * with status 0 and resp NULL.
  */
 int board_reboot(board_t *b, uint8_t mode, reqtrack_done_cb cb, void *ud);
+
+/* Use other settings (a reload, or a board's own [board NAME] poll-ms/heartbeat-ms): the
+ * heartbeat and poll timers restart when their period changed, the next request gets the new
+ * timeout. opt must outlive the board or the next call. */
+void board_set_options(board_t *b, const options_t *opt);
 
 /* Apply what a SET_LED/GET_STATE ack body says (used by the API after a SET_LED). */
 void board_apply_state(board_t *b, const proto_frame_t *f);

@@ -92,6 +92,8 @@ json_t *board_json_summary(const board_t *b)
                           b->id[0] ? json_string(b->id) : json_null(), "device", b->link.path,
                           "state", board_state_name(b->state), "rev", (json_int_t)b->rev);
 
+    if (o) /* [board NAME] in the config, null when unnamed */
+        json_object_set_new(o, "name", b->name[0] ? json_string(b->name) : json_null());
     if (o && b->has_hello) {
         char fw[16];
 

@@ -3,7 +3,10 @@
  *
  * Exit status: 0 after SIGTERM/SIGINT (everything closed and freed), 1 when the socket
  * cannot be served (another picod already serves it, for one), 2 for bad usage.
- * SIGHUP re-reads the --config file and applies the settings that can change at runtime.
+ * --check-config FILE: 0 when FILE is valid, 2 (with FILE:LINE: reason) when not.
+ * SIGHUP re-reads the --config file and applies the settings that can change at runtime
+ * (everything but the socket and the device/udev settings), between RELOADING=1 and READY=1.
+ * Under a systemd watchdog (WatchdogSec=), WATCHDOG=1 goes out at half the interval.
  */
 #include <errno.h>
 #include <grp.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <uv.h>
@@ -26,7 +30,7 @@
 typedef struct picod_main {
     picod_t pd;
     uv_signal_t sigterm, sigint, sighup;
-    uv_timer_t status_timer;
+    uv_timer_t status_timer, watchdog_timer;
     char last_status[128];
     int argc; /* kept for SIGHUP: the reload parses them again, config file included */
     char **argv;
@@ -70,6 +74,7 @@ static void main_stopped_cb(picod_t *pd)
     uv_close((uv_handle_t *)&m->sigint, main_handles_closed_cb);
     uv_close((uv_handle_t *)&m->sighup, main_handles_closed_cb);
     uv_close((uv_handle_t *)&m->status_timer, main_handles_closed_cb);
+    uv_close((uv_handle_t *)&m->watchdog_timer, main_handles_closed_cb);
     /* Closing the last uv_signal_t restores the default action, and a second SIGTERM (a
      * supervisor repeating itself) would then kill us mid-teardown with status 143. We are
      * already stopping, so from here on the request is simply satisfied. */
@@ -122,63 +127,67 @@ static server_limits_t main_limits(const options_t *o)
         .max_clients = o->max_clients, .out_max = o->client_out_max, .out_budget = o->out_budget};
 }
 
-/* Settings a reload does not apply yet (the boards' timers and links, the socket, discovery
- * keep what they started with; issue 10). Say which changed, so nobody waits for them. */
+static uint64_t main_unix_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Settings a reload does not apply (the socket and discovery keep what they started with).
+ * Say which changed, so nobody waits for them. */
 static void main_reload_report_fixed(const options_t *cur, const options_t *fresh)
 {
-    static const struct {
-        const char *name;
-        size_t off;
-    } fixed[] = {
-        {"heartbeat-ms", offsetof(options_t, heartbeat_ms)},
-        {"poll-ms", offsetof(options_t, poll_ms)},
-        {"request-timeout-ms", offsetof(options_t, request_timeout_ms)},
-        {"stale-misses", offsetof(options_t, stale_misses)},
-        {"offline-misses", offsetof(options_t, offline_misses)},
-        {"host-timeout-ms", offsetof(options_t, host_timeout_ms)},
-        {"reopen-max-ms", offsetof(options_t, reopen_max_ms)},
-    };
-
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        if (*(const uint32_t *)((const char *)cur + fixed[i].off) !=
-            *(const uint32_t *)((const char *)fresh + fixed[i].off))
-            log_warning("reload: %s changed: takes effect after a restart", fixed[i].name);
     if (strcmp(cur->socket_path, fresh->socket_path) != 0 || cur->udev != fresh->udev ||
         cur->n_devices != fresh->n_devices ||
-        memcmp(cur->devices, fresh->devices, sizeof(cur->devices)) != 0)
-        log_warning("reload: socket, device or udev settings changed: take effect after a "
-                    "restart");
+        memcmp(cur->devices, fresh->devices, sizeof(cur->devices)) != 0 ||
+        cur->n_allow_usb != fresh->n_allow_usb ||
+        memcmp(cur->allow_usb, fresh->allow_usb, sizeof(cur->allow_usb)) != 0 ||
+        cur->n_allow_serial != fresh->n_allow_serial ||
+        memcmp(cur->allow_serial, fresh->allow_serial, sizeof(cur->allow_serial)) != 0)
+        log_warning("reload: socket, device, udev or allow-list settings changed: take effect "
+                    "after a restart");
+}
+
+static void main_reload_failed(picod_main_t *m, const char *why)
+{
+    picod_t *pd = &m->pd;
+
+    pd->config.reload_failures++;
+    pd->config.last_error_unix_ms = main_unix_ms();
+    snprintf(pd->config.last_error, sizeof(pd->config.last_error), "%s", why);
+    log_err("SIGHUP: %s: keeping the current settings", why);
 }
 
 /* SIGHUP: parse the command line again (which re-reads the --config file in its place, so
- * precedence is as at start) and apply what is safe at runtime: logging, client limits,
- * quota, access group. An invalid file changes nothing; the parser named file and line. */
-static void main_reload(picod_main_t *m)
+ * precedence is as at start) and apply everything but the socket and discovery: logging,
+ * client limits, quota, access group, the boards' timings and names. Boards and clients stay
+ * connected. An invalid file changes nothing; its file:line goes to the log and `stats`. */
+static void main_reload_apply(picod_main_t *m)
 {
     picod_t *pd = &m->pd;
     options_t *fresh = malloc(sizeof(*fresh)); /* large (device table): not on the stack */
     server_limits_t lim;
     bool has_group;
     gid_t gid = 0;
+    char why[OPTIONS_ERROR_MAX + 128];
 
-    if (!pd->opt.config_path[0]) {
-        log_notice("SIGHUP: no --config file given: nothing to re-read, settings unchanged");
-        free(fresh);
+    if (!fresh) {
+        main_reload_failed(m, "out of memory");
         return;
     }
-    if (!fresh)
-        return;
     options_defaults(fresh);
     if (options_parse(fresh, m->argc, m->argv) != 0) {
-        log_err("SIGHUP: %s is not valid (see above): keeping the current settings",
-                pd->opt.config_path);
+        main_reload_failed(m, fresh->error[0] ? fresh->error : "invalid settings");
         free(fresh);
         return;
     }
     options_resolve_socket(fresh);
     if (main_resolve_group(fresh->actuate_group, &has_group, &gid) < 0) {
-        log_err("SIGHUP: %s: actuate-group '%s' does not exist: keeping the current settings",
-                pd->opt.config_path, fresh->actuate_group);
+        snprintf(why, sizeof(why), "%s: actuate-group '%s' does not exist", pd->opt.config_path,
+                 fresh->actuate_group);
+        main_reload_failed(m, why);
         free(fresh);
         return;
     }
@@ -189,14 +198,49 @@ static void main_reload(picod_main_t *m)
     pd->opt.out_budget = fresh->out_budget;
     pd->opt.client_requests_max = fresh->client_requests_max;
     memcpy(pd->opt.actuate_group, fresh->actuate_group, sizeof(pd->opt.actuate_group));
+    /* The boards read these through their options pointer; picod_configure_boards() below
+     * restarts their timers and gives named boards their own values. */
+    pd->opt.heartbeat_ms = fresh->heartbeat_ms;
+    pd->opt.poll_ms = fresh->poll_ms;
+    pd->opt.request_timeout_ms = fresh->request_timeout_ms;
+    pd->opt.stale_misses = fresh->stale_misses;
+    pd->opt.offline_misses = fresh->offline_misses;
+    pd->opt.host_timeout_ms = fresh->host_timeout_ms; /* sent with the next HELLO */
+    pd->opt.poll_sensors = fresh->poll_sensors;
+    memcpy(pd->opt.named, fresh->named, sizeof(pd->opt.named));
+    pd->opt.n_named = fresh->n_named;
     free(fresh);
     log_set_level(pd->opt.log_level);
     lim = main_limits(&pd->opt);
     server_set_limits(&pd->server, &lim);
     server_set_peer_group(&pd->server, has_group, gid);
-    log_info("SIGHUP: re-read %s (limits, quota and access group apply to new messages and "
-             "connections)",
-             pd->opt.config_path);
+    picod_configure_boards(pd);
+    pd->config.loaded_unix_ms = main_unix_ms();
+    pd->config.reloads++;
+    pd->config.last_error[0] = '\0';
+    log_info("SIGHUP: re-read %s (%zu board name(s); limits, quota and access group apply to "
+             "new messages and connections, timings at once)",
+             pd->opt.config_path, pd->opt.n_named);
+}
+
+static void main_reload(picod_main_t *m)
+{
+    struct timespec ts;
+    char msg[96];
+
+    if (!m->pd.opt.config_path[0]) {
+        log_notice("SIGHUP: no --config file given: nothing to re-read, settings unchanged");
+        return;
+    }
+    /* MONOTONIC_USEC= is what systemd 253+ pairs RELOADING=1 with; older ones ignore it. */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading",
+             (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000u);
+    main_notify(msg);
+    main_reload_apply(m);
+    m->last_status[0] = '\0'; /* the status timer says STATUS= again */
+    main_notify(m->pd.config.last_error[0] ? "READY=1\nSTATUS=Reload refused (see the log)"
+                                           : "READY=1");
 }
 
 static void main_sighup_cb(uv_signal_t *s, int signum)
@@ -223,6 +267,29 @@ static void main_status_cb(uv_timer_t *t)
         main_notify(status);
         memcpy(m->last_status, status, sizeof(status));
     }
+}
+
+static void main_watchdog_cb(uv_timer_t *t)
+{
+    (void)t;
+    main_notify("WATCHDOG=1");
+}
+
+/* WatchdogSec= in the unit: ping at half the interval systemd expects, from the loop (a
+ * stuck loop stops the pings, which is the point). */
+static void main_watchdog_start(picod_main_t *m)
+{
+    uint64_t usec = 0;
+    uint64_t ms;
+
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+        return;
+    ms = usec / 2000u;
+    if (ms == 0)
+        ms = 1;
+    uv_timer_start(&m->watchdog_timer, main_watchdog_cb, ms, ms);
+    log_info("systemd watchdog: %llu ms, pinging every %llu ms", (unsigned long long)(usec / 1000u),
+             (unsigned long long)ms);
 }
 
 /* The listening socket: from systemd if it passed exactly one, else our own path. */
@@ -275,7 +342,9 @@ static int main_start(picod_main_t *m)
     uv_signal_init(pd->loop, &m->sigint);
     uv_signal_init(pd->loop, &m->sighup);
     uv_timer_init(pd->loop, &m->status_timer);
+    uv_timer_init(pd->loop, &m->watchdog_timer);
     m->sigterm.data = m->sigint.data = m->sighup.data = m->status_timer.data = m;
+    m->watchdog_timer.data = m;
     uv_signal_start(&m->sigterm, main_signal_cb, SIGTERM);
     uv_signal_start(&m->sigint, main_signal_cb, SIGINT);
     uv_signal_start(&m->sighup, main_sighup_cb, SIGHUP);
@@ -286,6 +355,7 @@ static int main_start(picod_main_t *m)
     if (pd->opt.udev && hotplug_start(pd) < 0)
         log_warning("udev unavailable: only --device boards are served");
     uv_timer_start(&m->status_timer, main_status_cb, 0, 1000);
+    main_watchdog_start(m);
     sd_notify(0, "READY=1\nSTATUS=Serving");
     return 0;
 }
@@ -310,6 +380,7 @@ int main(int argc, char **argv)
         return 1;
     pd->loop = &loop;
     pd->started_ms = uv_now(&loop);
+    pd->config.loaded_unix_ms = main_unix_ms();
     r = main_start(&m);
     if (r < 0) {
         picod_stop(pd, main_stopped_cb);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,23 @@ void options_defaults(options_t *o)
     o->out_budget = 16 * 1024 * 1024;
     o->client_requests_max = 8;
     o->log_level = LOG_LEVEL_INFO;
+    o->poll_sensors = OPTIONS_SENSORS_ALL;
+}
+
+/* Say what is wrong: "FILE:LINE: msg" inside a config file, "picod: msg" on the command
+ * line; to stderr, and the first one into o->error for `stats`. */
+__attribute__((format(printf, 2, 3))) static void options_fail(options_t *o, const char *fmt, ...)
+{
+    char msg[OPTIONS_ERROR_MAX - 64];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s: %s\n", o->where[0] ? o->where : "picod", msg);
+    if (!o->error[0] &&
+        snprintf(o->error, sizeof(o->error), "%s: %s", o->where[0] ? o->where : "picod", msg) < 0)
+        o->error[0] = '\0';
 }
 
 static void options_usage(FILE *f)
@@ -46,25 +64,30 @@ static void options_usage(FILE *f)
                "      --allow-serial SERIAL  udev: also take the device with this USB serial\n"
                "  -s, --socket PATH        socket path (default $PICOD_SOCKET,\n"
                "                           $RUNTIME_DIRECTORY/picod.sock, /run/picod/picod.sock)\n"
-               "  -c, --config FILE        INI file, section [picod], keys = long options\n"
+               "  -c, --config FILE        INI file: [picod] keys = these long options, and\n"
+               "                           [board NAME] sections (picod.conf.example)\n"
+               "      --check-config FILE  validate FILE, print file:line: reason, exit\n"
                "      --heartbeat-ms N     heartbeat period (default 1000)\n"
                "      --poll-ms N          sensor/state poll period (default 2000)\n"
                "      --request-timeout-ms N  per attempt, one retry (default 500)\n"
                "      --stale-misses N     heartbeats missed before stale (default 3)\n"
                "      --offline-misses N   heartbeats missed before offline (default 8)\n"
                "      --host-timeout-ms N  board's host watchdog, sent in HELLO (default 5000)\n"
+               "      --sensors LIST       sensors the periodic poll reads: all (default),\n"
+               "                           none, or indices (0,2)\n"
                "      --max-clients N      (default 256)\n"
                "      --client-out-max N   bytes queued to a client before dropping it (1 MiB)\n"
                "      --out-budget N       bytes queued to all clients together (16 MiB)\n"
                "      --client-requests-max N  board requests outstanding per client (8)\n"
                "      --actuate-group GROUP  may act (led, i2c, poll, reboot) besides root and\n"
                "                           picod's own user (default: nobody else)\n"
-               "  -v, --verbose            more logging (repeatable)\n"
+               "  -v, --verbose            more logging (config file: log-level = 0..7)\n"
                "  -q, --quiet              warnings and errors only\n"
                "  -h, --help, -V, --version\n");
 }
 
-static int options_u32(const char *name, const char *val, uint32_t min, uint32_t max, uint32_t *out)
+static int options_u32(options_t *o, const char *name, const char *val, uint32_t min, uint32_t max,
+                       uint32_t *out)
 {
     char *end;
     unsigned long v;
@@ -72,18 +95,17 @@ static int options_u32(const char *name, const char *val, uint32_t min, uint32_t
     errno = 0;
     v = strtoul(val, &end, 10);
     if (errno || end == val || *end || val[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "picod: %s: expected an integer %u..%u, got '%s'\n", name, min, max, val);
+        options_fail(o, "%s: expected an integer %u..%u, got '%s'", name, min, max, val);
         return -EINVAL;
     }
     *out = (uint32_t)v;
     return 0;
 }
 
-static int options_copy_path(const char *name, const char *val, char *dst)
+static int options_copy_path(options_t *o, const char *name, const char *val, char *dst)
 {
     if (strlen(val) == 0 || strlen(val) >= OPTIONS_PATH_MAX) {
-        fprintf(stderr, "picod: %s: path empty or longer than %d bytes\n", name,
-                OPTIONS_PATH_MAX - 1);
+        options_fail(o, "%s: path empty or longer than %d bytes", name, OPTIONS_PATH_MAX - 1);
         return -EINVAL;
     }
     memcpy(dst, val, strlen(val) + 1);
@@ -93,10 +115,10 @@ static int options_copy_path(const char *name, const char *val, char *dst)
 static int options_add_device(options_t *o, const char *val)
 {
     if (o->n_devices >= OPTIONS_MAX_DEVICES) {
-        fprintf(stderr, "picod: at most %d --device options\n", OPTIONS_MAX_DEVICES);
+        options_fail(o, "at most %d --device options", OPTIONS_MAX_DEVICES);
         return -EINVAL;
     }
-    if (options_copy_path("device", val, o->devices[o->n_devices]) < 0)
+    if (options_copy_path(o, "device", val, o->devices[o->n_devices]) < 0)
         return -EINVAL;
     o->n_devices++;
     return 0;
@@ -125,21 +147,20 @@ static int options_add_allowed_one(options_t *o, const char *key, const char *s,
     bool usb = strcmp(key, "allow-usb") == 0;
 
     if ((usb ? o->n_allow_usb : o->n_allow_serial) >= OPTIONS_MAX_ALLOW) {
-        fprintf(stderr, "picod: %s: at most %d entries\n", key, OPTIONS_MAX_ALLOW);
+        options_fail(o, "%s: at most %d entries", key, OPTIONS_MAX_ALLOW);
         return -EINVAL;
     }
     if (usb) {
         if (options_parse_usb_id(s, n, &o->allow_usb[o->n_allow_usb]) < 0) {
-            fprintf(stderr, "picod: %s: expected VID:PID in hex (e.g. 2e8a:0005), got '%.*s'\n",
-                    key, (int)n, s);
+            options_fail(o, "%s: expected VID:PID in hex (e.g. 2e8a:0005), got '%.*s'", key, (int)n,
+                         s);
             return -EINVAL;
         }
         o->n_allow_usb++;
         return 0;
     }
     if (n >= OPTIONS_SERIAL_MAX) {
-        fprintf(stderr, "picod: %s: a USB serial has at most %d bytes\n", key,
-                OPTIONS_SERIAL_MAX - 1);
+        options_fail(o, "%s: a USB serial has at most %d bytes", key, OPTIONS_SERIAL_MAX - 1);
         return -EINVAL;
     }
     memcpy(o->allow_serial[o->n_allow_serial], s, n);
@@ -167,9 +188,45 @@ static int options_add_allowed(options_t *o, const char *key, const char *val)
         p += n;
     }
     if (added == 0) {
-        fprintf(stderr, "picod: %s: empty value\n", key);
+        options_fail(o, "%s: empty value", key);
         return -EINVAL;
     }
+    return 0;
+}
+
+/* "sensors": "all", "none", or sensor indices separated by commas or blanks ("0, 2"). */
+static int options_sensors(options_t *o, const char *key, const char *val, uint32_t *out)
+{
+    const char *p = val;
+    uint32_t mask = 0;
+
+    if (strcmp(val, "all") == 0) {
+        *out = OPTIONS_SENSORS_ALL;
+        return 0;
+    }
+    if (strcmp(val, "none") == 0) {
+        *out = 0;
+        return 0;
+    }
+    for (;;) {
+        size_t n;
+
+        p += strspn(p, ", \t");
+        n = strcspn(p, ", \t");
+        if (n == 0)
+            break;
+        if (n != 1 || p[0] < '0' || p[0] > '7') {
+            options_fail(o, "%s: expected all, none or sensor indices 0..7, got '%s'", key, val);
+            return -EINVAL;
+        }
+        mask |= 1u << (p[0] - '0');
+        p += n;
+    }
+    if (!mask) {
+        options_fail(o, "%s: empty value (say none for no sensors)", key);
+        return -EINVAL;
+    }
+    *out = mask;
     return 0;
 }
 
@@ -195,12 +252,12 @@ static int options_set(options_t *o, const char *key, const char *val)
 
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if (strcmp(key, nums[i].key) == 0)
-            return options_u32(key, val, nums[i].min, nums[i].max,
+            return options_u32(o, key, val, nums[i].min, nums[i].max,
                                (uint32_t *)((char *)o + nums[i].off));
     if (strcmp(key, "actuate-group") == 0) {
         if (strlen(val) >= sizeof(o->actuate_group)) {
-            fprintf(stderr, "picod: actuate-group: name longer than %zu bytes\n",
-                    sizeof(o->actuate_group) - 1);
+            options_fail(o, "actuate-group: name longer than %zu bytes",
+                         sizeof(o->actuate_group) - 1);
             return -EINVAL;
         }
         memcpy(o->actuate_group, val, strlen(val) + 1);
@@ -209,7 +266,7 @@ static int options_set(options_t *o, const char *key, const char *val)
     if (strcmp(key, "device") == 0)
         return options_add_device(o, val);
     if (strcmp(key, "socket") == 0)
-        return options_copy_path(key, val, o->socket_path);
+        return options_copy_path(o, key, val, o->socket_path);
     if (strcmp(key, "allow-usb") == 0 || strcmp(key, "allow-serial") == 0)
         return options_add_allowed(o, key, val);
     if (strcmp(key, "udev") == 0) {
@@ -218,42 +275,240 @@ static int options_set(options_t *o, const char *key, const char *val)
     }
     if (strcmp(key, "log-level") == 0) {
         uint32_t lvl;
-        if (options_u32(key, val, 0, 7, &lvl) < 0)
+        if (options_u32(o, key, val, 0, 7, &lvl) < 0)
             return -EINVAL;
         o->log_level = (int)lvl;
         return 0;
     }
-    fprintf(stderr, "picod: unknown setting '%s'\n", key);
+    if (strcmp(key, "sensors") == 0)
+        return options_sensors(o, key, val, &o->poll_sensors);
+    options_fail(o, "unknown setting '%s'", key);
     return -EINVAL;
 }
 
-#ifdef PICOD_HAVE_INIH
-static int options_ini_cb(void *user, const char *section, const char *name, const char *value)
+bool options_name_valid(const char *name)
 {
-    char key[64];
+    size_t n = strlen(name), hex = 0;
 
-    if (strcmp(section, "picod") != 0) {
-        fprintf(stderr, "picod: config: unknown section [%s]\n", section);
+    if (n == 0 || n >= OPTIONS_NAME_MAX || !isalpha((unsigned char)name[0]))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+
+        if (!isalnum(c) && c != '_' && c != '.' && c != '-')
+            return false;
+        hex += isxdigit(c) != 0;
+    }
+    return !(n == OPTIONS_ID_LEN && hex == n); /* would read as a board id */
+}
+
+const options_board_t *options_named_by_id(const options_t *o, const char *id)
+{
+    for (size_t i = 0; i < o->n_named; i++)
+        if (strcmp(o->named[i].id, id) == 0)
+            return &o->named[i];
+    return NULL;
+}
+
+const options_board_t *options_named_by_name(const options_t *o, const char *name)
+{
+    for (size_t i = 0; i < o->n_named; i++)
+        if (strcmp(o->named[i].name, name) == 0)
+            return &o->named[i];
+    return NULL;
+}
+
+int options_validate(options_t *o)
+{
+    if (o->offline_misses <= o->stale_misses) {
+        options_fail(o, "offline-misses (%u) must be larger than stale-misses (%u)",
+                     (unsigned)o->offline_misses, (unsigned)o->stale_misses);
+        return -EINVAL;
+    }
+    if (o->out_budget < o->client_out_max) {
+        options_fail(o, "out-budget (%u) must be at least client-out-max (%u)",
+                     (unsigned)o->out_budget, (unsigned)o->client_out_max);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+#ifdef PICOD_HAVE_INIH
+typedef struct options_ini {
+    options_t *o;
+    const char *path;
+    FILE *f;
+    int line;               /* of the line inih has just read */
+    char section[64];       /* of the previous callback, to notice a new section */
+    options_board_t *board; /* the [board NAME] being read, or NULL */
+    size_t first_named;     /* named[] entries before this file */
+} options_ini_t;
+
+/* fgets() that counts lines, so the handler can say where it is (the system's inih is built
+ * without INI_HANDLER_LINENO). inih calls the handler for a line before reading the next. */
+static char *options_ini_reader(char *str, int num, void *stream)
+{
+    options_ini_t *c = stream;
+    char *r = fgets(str, num, c->f);
+
+    if (r && r[strspn(r, " \t")] == '[')
+        c->section[0] = '\0'; /* a section header: the next key starts a new section */
+    if (r && (strchr(r, '\n') || feof(c->f)))
+        c->line++; /* a whole line, or the last one without a newline */
+    snprintf(c->o->where, sizeof(c->o->where), "%s:%d", c->path, c->line);
+    return r;
+}
+
+static int options_board_key(options_ini_t *c, const char *key, const char *val)
+{
+    options_t *o = c->o;
+    options_board_t *nb = c->board;
+
+    if (strcmp(key, "id") == 0) {
+        size_t n = strlen(val);
+        const options_board_t *other;
+
+        if (n != OPTIONS_ID_LEN || strspn(val, "0123456789abcdefABCDEF") != n) {
+            options_fail(o,
+                         "[board %s] id: expected %d hex digits (as `picoctl list` shows), "
+                         "got '%s'",
+                         nb->name, OPTIONS_ID_LEN, val);
+            return -EINVAL;
+        }
+        for (size_t i = 0; i < n; i++)
+            nb->id[i] = (char)tolower((unsigned char)val[i]);
+        nb->id[n] = '\0';
+        other = options_named_by_id(o, nb->id);
+        if (other && other != nb) {
+            options_fail(o, "[board %s] id %s is already named '%s' (line %d)", nb->name, nb->id,
+                         other->name, other->line);
+            nb->id[0] = '\0';
+            return -EINVAL;
+        }
         return 0;
     }
+    if (strcmp(key, "poll-ms") == 0)
+        return options_u32(o, key, val, 50, 3600000, &nb->poll_ms);
+    if (strcmp(key, "heartbeat-ms") == 0)
+        return options_u32(o, key, val, 50, 600000, &nb->heartbeat_ms);
+    if (strcmp(key, "sensors") == 0) {
+        nb->has_sensors = true;
+        return options_sensors(o, key, val, &nb->poll_sensors);
+    }
+    options_fail(o, "[board %s]: unknown key '%s' (id, poll-ms, heartbeat-ms, sensors)", nb->name,
+                 key);
+    return -EINVAL;
+}
+
+/* A new [board NAME] section. */
+static int options_board_section(options_ini_t *c, const char *section)
+{
+    options_t *o = c->o;
+    const char *name = section + strlen("board");
+    const options_board_t *other;
+    options_board_t *nb;
+    size_t n;
+
+    c->board = NULL;
+    name += strspn(name, " \t");
+    n = strlen(name);
+    while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+        n--;
+    if (n >= OPTIONS_NAME_MAX) {
+        options_fail(o, "[%s]: a board name has at most %d characters", section,
+                     OPTIONS_NAME_MAX - 1);
+        return -EINVAL;
+    }
+    if (o->n_named >= OPTIONS_MAX_NAMED) {
+        options_fail(o, "at most %d [board NAME] sections", OPTIONS_MAX_NAMED);
+        return -EINVAL;
+    }
+    nb = &o->named[o->n_named];
+    memset(nb, 0, sizeof(*nb));
+    memcpy(nb->name, name, n);
+    nb->name[n] = '\0';
+    if (!options_name_valid(nb->name)) {
+        options_fail(o,
+                     "[%s]: a board name is 1..%d of A-Z a-z 0-9 _ . -, starting with a "
+                     "letter, and not 16 hex digits",
+                     section, OPTIONS_NAME_MAX - 1);
+        return -EINVAL;
+    }
+    other = options_named_by_name(o, nb->name);
+    if (other) {
+        options_fail(o, "[board %s] appears twice (first at line %d)", nb->name, other->line);
+        return -EINVAL;
+    }
+    nb->line = c->line;
+    o->n_named++;
+    c->board = nb;
+    return 0;
+}
+
+static int options_ini_cb(void *user, const char *raw_section, const char *name, const char *value)
+{
+    options_ini_t *c = user;
+    char key[64], section[64];
+    size_t n;
+
     /* actuate_group and actuate-group are the same key. */
     snprintf(key, sizeof(key), "%s", name);
     for (char *p = key; *p; p++)
         if (*p == '_')
             *p = '-';
-    return options_set(user, key, value) == 0;
+    /* inih keeps the blanks inside the brackets: "[ board x ]" is "board x". */
+    raw_section += strspn(raw_section, " \t");
+    snprintf(section, sizeof(section), "%s", raw_section);
+    n = strlen(section);
+    while (n && (section[n - 1] == ' ' || section[n - 1] == '\t'))
+        section[--n] = '\0';
+    if (strcmp(section, c->section) != 0) {
+        snprintf(c->section, sizeof(c->section), "%s", section);
+        c->board = NULL;
+        if (strncmp(section, "board", 5) == 0 && (section[5] == ' ' || section[5] == '\t')) {
+            if (options_board_section(c, section) < 0)
+                return 0;
+        } else if (strcmp(section, "picod") != 0) {
+            options_fail(c->o, "unknown section [%s] (expected [picod] or [board NAME])", section);
+            return 0;
+        }
+    }
+    if (strcmp(section, "picod") == 0)
+        return options_set(c->o, key, value) == 0;
+    if (c->board)
+        return options_board_key(c, key, value) == 0;
+    return 0; /* the rest of a section already refused */
 }
 
 int options_load_file(options_t *o, const char *path)
 {
-    int r = ini_parse(path, options_ini_cb, o);
+    options_ini_t c = {.o = o, .path = path, .first_named = o->n_named};
+    int r, e;
 
-    if (r == -1) {
-        fprintf(stderr, "picod: config %s: %s\n", path, strerror(errno));
-        return -errno;
+    c.f = fopen(path, "re");
+    if (!c.f) {
+        e = errno;
+        o->where[0] = '\0';
+        options_fail(o, "config %s: %s", path, strerror(e));
+        return -e;
     }
-    if (r != 0) {
-        fprintf(stderr, "picod: config %s: error on line %d\n", path, r);
+    r = ini_parse_stream(options_ini_reader, &c, options_ini_cb, &c);
+    fclose(c.f);
+    if (r > 0 && !o->error[0]) {
+        snprintf(o->where, sizeof(o->where), "%s:%d", path, r);
+        options_fail(o, "syntax error (expected [section], key = value, or a ; comment)");
+    }
+    for (size_t i = c.first_named; r == 0 && i < o->n_named; i++) {
+        if (!o->named[i].id[0]) {
+            snprintf(o->where, sizeof(o->where), "%s:%d", path, o->named[i].line);
+            options_fail(o, "[board %s] has no id = <16 hex digits>", o->named[i].name);
+            r = o->named[i].line;
+        }
+    }
+    o->where[0] = '\0';
+    if (r != 0 || o->error[0]) {
+        if (!o->error[0])
+            options_fail(o, "config %s: error on line %d", path, r);
         return -EINVAL;
     }
     return 0;
@@ -261,13 +516,36 @@ int options_load_file(options_t *o, const char *path)
 #else
 int options_load_file(options_t *o, const char *path)
 {
-    (void)o;
-    fprintf(stderr, "picod: config %s: built without inih\n", path);
+    options_fail(o, "config %s: built without inih", path);
     return -ENOTSUP;
 }
 #endif
 
-enum { OPT_FIRST_LONG = 1000 };
+/* --check-config FILE: the file alone over the defaults, as picod would read it. Prints
+ * "FILE: ok" (returns 1: exit 0) or the reason (-EINVAL: exit 2). */
+static int options_check_file(const char *path)
+{
+    options_t *t = malloc(sizeof(*t)); /* large: not on the stack */
+    int r;
+
+    if (!t) {
+        fprintf(stderr, "picod: out of memory\n");
+        return -EINVAL;
+    }
+    options_defaults(t);
+    r = options_load_file(t, path);
+    if (r == 0) {
+        snprintf(t->where, sizeof(t->where), "%s", path);
+        r = options_validate(t);
+        t->where[0] = '\0';
+    }
+    if (r == 0)
+        printf("%s: ok (%zu board name(s))\n", path, t->n_named);
+    free(t);
+    return r == 0 ? 1 : -EINVAL;
+}
+
+enum { OPT_FIRST_LONG = 1000, OPT_CHECK_CONFIG };
 
 int options_parse(options_t *o, int argc, char **argv)
 {
@@ -293,6 +571,8 @@ int options_parse(options_t *o, int argc, char **argv)
         {"out-budget", required_argument, NULL, OPT_FIRST_LONG},
         {"client-requests-max", required_argument, NULL, OPT_FIRST_LONG},
         {"actuate-group", required_argument, NULL, OPT_FIRST_LONG},
+        {"sensors", required_argument, NULL, OPT_FIRST_LONG},
+        {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
         {NULL, 0, NULL, 0},
     };
     int c, idx, r = 0;
@@ -307,10 +587,10 @@ int options_parse(options_t *o, int argc, char **argv)
             o->udev = true;
             break;
         case 's':
-            r = options_copy_path("socket", optarg, o->socket_path);
+            r = options_copy_path(o, "socket", optarg, o->socket_path);
             break;
         case 'c':
-            r = options_copy_path("config", optarg, o->config_path);
+            r = options_copy_path(o, "config", optarg, o->config_path);
             if (r == 0)
                 r = options_load_file(o, optarg);
             break;
@@ -329,6 +609,8 @@ int options_parse(options_t *o, int argc, char **argv)
         case OPT_FIRST_LONG:
             r = options_set(o, longopts[idx].name, optarg);
             break;
+        case OPT_CHECK_CONFIG:
+            return options_check_file(optarg);
         default:
             options_usage(stderr);
             return -EINVAL;
@@ -337,18 +619,10 @@ int options_parse(options_t *o, int argc, char **argv)
             return -EINVAL;
     }
     if (optind < argc) {
-        fprintf(stderr, "picod: unexpected argument '%s' (see --help)\n", argv[optind]);
+        options_fail(o, "unexpected argument '%s' (see --help)", argv[optind]);
         return -EINVAL;
     }
-    if (o->offline_misses <= o->stale_misses) {
-        fprintf(stderr, "picod: --offline-misses must be larger than --stale-misses\n");
-        return -EINVAL;
-    }
-    if (o->out_budget < o->client_out_max) {
-        fprintf(stderr, "picod: --out-budget must be at least --client-out-max\n");
-        return -EINVAL;
-    }
-    return 0;
+    return options_validate(o);
 }
 
 void options_resolve_socket(options_t *o)

@@ -19,6 +19,23 @@
 #define OPTIONS_MAX_ALLOW  32
 #define OPTIONS_SERIAL_MAX 128 /* bytes, NUL included; a USB string has at most 126 chars */
 
+/* Board names: [board NAME] sections of the config file (systemd/picod.conf.example). */
+#define OPTIONS_MAX_NAMED   64
+#define OPTIONS_NAME_MAX    32 /* bytes, NUL included: names have 1..31 characters */
+#define OPTIONS_ID_LEN      16 /* hex digits of a board id */
+#define OPTIONS_ERROR_MAX   384
+#define OPTIONS_SENSORS_ALL 0xffu /* poll_sensors: bit i = sensor i (PROTO_MAX_READINGS = 8) */
+
+typedef struct options_board {
+    char name[OPTIONS_NAME_MAX];
+    char id[OPTIONS_ID_LEN + 1]; /* lower-case hex, as picod prints ids */
+    uint32_t poll_ms;            /* 0: the [picod] poll-ms */
+    uint32_t heartbeat_ms;       /* 0: the [picod] heartbeat-ms */
+    uint32_t poll_sensors;       /* with has_sensors: which sensors the periodic poll reads */
+    bool has_sensors;
+    int line; /* where its section starts (for messages) */
+} options_board_t;
+
 typedef struct options_usb_id {
     uint16_t vid, pid;
 } options_usb_id_t;
@@ -54,6 +71,16 @@ typedef struct options {
     char actuate_group[64];       /* group (name or number) allowed to act; "" none */
     char config_path[OPTIONS_PATH_MAX]; /* the last --config, "" none: SIGHUP re-reads it */
     int log_level;
+    uint32_t poll_sensors; /* bit i: the periodic poll reads sensor i (default all) */
+
+    options_board_t named[OPTIONS_MAX_NAMED]; /* [board NAME] sections */
+    size_t n_named;
+
+    /* The first error met while parsing ("FILE:LINE: message" for the config file), for
+     * `stats` after a refused reload; "" when none. where: the current file:line, "" on the
+     * command line. */
+    char error[OPTIONS_ERROR_MAX];
+    char where[OPTIONS_PATH_MAX + 16];
 } options_t;
 
 /* Fill o with defaults. */
@@ -62,13 +89,28 @@ void options_defaults(options_t *o);
 /*
  * Parse argv into o (after options_defaults()). A --config file is read when seen, so later
  * command-line options override it. Returns 0 to run, 1 when --help/--version was printed
- * (exit 0), or -EINVAL after printing a one-line reason to stderr (exit 2).
+ * or --check-config FILE found FILE valid (exit 0), or -EINVAL after printing a one-line
+ * reason to stderr and keeping it in o->error (exit 2).
  */
 int options_parse(options_t *o, int argc, char **argv);
 
-/* Read an INI file ([picod] section; keys as the long options without "--").
- * Returns 0, or -errno / -EINVAL with a message on stderr. */
+/* Read an INI file ([picod] section: keys as the long options without "--"; [board NAME]
+ * sections: id, poll-ms, heartbeat-ms, sensors). Returns 0, or -errno / -EINVAL with a
+ * "FILE:LINE: message" on stderr and in o->error. */
 int options_load_file(options_t *o, const char *path);
+
+/* Checks across settings (offline > stale misses, budget >= per-client bound). 0 / -EINVAL
+ * with the message on stderr and in o->error. options_parse() runs it. */
+int options_validate(options_t *o);
+
+/* Is name a valid board name (1..31 of [A-Za-z0-9_.-], first a letter, not 16 hex digits)? */
+bool options_name_valid(const char *name);
+
+/* The [board NAME] section naming board id (lower-case hex), or NULL. */
+const options_board_t *options_named_by_id(const options_t *o, const char *id);
+
+/* The [board NAME] section called name, or NULL. */
+const options_board_t *options_named_by_name(const options_t *o, const char *name);
 
 /* Fill o->socket_path from the environment when no --socket was given. */
 void options_resolve_socket(options_t *o);

@@ -22,12 +22,23 @@ typedef struct picod {
     server_t server;
     board_t *boards[PICOD_MAX_BOARDS];
     bool discovered[PICOD_MAX_BOARDS]; /* parallel to boards[]: found by udev, not --device */
+    /* Parallel to boards[]: the board's own settings when its [board NAME] section overrides
+     * poll-ms/heartbeat-ms/sensors (else NULL: it uses opt), and the id they were chosen for. */
+    options_t *board_opt[PICOD_MAX_BOARDS];
+    char configured_id[PICOD_MAX_BOARDS][OPTIONS_ID_LEN + 1];
     size_t n_boards;
     uint64_t started_ms;
     bool stopping;
     int pending_closes;
     void (*stopped_cb)(struct picod *pd);
     void *hotplug; /* hotplug_t *, NULL when not using udev */
+    struct {
+        uint64_t loaded_unix_ms; /* when the settings in use were read (start or reload) */
+        uint32_t reloads;        /* successful SIGHUP reloads */
+        uint32_t reload_failures;
+        char last_error[OPTIONS_ERROR_MAX]; /* of the last refused reload, "" none */
+        uint64_t last_error_unix_ms;
+    } config;
 } picod_t;
 
 /* Start watching a board on path, named explicitly (--device): it stays in the table when
@@ -47,7 +58,11 @@ void picod_remove_board(picod_t *pd, board_t *b);
 
 board_t *picod_board_by_path(picod_t *pd, const char *path);
 
-/* Resolve a client's BOARD argument: full id, device path, or a unique id prefix.
+/* Give every board its name and settings from pd->opt again (after a reload changed them). */
+void picod_configure_boards(picod_t *pd);
+
+/* Resolve a client's BOARD argument: full id, device path, a name from a [board NAME]
+ * config section (its board must be present), or a unique id prefix, in that order.
  * Returns 0 with *out set, -ENOENT (unknown) or -EEXIST (prefix matches several). */
 int picod_find_board(picod_t *pd, const char *key, board_t **out);
 

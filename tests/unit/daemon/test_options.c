@@ -225,6 +225,134 @@ static void test_config_reread_and_underscores(void **state)
     unlink(path);
 }
 
+/* A config file with text; returns its path in path (a mkstemp template). */
+static void write_conf(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+/* o.error after loading text: "" when it loaded. */
+static int load_text(options_t *o, const char *text, char *where, size_t cap)
+{
+    char path[] = "/tmp/picod-test-XXXXXX";
+    int r;
+
+    write_conf(path, text);
+    options_defaults(o);
+    r = options_load_file(o, path);
+    snprintf(where, cap, "%s", path);
+    unlink(path);
+    return r;
+}
+
+static void test_board_sections(void **state)
+{
+    const char *text = "[picod]\npoll-ms = 700\nsensors = 1, 3\n\n"
+                       "[board bench]\nid = A1A2A3A4A5A6A7A8\npoll-ms = 250\nsensors = none\n"
+                       "[ board  lab.2 ]\nid = b1b2b3b4b5b6b7b8\nheartbeat_ms = 300\n";
+    const options_board_t *nb;
+    char path[64];
+    options_t o;
+
+    (void)state;
+    assert_int_equal(load_text(&o, text, path, sizeof(path)), 0);
+    assert_string_equal(o.error, "");
+    assert_int_equal(o.poll_ms, 700);
+    assert_int_equal(o.poll_sensors, (1u << 1) | (1u << 3));
+    assert_int_equal(o.n_named, 2);
+    nb = options_named_by_name(&o, "bench");
+    assert_non_null(nb);
+    assert_string_equal(nb->id, "a1a2a3a4a5a6a7a8"); /* lower-cased, as picod prints ids */
+    assert_int_equal(nb->poll_ms, 250);
+    assert_int_equal(nb->heartbeat_ms, 0); /* inherits */
+    assert_true(nb->has_sensors);
+    assert_int_equal(nb->poll_sensors, 0);
+    nb = options_named_by_id(&o, "b1b2b3b4b5b6b7b8");
+    assert_non_null(nb);
+    assert_string_equal(nb->name, "lab.2");
+    assert_int_equal(nb->heartbeat_ms, 300);
+    assert_false(nb->has_sensors);
+    assert_null(options_named_by_name(&o, "nosuch"));
+}
+
+static void test_board_section_errors(void **state)
+{
+    static const struct {
+        const char *text;
+        int line;
+        const char *what;
+    } cases[] = {
+        {"[board x]\nid = 12\n", 2, "16 hex digits"},
+        {"[board x]\nid = a1a2a3a4a5a6a7a8\n[board x]\nid = b1b2b3b4b5b6b7b8\n", 4,
+         "appears twice"},
+        {"[board x]\nid = a1a2a3a4a5a6a7a8\n[board y]\nid = A1A2A3A4A5A6A7A8\n", 4,
+         "already named 'x'"},
+        {"[board x y]\nid = a1a2a3a4a5a6a7a8\n", 2, "board name"},
+        {"[board _x]\nid = a1a2a3a4a5a6a7a8\n", 2, "board name"},
+        {"[board abcdefabcdefabcd]\nid = a1a2a3a4a5a6a7a8\n", 2, "board name"},
+        {"[board x]\nid = a1a2a3a4a5a6a7a8\nled = on\n", 3, "unknown key 'led'"},
+        {"[board x]\npoll-ms = 300\n", 2, "has no id"},
+        {"[board x]\nid = a1a2a3a4a5a6a7a8\npoll-ms = 10\n", 3, "poll-ms"},
+        {"[picod]\n\n; c\nsensors = 0, 8\n", 4, "sensors"},
+        {"[picod]\nsensors = ,\n", 2, "empty value"},
+        {"[picod]\nno equals here\n", 2, "syntax error"},
+        {"[other]\nx = 1\n", 2, "unknown section"},
+    };
+    char path[64], want[128];
+    options_t o;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(load_text(&o, cases[i].text, path, sizeof(path)), -EINVAL);
+        snprintf(want, sizeof(want), "%s:%d: ", path, cases[i].line);
+        if (strncmp(o.error, want, strlen(want)) != 0 || !strstr(o.error, cases[i].what))
+            fail_msg("case %zu: error '%s', want '%s...%s'", i, o.error, want, cases[i].what);
+        assert_string_equal(o.where, ""); /* later command-line errors say "picod:" */
+    }
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_true(options_name_valid("bench"));
+    assert_true(options_name_valid("Lab-2.a_b"));
+    assert_true(options_name_valid("abcdefabcdefabc"));   /* 15 hex: not an id */
+    assert_true(options_name_valid("abcdefabcdefabcdx")); /* 17 chars */
+    assert_false(options_name_valid(""));
+    assert_false(options_name_valid("2x"));
+    assert_false(options_name_valid("a b"));
+    assert_false(options_name_valid("a/b"));
+    assert_false(options_name_valid("abcdefabcdefabcd")); /* reads as an id */
+    assert_false(options_name_valid("a234567890123456789012345678901"
+                                    "2")); /* 32 characters */
+    assert_true(options_name_valid("a234567890123456789012345678901"));
+}
+
+/* --check-config FILE: 1 (exit 0) for a good file, -EINVAL for a bad one, and command-line
+ * errors keep saying "picod:". */
+static void test_check_config(void **state)
+{
+    char good[] = "/tmp/picod-test-XXXXXX", bad[] = "/tmp/picod-test-XXXXXX";
+    const char *a1[] = {"picod", "--check-config", good};
+    const char *a2[] = {"picod", "--check-config", bad};
+    const char *a3[] = {"picod", "--poll-ms", "x"};
+    options_t o;
+
+    (void)state;
+    write_conf(good, "[picod]\npoll-ms = 500\n[board b]\nid = a1a2a3a4a5a6a7a8\n");
+    write_conf(bad, "[picod]\nstale-misses = 9\noffline-misses = 4\n");
+    assert_int_equal(parse(&o, 3, a1), 1);
+    assert_int_equal(parse(&o, 3, a2), -EINVAL);
+    assert_int_equal(parse(&o, 3, a3), -EINVAL);
+    assert_string_equal(o.error, "picod: poll-ms: expected an integer 50..3600000, got 'x'");
+    unlink(good);
+    unlink(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +365,10 @@ int main(void)
         cmocka_unit_test(test_allow_in_config_file),
         cmocka_unit_test(test_client_limits_and_access),
         cmocka_unit_test(test_config_reread_and_underscores),
+        cmocka_unit_test(test_board_sections),
+        cmocka_unit_test(test_board_section_errors),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_check_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
