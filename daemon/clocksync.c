@@ -269,6 +269,10 @@ int clocksync_map_event(clocksync_t *c, int64_t board_us, uint32_t res_us, int64
     if (c->samples == 0)
         return -EAGAIN;
     lo_c = clocksync_causal_lo(c, (double)(board_us - c->base_board_us));
+    /* Older than every sample of a full window: a stamp of long ago, or of the epoch before
+     * a reset not noticed yet. Either way nothing bounds it honestly. */
+    if (!isfinite(lo_c) && c->win_len == CLOCKSYNC_WINDOW)
+        return -ERANGE;
     if (clocksync_map(c, board_us, res_us, &h, &e) == 0) {
         lo = fmax((double)(h - e - c->base_host_us), lo_c);
         hi = fmin((double)(h + e - c->base_host_us), hi_c);

@@ -103,6 +103,7 @@ int clocksync_map(const clocksync_t *c, int64_t board_us, uint32_t res_us, int64
  * host monotonic time arrival_us: the result also lies before the arrival and, if the stamp
  * is after a sample's board time, after that sample's send time. With fewer than two
  * samples, the causal bound alone (from the newest sample, or -EAGAIN with none).
+ * -ERANGE: the stamp is older than every sample of a full window (nothing bounds it).
  */
 int clocksync_map_event(clocksync_t *c, int64_t board_us, uint32_t res_us, int64_t arrival_us,
                         int64_t *host_us, int64_t *err_us);
