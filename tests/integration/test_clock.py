@@ -34,6 +34,12 @@ class SkewedPicosim(Picosim):
         return self
 
 
+def log(*a):
+    """Measured numbers, for the record: PICOD_TEST_VERBOSE=1."""
+    if os.environ.get("PICOD_TEST_VERBOSE"):
+        print(*a, flush=True)
+
+
 def now_us():
     return time.time_ns() // 1000
 
@@ -101,8 +107,11 @@ class ClockCase(PicodTestCase):
             self.assertLessEqual(h - err, t1, f"{ev}: press was in [{t0}, {t1}]")
             self.assertGreaterEqual(h + err, t0, f"{ev}: press was in [{t0}, {t1}]")
             self.assertLess(err, 20000, ev)
+            log(f"ppm {self.PPM:+d}: press in [{t0}, {t1}] ({t1 - t0} us), host_time {h} "
+                f"+- {err} us: {h - t0} us after t0")
 
     def assert_drift(self, c):
+        log(f"ppm {self.PPM:+d}: clock {c}")
         self.assertLessEqual(abs(c["drift_ppm"] - self.PPM), 20, c)
 
     def test_1_converges_and_press_is_within_bound(self):
