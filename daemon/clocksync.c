@@ -5,9 +5,12 @@
 #include <math.h>
 #include <string.h>
 
-/* Klipper's DECAY: the regression forgets with a time constant of ~30 samples. Until that
- * many are in, every sample weighs the same (decay 1/n): the first estimate is plain OLS. */
-#define CLOCKSYNC_DECAY_N 30
+/* Klipper's DECAY (1/30 per ~1 s query) as a time constant, so the memory does not shrink
+ * with a faster heartbeat: the regression forgets with e^(-dt / TAU). Samples are weighted
+ * by 1 / (round trip + resolution + 20 us)^2: a short round trip pins its midpoint closely,
+ * a long one (a loaded host, a late answer) hardly counts. */
+#define CLOCKSYNC_TAU_US  60e6
+#define CLOCKSYNC_DECAY_N 30 /* of the prediction variance (outlier test), per sample */
 /* A real crystal's rate wanders with temperature: allowed on top of the window's bound. */
 #define CLOCKSYNC_WANDER 2e-6
 /* A sample further than this from the prediction means the board clock jumped (or the
@@ -138,10 +141,12 @@ static bool clocksync_is_outlier(clocksync_t *c, const clocksync_sample_t *s, in
     return resid * resid > 25.0 * c->pred_var && fabs(resid) > CLOCKSYNC_RESID_MIN;
 }
 
-static void clocksync_first(clocksync_t *c, const clocksync_sample_t *s, int64_t mid, double x)
+static void clocksync_first(clocksync_t *c, const clocksync_sample_t *s, int64_t mid, double x,
+                            double w)
 {
     c->base_board_us = s->board_us;
     c->base_host_us = mid;
+    c->wsum = w;
     c->board_avg = x;
     c->host_avg = 0;
     c->board_var = c->cov = 0;
@@ -149,15 +154,18 @@ static void clocksync_first(clocksync_t *c, const clocksync_sample_t *s, int64_t
     c->intercept = -x;
 }
 
-static void clocksync_regress(clocksync_t *c, double x, double y)
+/* Weighted least squares with exponential forgetting (West's incremental update: centred
+ * sums, so large board times lose no precision). */
+static void clocksync_regress(clocksync_t *c, double x, double y, double w, double dt_us)
 {
-    double d = c->samples < CLOCKSYNC_DECAY_N ? 1.0 / c->samples : 1.0 / CLOCKSYNC_DECAY_N;
+    double lambda = exp(-fmax(dt_us, 0) / CLOCKSYNC_TAU_US);
     double dx = x - c->board_avg, dy = y - c->host_avg;
 
-    c->board_avg += d * dx;
-    c->host_avg += d * dy;
-    c->board_var = (1 - d) * (c->board_var + d * dx * dx);
-    c->cov = (1 - d) * (c->cov + d * dx * dy);
+    c->wsum = lambda * c->wsum + w;
+    c->board_avg += w / c->wsum * dx;
+    c->host_avg += w / c->wsum * dy;
+    c->board_var = lambda * c->board_var + w * dx * (x - c->board_avg);
+    c->cov = lambda * c->cov + w * dx * (y - c->host_avg);
     if (c->board_var > 0)
         c->slope = c->cov / c->board_var;
     c->intercept = c->host_avg - c->slope * c->board_avg;
@@ -185,7 +193,7 @@ static void clocksync_push(clocksync_t *c, const clocksync_sample_t *s, int64_t 
 int clocksync_add(clocksync_t *c, const clocksync_sample_t *s)
 {
     int64_t rtt = s->host_recv_us - s->host_send_us, mid;
-    double half_res = (s->board_res_us ? s->board_res_us : 1) / 2.0, x, y, resid = 0;
+    double half_res = (s->board_res_us ? s->board_res_us : 1) / 2.0, x, y, w, resid = 0;
     int ret = 0;
 
     if (rtt < 0 || s->board_us < 0)
@@ -214,15 +222,17 @@ int clocksync_add(clocksync_t *c, const clocksync_sample_t *s)
     }
     c->consecutive_rejects = 0;
     c->samples++;
+    w = 1.0 / ((double)rtt + 2 * half_res + 20.0);
+    w *= w;
     if (c->samples == 1) {
-        clocksync_first(c, s, mid, half_res);
+        clocksync_first(c, s, mid, half_res, w);
     } else {
         x = (double)(s->board_us - c->base_board_us) + half_res;
         y = (double)(mid - c->base_host_us);
         if (c->samples > 2)
             c->pred_var =
                 (1 - 1.0 / CLOCKSYNC_DECAY_N) * (c->pred_var + resid * resid / CLOCKSYNC_DECAY_N);
-        clocksync_regress(c, x, y);
+        clocksync_regress(c, x, y, w, (double)(mid - c->last_host_mid_us));
     }
     clocksync_push(c, s, rtt, (double)(s->board_us - c->base_board_us) + half_res, half_res);
     c->last_board_us = s->board_us;

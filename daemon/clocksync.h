@@ -50,9 +50,9 @@ typedef struct clocksync_point {
 } clocksync_point_t;
 
 typedef struct clocksync {
-    /* regression state (Klipper's exponentially weighted means and (co)variance) */
+    /* regression state: weighted, exponentially forgetting means and (co)variance sums */
     int64_t base_board_us, base_host_us;
-    double board_avg, host_avg, board_var, cov;
+    double wsum, board_avg, host_avg, board_var, cov;
     double pred_var;  /* variance of the prediction's residuals (outlier test) */
     double slope;     /* host us per board us */
     double intercept; /* host time (rel.) at board time base */
