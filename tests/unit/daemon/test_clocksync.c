@@ -231,6 +231,23 @@ static void test_jump_forward(void **state)
     check_drift(&s, -200, 1);
 }
 
+/* The board clock leaps forward 1 s just before an event, before any heartbeat saw it: the
+ * model maps the stamp into the future, after the event's arrival. Causality catches it (a
+ * "miss") and bounds the event by the last heartbeat's send and the arrival. */
+static void test_unseen_jump_caught_by_causality(void **state)
+{
+    (void)state;
+    sim_t s;
+    sim_start(&s, 100, 0);
+    double h = run(&s, 1e9 + 1e6, 20, 1);
+    s.b_seg = board_at(&s, h) + 1e6;
+    s.h_seg = h;
+    assert_int_equal(s.cs.misses, 0);
+    check_event(&s, h - 1e6 + 400000, 300, 1); /* after the last heartbeat (at h - 1 s) */
+    assert_int_equal(s.cs.misses, 1);
+    assert_true(s.worst_err < 1e6);
+}
+
 /* A 1.1 board: only uptime_ms (1 ms resolution). Still honest, drift still good. */
 static void test_ms_resolution(void **state)
 {
@@ -297,11 +314,17 @@ static void test_bad_sample(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_skew_plus_200),  cmocka_unit_test(test_skew_minus_200),
-        cmocka_unit_test(test_not_yet),        cmocka_unit_test(test_outliers),
-        cmocka_unit_test(test_reset_restarts), cmocka_unit_test(test_restart_by_owner),
-        cmocka_unit_test(test_jump_forward),   cmocka_unit_test(test_ms_resolution),
-        cmocka_unit_test(test_rate_change),    cmocka_unit_test(test_unwrap),
+        cmocka_unit_test(test_skew_plus_200),
+        cmocka_unit_test(test_skew_minus_200),
+        cmocka_unit_test(test_not_yet),
+        cmocka_unit_test(test_outliers),
+        cmocka_unit_test(test_reset_restarts),
+        cmocka_unit_test(test_restart_by_owner),
+        cmocka_unit_test(test_jump_forward),
+        cmocka_unit_test(test_unseen_jump_caught_by_causality),
+        cmocka_unit_test(test_ms_resolution),
+        cmocka_unit_test(test_rate_change),
+        cmocka_unit_test(test_unwrap),
         cmocka_unit_test(test_bad_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
