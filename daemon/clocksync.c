@@ -347,5 +347,6 @@ void clocksync_get_info(const clocksync_t *c, clocksync_info_t *out)
         return;
     out->offset_us = (double)c->base_host_us + c->intercept - c->slope * (double)c->base_board_us;
     out->drift_ppm = (1.0 / c->slope - 1.0) * 1e6;
-    out->err_us = (int64_t)ceil(clocksync_err_at(c, clocksync_point(c, 0)->x));
+    double err = clocksync_err_at(c, clocksync_point(c, 0)->x);
+    out->err_us = isfinite(err) && err < 9e15 ? (int64_t)ceil(err) : -1;
 }
