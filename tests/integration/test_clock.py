@@ -5,11 +5,13 @@ reply) is within the host_time_err_us picod reports, the drift in `stats` is wit
 the truth, and a board reset or a jump of its clock restarts the estimate, which holds again
 after it re-converges."""
 import os
+import struct
 import subprocess
 import time
 import unittest
 
 from harness import PICOSIM, Client, Picod, Picosim, PicodTestCase, _read_line_until, wait_until
+from peer import PtyPeer
 
 # picod's heartbeat is 200 ms in the harness (FAST): 30 samples are 6 s.
 CONVERGED_SAMPLES = 30
@@ -154,6 +156,81 @@ class ClockCase(PicodTestCase):
         c = self.wait_converged(before["restarts"] + 1)
         self.assert_drift(c)
         self.assert_press_within_bound()
+
+
+class OldBoard(PtyPeer):
+    """A protocol 1.1 board (written in the test): its HEARTBEAT_ACK is the 6-byte body
+    without uptime_us, so picod has only the ms uptime. Its clock runs 200 ppm fast."""
+
+    version = 0x11
+    PPM = 200
+    BOARD_ID = bytes.fromhex("c10c0000000001d1")
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.boot_ns = time.monotonic_ns()
+        self.start()
+
+    def uptime_ms(self):
+        return int((time.monotonic_ns() - self.boot_ns) * (1 + self.PPM * 1e-6) / 1e6)
+
+    def answer(self, type_, seq, body):
+        if type_ == 0x01:  # HELLO
+            crash = struct.pack("<BBIII", 0, 0xFF, 0, 0, 0)
+            return 0x81, (struct.pack("<BBBBBBBBI", 1, 1, 0, 1, 0, 2, 1, 1, 0x1F) +
+                          self.BOARD_ID + b"old-board".ljust(24, b"\0") + crash +
+                          struct.pack("<IBB", self.uptime_ms(), 0, 0))
+        if type_ == 0x03:  # HEARTBEAT: the 1.1 body, 6 bytes
+            return 0x83, struct.pack("<IBB", self.uptime_ms(), 1, 0)
+        if type_ == 0x06:  # READ_SENSORS: none
+            return 0x86, b"\0"
+        if type_ == 0x04:  # GET_STATE
+            return 0x84, struct.pack("<IBBBBIB", self.uptime_ms(), 0, 4, 0, 1, 0, 0)
+        return type_ | 0x80, b""
+
+
+class TestClockOldBoard(PicodTestCase):
+    """A board without uptime_us (protocol 1.0/1.1) is estimated from its ms uptime, the
+    1 ms resolution part of the bound."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.board = OldBoard(os.path.join(cls.tmp, "oldboard"))
+        cls.picod = Picod(cls.tmp, [cls.board.path]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.board.close()
+
+    def test_ms_uptime_gives_an_estimate_with_ms_in_the_bound(self):
+        board = OldBoard.BOARD_ID.hex()
+
+        def clock():
+            c = Client(self.picod.socket)
+            try:
+                r = c.call("stats")  # without board: picod's own counters only
+            finally:
+                c.close()
+            self.assertTrue(r["ok"], r)
+            for b in r["result"]["boards"]:
+                if b["board"] == board:
+                    return b["clock"]
+            return None
+        # 1 ms steps: twice the samples of a us clock (12 s) for its drift
+        c = wait_until(lambda: (lambda c: c if c and c["samples"] >= 2 * CONVERGED_SAMPLES
+                                else None)(clock()), 60, "60 timed heartbeats", interval=0.2)
+        log(f"1.1 board, +200 ppm: clock {c}")
+        self.assertTrue(c["synced"], c)
+        self.assertGreaterEqual(c["err_us"], 500, c)  # a ms clock cannot do better
+        self.assertLess(c["err_us"], 5000, c)
+        self.assertLessEqual(abs(c["drift_ppm"] - OldBoard.PPM), 100, c)
+        # Board time 0 is (in host time) when the peer started, within the bound plus what
+        # the drift error makes of the time since.
+        truth = time.time_ns() // 1000 - (time.monotonic_ns() - self.board.boot_ns) // 1000
+        age_s = (time.monotonic_ns() - self.board.boot_ns) / 1e9
+        self.assertLess(abs(c["offset_us"] - truth), c["err_us"] + 100 * age_s + 1000, c)
 
 
 class TestClockFast(ClockCase):
