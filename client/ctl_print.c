@@ -240,6 +240,9 @@ static void ctl_print_counters(FILE *f, const char *label, const json_t *obj)
         else if (json_is_boolean(v))
             n = snprintf(item, sizeof(item), "%s=%s", json_object_iter_key(it),
                          json_is_true(v) ? "yes" : "no");
+        else if (json_is_real(v))
+            n = snprintf(item, sizeof(item), "%s=%.3f", json_object_iter_key(it),
+                         json_real_value(v));
         else
             continue;
         if (col > indent && col + 1 + n > width)
@@ -284,6 +287,7 @@ void ctl_print_board_stats(FILE *f, const json_t *result)
         ctl_print_counters(f, "picod decoder", json_object_get(b, "decoder"));
         ctl_print_counters(f, "picod requests", json_object_get(b, "requests"));
         ctl_print_counters(f, "picod board", json_object_get(b, "board_counters"));
+        ctl_print_counters(f, "picod clock", json_object_get(b, "clock"));
         if (json_is_array(tasks))
             ctl_print_tasks(f, tasks);
         else

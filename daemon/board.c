@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "board_json.h"
 #include "board_text.h"
@@ -108,9 +109,61 @@ static void board_refuse_version(board_t *b, uint8_t version, bool they_refused)
     board_set_state(b, BOARD_INCOMPATIBLE);
 }
 
+/* ---- board time in host time (clocksync.h) -------------------------------------------- */
+
+static int64_t board_mono_us(void)
+{
+    return (int64_t)(uv_hrtime() / 1000u); /* CLOCK_MONOTONIC */
+}
+
+/* One HEARTBEAT round trip: first send .. arrival of its answer, the board's clock in it
+ * (us from a 1.2 board, ms from an older one). A retry's answer is the first execution's
+ * and was made after the first send: still a true interval, only wider. */
+static void board_clock_sample(board_t *b, const proto_heartbeat_ack_t *hb)
+{
+    clocksync_sample_t s = {
+        .host_send_us = b->hb_sent_us,
+        .host_recv_us = b->rx_us,
+        .board_us = hb->has_uptime_us ? (int64_t)hb->uptime_us : (int64_t)hb->uptime_ms * 1000,
+        .board_res_us = hb->has_uptime_us ? 1 : 1000,
+    };
+
+    if (s.host_send_us && s.host_recv_us >= s.host_send_us)
+        (void)clocksync_add(&b->clock, &s);
+}
+
+/*
+ * Give an event the board stamped (stamp in unit_us, 32 bits) "host_time" (Unix us) and
+ * "host_time_err_us". The fit is in CLOCK_MONOTONIC; CLOCK_REALTIME is read only here, to
+ * shift the answer to the Unix epoch, so a step of the wall clock moves host_time by the
+ * step and never disturbs the fit. Nothing is added until the clock is estimated.
+ */
+static void board_clock_stamp(board_t *b, json_t *ev, uint32_t stamp, uint32_t unit_us)
+{
+    struct timespec m0, rt, m1;
+    int64_t board_us, host, err, m0_us, m1_us, rt_us;
+
+    if (!ev || clocksync_unwrap(&b->clock, stamp, 32, unit_us, b->rx_us, &board_us) < 0 ||
+        clocksync_map_event(&b->clock, board_us, unit_us, b->rx_us, &host, &err) < 0)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &m0);
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &m1);
+    m0_us = (int64_t)m0.tv_sec * 1000000 + m0.tv_nsec / 1000;
+    m1_us = (int64_t)m1.tv_sec * 1000000 + m1.tv_nsec / 1000;
+    rt_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
+    host += rt_us - (m0_us + m1_us) / 2;
+    err += (m1_us - m0_us) / 2 + 1;
+    json_object_set_new(ev, "host_time", json_integer((json_int_t)host));
+    json_object_set_new(ev, "host_time_err_us", json_integer((json_int_t)err));
+}
+
 static int board_send_cb(void *ctx, uint8_t type, uint16_t seq, const uint8_t *body, size_t len)
 {
     board_t *b = ctx;
+
+    if (type == PROTO_MSG_HEARTBEAT && !b->hb_sent_us)
+        b->hb_sent_us = board_mono_us(); /* the first copy: retries keep it */
 
     return link_send(&b->link, type, seq, body, len);
 }
@@ -253,6 +306,7 @@ static void board_note_uptime(board_t *b, uint32_t uptime_ms, const char *how)
         b->expect_reset = false;
         b->reset_suspected = false;
         b->cnt.resets++;
+        clocksync_restart(&b->clock);
         log_notice("board %s: reset detected (%s: uptime %u ms, was %u ms)", b->id, how, uptime_ms,
                    b->uptime_ms);
         /* A REBOOT whose ack was lost in this reset is answered first, as its ack would
@@ -298,9 +352,11 @@ static void board_store_reading(board_t *b, const proto_reading_t *r, bool annou
     s->host_ms = board_now(b);
     if (r->sensor >= b->sensor_count)
         b->sensor_count = (uint8_t)(r->sensor + 1);
-    if (announce)
-        board_emit(b, "sensor", board_json_reading(b, s));
-    else
+    if (announce) {
+        json_t *ev = board_json_reading(b, s);
+        board_clock_stamp(b, ev, r->t_ms, 1000);
+        board_emit(b, "sensor", ev);
+    } else
         b->rev++;
 }
 
@@ -332,6 +388,7 @@ static void board_accept_hello(board_t *b, const proto_frame_t *f)
         reqtrack_cancel_all(&b->rt, -ESTALE);
         board_set_state(b, BOARD_OFFLINE);
         b->uptime_at_ms = 0;
+        clocksync_restart(&b->clock);
         b->expect_reset = false;
         b->reset_suspected = false;
         memset(b->sensors, 0, sizeof(b->sensors));
@@ -368,8 +425,10 @@ static void board_hello_done(void *ud, int status, const proto_frame_t *f)
  * way, it forgot it: it restarted (the HELLO answer will be counted as a reset). */
 static void board_heard_waiting(board_t *b)
 {
-    if (b->has_hello && !reqtrack_has_type(&b->rt, PROTO_MSG_HELLO))
+    if (b->has_hello && !reqtrack_has_type(&b->rt, PROTO_MSG_HELLO)) {
         b->reset_suspected = true;
+        clocksync_restart(&b->clock); /* its clock restarted too: stamps are of a new epoch */
+    }
     board_send_hello(b);
 }
 
@@ -403,14 +462,21 @@ static void board_heartbeat_done(void *ud, int status, const proto_frame_t *f)
 {
     board_t *b = ud;
     proto_heartbeat_ack_t hb;
+    bool timed = b->hb_sent_us != 0;
 
-    if (status != 0 || !f)
+    if (status != 0 || !f) {
+        b->hb_sent_us = 0;
         return;
+    }
     if (proto_heartbeat_ack_decode(f->body, f->body_len, &hb) < 0) {
+        b->hb_sent_us = 0;
         b->cnt.bad_bodies++;
         return;
     }
     board_note_uptime(b, hb.uptime_ms, "heartbeat");
+    if (timed)
+        board_clock_sample(b, &hb); /* after note_uptime: a reset restarted the clock first */
+    b->hb_sent_us = 0;
     /* A board that waits for a HELLO has reset (or never met us): introduce ourselves. */
     if (hb.link_state == PROTO_LINK_WAITING)
         board_heard_waiting(b);
@@ -508,7 +574,11 @@ static void board_on_event(board_t *b, const proto_frame_t *f)
                 b->st.button_down = 0;
             b->st.button_presses = be.count;
         }
-        board_emit(b, "button", board_json_button(&be));
+        {
+            json_t *ev = board_json_button(&be);
+            board_clock_stamp(b, ev, be.t_us, 1);
+            board_emit(b, "button", ev);
+        }
         return;
     case PROTO_MSG_SENSOR_READING:
         if (proto_reading_decode(f->body, f->body_len, &rd) < 0)
@@ -540,6 +610,7 @@ static void board_frame_cb(link_t *l, int status, const proto_frame_t *f)
 {
     board_t *b = l->data;
 
+    b->rx_us = board_mono_us();
     if (status < 0) {
         board_refuse_version(b, f->version, false); /* a frame of another major version */
         return;
@@ -596,6 +667,7 @@ int board_init(board_t *b, uv_loop_t *loop, const options_t *opt, const char *pa
     b->data = data;
     b->state = BOARD_CONNECTING;
     b->state_since_ms = uv_now(loop);
+    clocksync_init(&b->clock);
     reqtrack_init(&b->rt, opt->request_timeout_ms, board_send_cb, b);
     uv_timer_init(loop, &b->tick);
     uv_timer_init(loop, &b->poll);

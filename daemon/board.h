@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "clocksync.h"
 #include "link.h"
 #include "options.h"
 #include "proto.h"
@@ -93,7 +94,10 @@ struct board {
     bool expect_reset;    /* a REBOOT is under way: the next HELLO answer is a reset */
     bool reset_suspected; /* the board forgot our HELLO: the next HELLO answer is a reset */
     bool closing;
-    void *data; /* owner's */
+    clocksync_t clock;  /* the board's clock against the host's (clocksync.h) */
+    int64_t hb_sent_us; /* monotonic us the outstanding HEARTBEAT was first sent, 0 = none */
+    int64_t rx_us;      /* monotonic us the frame being handled arrived */
+    void *data;         /* owner's */
 };
 
 /* Start a board on path (opening is asynchronous). Returns 0 or a negative libuv error. */

@@ -1,8 +1,10 @@
 /* board_json.c - see board_json.h. */
 #include "board_json.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "board.h"
 #include "board_text.h"
@@ -203,6 +205,30 @@ static json_t *board_json_decoder(const proto_decoder_stats_t *d)
                      (json_int_t)d->version_errors);
 }
 
+/* The board's clock against the host's (clocksync.h); offset in Unix us (board time 0). */
+static json_t *board_json_clock(const board_t *b)
+{
+    clocksync_info_t in;
+    struct timespec mono, rt;
+    json_t *o;
+
+    clocksync_get_info(&b->clock, &in);
+    o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "synced", in.synced, "samples",
+                  (json_int_t)in.samples, "rejected", (json_int_t)in.rejected, "restarts",
+                  (json_int_t)in.restarts, "misses", (json_int_t)in.misses, "last_rtt_us",
+                  (json_int_t)in.last_rtt_us, "min_rtt_us", (json_int_t)in.min_rtt_us);
+    if (!o || !in.synced)
+        return o;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &rt);
+    double shift =
+        (double)(rt.tv_sec - mono.tv_sec) * 1e6 + (double)(rt.tv_nsec - mono.tv_nsec) / 1e3;
+    json_object_set_new(o, "offset_us", json_integer((json_int_t)llround(in.offset_us + shift)));
+    json_object_set_new(o, "drift_ppm", json_real(round(in.drift_ppm * 1000) / 1000));
+    json_object_set_new(o, "err_us", json_integer((json_int_t)in.err_us));
+    return o;
+}
+
 json_t *board_json_stats(const board_t *b)
 {
     const link_stats_t *l = &b->link.stats;
@@ -238,6 +264,7 @@ json_t *board_json_stats(const board_t *b)
                   "events", (json_int_t)c->events, "unexpected", (json_int_t)c->unexpected,
                   "bad_bodies", (json_int_t)c->bad_bodies, "stale_count",
                   (json_int_t)c->stale_count, "offline_count", (json_int_t)c->offline_count));
+    json_object_set_new(o, "clock", board_json_clock(b));
     return o;
 }
 

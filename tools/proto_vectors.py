@@ -43,7 +43,7 @@ def cobs_decode(data: bytes) -> bytes:
 
 
 def frame(type_: int, seq: int, body: bytes) -> bytes:
-    pkt = bytes([0x11, type_, seq & 0xFF, seq >> 8]) + body  # protocol 1.1
+    pkt = bytes([0x12, type_, seq & 0xFF, seq >> 8]) + body  # protocol 1.2
     crc = crc16_ccitt_false(pkt)
     pkt += bytes([crc & 0xFF, crc >> 8])
     # A delimiter before the frame as well as after it (PROTOCOL.md, section 2).
@@ -70,9 +70,12 @@ def main() -> None:
     for data in cobs_cases:
         print(f"cobs {h(data)} {h(cobs_encode(data))}")
     frames = [
-        (0x01, 1, bytes([1, 1, 0xB8, 0x0B])),            # HELLO v1.1, host timeout 3000 ms
+        (0x01, 1, bytes([1, 2, 0xB8, 0x0B])),            # HELLO v1.2, host timeout 3000 ms
         (0x02, 2, b"ping"),                               # PING
         (0x03, 0xFFFF, b""),                              # HEARTBEAT, seq wraps
+        # HEARTBEAT_ACK 1.2: uptime 5000 ms, online, 0 pending, uptime_us 0x1_2A05_F2C8
+        (0x83, 4, (5000).to_bytes(4, "little") + bytes([1, 0])
+         + (0x12A05F2C8).to_bytes(8, "little")),
         (0x85, 7, bytes([1, 1, 0, 0, 0x10, 0x27, 0, 0, 0, 0, 0, 0, 0])),  # SET_LED ack (state)
         (0x40, 0x1234, bytes([1, 0, 0x40, 0x42, 0x0F, 0, 0, 0, 0, 0, 1, 0, 0, 0])),  # BUTTON press
         (0xFF, 9, bytes([2, 0x3E, 0, 0])),                # ERROR unknown_type for type 0x3e

@@ -23,6 +23,12 @@ uint32_t board_uptime_ms(void)
     return (uint32_t)(total_us / 1000u); /* a 64-bit division: ~600 cycles on the M0+ */
 }
 
+uint64_t board_uptime_us(void)
+{
+    board_uptime_tick();
+    return total_us;
+}
+
 void board_fault_cb(uint8_t kind, uint8_t task, uint32_t detail)
 {
     proto_fault_event_t fe = {kind, task, detail};

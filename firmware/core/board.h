@@ -8,6 +8,8 @@
 
 /* Milliseconds since boot (board_uptime_tick, then a 64-bit division). */
 uint32_t board_uptime_ms(void);
+/* Microseconds since boot, 64-bit (board_uptime_tick first): HEARTBEAT_ACK's uptime_us. */
+uint64_t board_uptime_us(void);
 /* Fold the wrapping 32-bit microsecond counter into the 64-bit uptime, without computing
  * milliseconds. Must run at least once per wrap (~71 min): the link task calls it every time
  * it runs (at least once a second: it waits with a timeout of at most 1 s). */

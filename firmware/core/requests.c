@@ -54,7 +54,8 @@ static int do_hello(const proto_frame_t *f, uint8_t *out, size_t cap)
 
 static int do_heartbeat(uint8_t *out, size_t cap)
 {
-    proto_heartbeat_ack_t a = {board_uptime_ms(), link_state(), link_pending_events()};
+    proto_heartbeat_ack_t a = {board_uptime_ms(), link_state(), link_pending_events(), true,
+                               board_uptime_us()};
     return proto_heartbeat_ack_encode(&a, out, cap);
 }
 

@@ -29,7 +29,7 @@ extern "C" {
 /* ---- versioning ------------------------------------------------------------------------ */
 
 #define PROTO_VERSION_MAJOR 1
-#define PROTO_VERSION_MINOR 1 /* 1.1: silicon facts appended to HELLO_ACK and STATS */
+#define PROTO_VERSION_MINOR 2 /* 1.1: silicon facts in HELLO_ACK and STATS; 1.2: uptime_us */
 /* Header version byte: major in the high nibble, minor in the low nibble. */
 #define PROTO_VERSION_BYTE        ((uint8_t)((PROTO_VERSION_MAJOR << 4) | PROTO_VERSION_MINOR))
 #define PROTO_VERSION_MAJOR_OF(b) ((uint8_t)((b) >> 4))
@@ -378,6 +378,11 @@ typedef struct proto_heartbeat_ack {
     uint32_t uptime_ms;
     uint8_t link_state;     /* enum proto_link_state */
     uint8_t pending_events; /* events waiting in the TX queue */
+    /* 1.2: the board's 64-bit microsecond clock when it executed the HEARTBEAT (the clock
+     * of BUTTON_EVENT t_us, unwrapped). Decoding a shorter (1.0/1.1) body sets has_uptime_us
+     * false and uptime_us 0; the encoder always writes it. */
+    bool has_uptime_us;
+    uint64_t uptime_us;
 } proto_heartbeat_ack_t;
 int proto_heartbeat_ack_encode(const proto_heartbeat_ack_t *m, uint8_t *out, size_t cap);
 int proto_heartbeat_ack_decode(const uint8_t *body, size_t len, proto_heartbeat_ack_t *m);

@@ -122,6 +122,8 @@ int proto_heartbeat_ack_encode(const proto_heartbeat_ack_t *m, uint8_t *out, siz
     put_u32_(&b, m->uptime_ms);
     put_u8_(&b, m->link_state);
     put_u8_(&b, m->pending_events);
+    put_u32_(&b, (uint32_t)m->uptime_us); /* 1.2 */
+    put_u32_(&b, (uint32_t)(m->uptime_us >> 32));
     return w_end(&b);
 }
 
@@ -131,6 +133,14 @@ int proto_heartbeat_ack_decode(const uint8_t *body, size_t len, proto_heartbeat_
     m->uptime_ms = get_u32_(&b);
     m->link_state = get_u8_(&b);
     m->pending_events = get_u8_(&b);
+    m->has_uptime_us = false;
+    m->uptime_us = 0;
+    if (!b.err && b.pos < len) { /* 1.2: absent from older boards */
+        uint64_t lo = get_u32_(&b);
+        uint64_t hi = get_u32_(&b);
+        m->uptime_us = lo | (hi << 32);
+        m->has_uptime_us = !b.err;
+    }
     return r_end(&b);
 }
 

@@ -200,6 +200,44 @@ class TestEmulatedPico(unittest.TestCase):
             w.wait(5)
             w.stdout.close()
 
+    def test_button_press_host_time_within_bound(self):
+        """Board time in host time on an emulated clock: rp2040js runs at emulation speed, so
+        the board's clock is far off real time and its rate varies with the host's load.
+        The press happens between sending `press` and its reply (the test's own clock);
+        host_time +- host_time_err_us must contain it."""
+        def clock():
+            c = Client(self.picod.socket)
+            try:
+                r = c.call("stats", board=self.id)
+            finally:
+                c.close()
+            return r["result"]["boards"][0]["clock"]
+        wait_until(lambda: clock()["samples"] >= 10, 60, "10 timed heartbeats")
+        w = Client(self.picod.socket, timeout=30)
+        try:
+            self.assertTrue(w.call("watch")["ok"])
+            for _ in range(5):
+                t0 = time.time_ns() // 1000
+                self.board.control("press")
+                t1 = time.time_ns() // 1000
+                ev = w.next_event("button", 30)
+                while ev["kind"] != "press":
+                    ev = w.next_event("button", 30)
+                t2 = time.time_ns() // 1000
+                self.board.control("release")
+                while w.next_event("button", 30)["kind"] != "release":
+                    pass
+                self.assertIn("host_time", ev, ev)
+                h, err = ev["host_time"], ev["host_time_err_us"]
+                if os.environ.get("PICOD_TEST_VERBOSE"):
+                    print(f"emu: press sent {t0}, replied {t1}, event {t2}, host_time {h} "
+                          f"+- {err}: {h - t0} us after t0; clock {clock()}", flush=True)
+                self.assertLessEqual(h - err, t2, f"{ev}: stamped in [{t0}, {t2}]")
+                self.assertGreaterEqual(h + err, t0, f"{ev}: stamped in [{t0}, {t2}]")
+                self.assertLess(err, 20000, ev)
+        finally:
+            w.close()
+
     def test_sensor_readings_have_the_simulated_values(self):
         self.board.control("set temp 23.25")
         self.board.control("set pressure 99000")

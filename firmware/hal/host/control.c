@@ -158,13 +158,20 @@ static const char *execute(sim_client_t *c, char *line)
         sim_control_reply(c->fd, "ok");
         sim_reexec(PROTO_RESET_SOFTWARE);
     }
+    if (strcmp(cmd, "clock-jump") == 0) {
+        /* clock-jump MS: the board clock leaps MS forward (a glitch; a reset restarts it) */
+        if (!parse_double(a1, &v) || v < 0 || v > 3600000)
+            return "error usage: clock-jump MS (0..3600000)";
+        sim.clock_jump_us += (uint64_t)(v * 1000.0);
+        return "ok";
+    }
     if (strcmp(cmd, "quit") == 0) {
         sim_control_reply(c->fd, "ok");
         sim_cleanup();
         exit(0);
     }
     return "error unknown command (press, release, click, set, silent, garbage, nack, reset, "
-           "led, quit)";
+           "clock-jump, led, quit)";
 }
 
 void sim_control_read(sim_client_t *c)

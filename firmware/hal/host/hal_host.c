@@ -29,9 +29,19 @@ static struct {
     uint32_t done_us;
 } i2c;
 
+/* The board's clock: CLOCK_MONOTONIC since boot, running sim.clock_ppm fast (a crystal off
+ * by that much; --clock-ppm), plus the forward jumps the control channel asked for. */
 uint32_t hal_time_us(void)
 {
-    return (uint32_t)((sim_now_ns() - boot_ns) / 1000u);
+    uint64_t ns = sim_now_ns() - boot_ns;
+    int64_t skew_ns = (int64_t)((double)ns * sim.clock_ppm * 1e-6);
+    return (uint32_t)(((uint64_t)((int64_t)ns + skew_ns)) / 1000u + sim.clock_jump_us);
+}
+
+/* Board microseconds to host microseconds of waiting (rounded up: never wake early). */
+static uint64_t sim_board_to_host_us(uint32_t board_us)
+{
+    return (uint64_t)((double)board_us / (1.0 + sim.clock_ppm * 1e-6)) + 1;
 }
 
 static void set_connected(bool on)
@@ -165,8 +175,9 @@ void hal_idle_until(uint32_t deadline_us, bool has_deadline)
     struct timespec ts, *tsp = NULL;
     if (has_deadline) {
         uint32_t now = hal_time_us();
-        uint32_t left = sched_time_before(now, deadline_us) ? deadline_us - now : 0;
-        ts.tv_sec = left / 1000000u;
+        uint64_t left =
+            sched_time_before(now, deadline_us) ? sim_board_to_host_us(deadline_us - now) : 0;
+        ts.tv_sec = (time_t)(left / 1000000u);
         ts.tv_nsec = (long)(left % 1000000u) * 1000;
         tsp = &ts;
     }

@@ -54,7 +54,10 @@ void sim_log(int level, const char *fmt, ...)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: picosim --pty PATH [--control SOCKPATH] [--id HEX16] [--log-level N]\n"
-               "  Runs the picod firmware core on a pseudo-terminal (symlinked at PATH).\n");
+               "               [--clock-ppm PPM]\n"
+               "  Runs the picod firmware core on a pseudo-terminal (symlinked at PATH).\n"
+               "  --clock-ppm: the board clock runs PPM (-10000..10000) fast, like a crystal\n"
+               "  that far off (negative: slow).\n");
 }
 
 /* ---- re-exec (async-signal-safe: no allocation, no stdio) ---------------------------------- */
@@ -283,9 +286,13 @@ static void term_signal(int sig)
 static int parse_args(int argc, char **argv, const char **id)
 {
     static const struct option opts[] = {
-        {"pty", required_argument, 0, 'p'}, {"control", required_argument, 0, 'c'},
-        {"id", required_argument, 0, 'i'},  {"log-level", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},      {0, 0, 0, 0},
+        {"pty", required_argument, 0, 'p'},
+        {"control", required_argument, 0, 'c'},
+        {"id", required_argument, 0, 'i'},
+        {"log-level", required_argument, 0, 'l'},
+        {"clock-ppm", required_argument, 0, 'k'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int o;
     sim.log_level = 1;
@@ -308,6 +315,16 @@ static int parse_args(int argc, char **argv, const char **id)
                 exit(2);
             }
             sim.log_level = (int)v;
+            break;
+        }
+        case 'k': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*optarg == '\0' || *end || !(v >= -10000 && v <= 10000)) {
+                fprintf(stderr, "picosim: --clock-ppm wants -10000..10000, not '%s'\n", optarg);
+                exit(2);
+            }
+            sim.clock_ppm = v;
             break;
         }
         case 'h':

@@ -64,6 +64,10 @@ typedef struct sim {
     int click_fd;
 
     sim_env_t env;
+
+    /* the board clock: runs clock_ppm fast (--clock-ppm), plus forward jumps (clock-jump) */
+    double clock_ppm;
+    uint64_t clock_jump_us;
 } sim_t;
 
 extern sim_t sim;

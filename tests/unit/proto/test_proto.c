@@ -479,6 +479,30 @@ static void test_hello_roundtrip(void **state)
     assert_int_equal(proto_hello_ack_encode(&a, buf, 61), -PROTO_E_LENGTH);
 }
 
+/* 1.2 appended uptime_us to HEARTBEAT_ACK: a 1.1 body (6 bytes) still decodes, without it. */
+static void test_heartbeat_ack_uptime_us(void **state)
+{
+    (void)state;
+    uint8_t buf[32];
+    proto_heartbeat_ack_t a = {5000, PROTO_LINK_ONLINE, 2, true, 0x12A05F2C8ull}, b;
+    int n = proto_heartbeat_ack_encode(&a, buf, sizeof(buf));
+    assert_int_equal(n, 14);
+    memset(&b, 0xaa, sizeof(b));
+    assert_int_equal(proto_heartbeat_ack_decode(buf, (size_t)n, &b), 0);
+    assert_true(b.has_uptime_us);
+    assert_true(b.uptime_us == 0x12A05F2C8ull);
+    assert_int_equal(b.uptime_ms, 5000);
+    assert_int_equal(b.pending_events, 2);
+    memset(&b, 0xaa, sizeof(b));
+    assert_int_equal(proto_heartbeat_ack_decode(buf, 6, &b), 0); /* from a 1.1 board */
+    assert_false(b.has_uptime_us);
+    assert_true(b.uptime_us == 0);
+    assert_int_equal(b.uptime_ms, 5000);
+    assert_int_equal(proto_heartbeat_ack_decode(buf, 10, &b), -PROTO_E_LENGTH); /* cut tail */
+    assert_int_equal(proto_heartbeat_ack_decode(buf, sizeof(buf), &b), 0);      /* later minor */
+    assert_int_equal(proto_heartbeat_ack_encode(&a, buf, 13), -PROTO_E_LENGTH);
+}
+
 static void test_set_led_validation(void **state)
 {
     (void)state;
@@ -639,6 +663,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_frame_limits),
         cmocka_unit_test(test_frame_writer_matches_encode),
         cmocka_unit_test(test_hello_roundtrip),
+        cmocka_unit_test(test_heartbeat_ack_uptime_us),
         cmocka_unit_test(test_set_led_validation),
         cmocka_unit_test(test_readings_roundtrip),
         cmocka_unit_test(test_i2c_xfer_validation),
