@@ -121,6 +121,8 @@ enum board_metric {
     BM_BAD_BODIES,
     BM_STALE,
     BM_OFFLINE,
+    BM_CLOCK_ERROR,
+    BM_CLOCK_DRIFT,
     BM_COUNT
 };
 
@@ -173,6 +175,10 @@ static const struct {
     [BM_BAD_BODIES] = {"picod_board_bad_bodies", true, NULL, "Frames whose body did not decode."},
     [BM_STALE] = {"picod_board_stale", true, NULL, "Times the board went stale."},
     [BM_OFFLINE] = {"picod_board_offline", true, NULL, "Times the board went offline."},
+    [BM_CLOCK_ERROR] = {"picod_board_clock_error_seconds", false, "seconds",
+                        "Error bound of board time mapped to host time (-1: not synchronised)."},
+    [BM_CLOCK_DRIFT] = {"picod_board_clock_drift_ppm", false, NULL,
+                        "How much faster the board's clock runs than the host's (ppm)."},
 };
 
 static void board_values(const board_t *b, uint64_t now, double v[BM_COUNT])
@@ -181,6 +187,7 @@ static void board_values(const board_t *b, uint64_t now, double v[BM_COUNT])
     const proto_decoder_stats_t *d = &b->link.dec.stats;
     const reqtrack_stats_t *r = &b->rt.stats;
     const board_counters_t *c = &b->cnt;
+    clocksync_info_t ci;
 
     v[BM_UP] = board_is_reachable(b) ? 1 : 0;
     v[BM_STATE_SECONDS] = (double)(now - b->state_since_ms) / 1000.0;
@@ -214,6 +221,9 @@ static void board_values(const board_t *b, uint64_t now, double v[BM_COUNT])
     v[BM_BAD_BODIES] = c->bad_bodies;
     v[BM_STALE] = c->stale_count;
     v[BM_OFFLINE] = c->offline_count;
+    clocksync_get_info(&b->clock, &ci);
+    v[BM_CLOCK_ERROR] = ci.synced ? (double)ci.err_us / 1e6 : -1;
+    v[BM_CLOCK_DRIFT] = ci.synced ? ci.drift_ppm : 0;
 }
 
 static void mb_board_labels(mbuf_t *m, const board_t *b)

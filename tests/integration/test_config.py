@@ -389,6 +389,13 @@ class TestMetrics(ConfigCase):
                      "picod_board_crc_errors_total", "picod_board_resets_total",
                      "picod_board_rtt_seconds", "picod_board_last_frame_age_seconds"):
             self.assertEqual(len(board_samples(s, name, ID_B)), 1, name)
+        # The board clock's error bound, once heartbeats synchronised it: positive, well under
+        # a second on a local pty.
+        def clock_err():
+            m = parse_metrics(self.call("metrics")["result"]["text"])
+            return board_samples(m, "picod_board_clock_error_seconds", ID_A)[0]
+        err = wait_until(lambda: clock_err() > 0 and clock_err(), 10, "clock synchronised")
+        self.assertLess(err, 0.1)
         # Counters count: more requests later.
         sent = board_samples(s, "picod_board_requests_sent_total", ID_A)[0]
         wait_until(lambda: board_samples(parse_metrics(self.call("metrics")["result"]["text"]),
