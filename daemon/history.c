@@ -15,7 +15,8 @@ hist_line_t *hist_line_new(const char *data, size_t len)
         return NULL;
     l->refs = 1;
     l->len = len;
-    memcpy(l->data, data, len);
+    if (data)
+        memcpy(l->data, data, len);
     return l;
 }
 

@@ -30,7 +30,8 @@ typedef struct hist_line {
     char data[];
 } hist_line_t;
 
-hist_line_t *hist_line_new(const char *data, size_t len); /* refs = 1; NULL when out of memory */
+/* refs = 1, a copy of data (or, data NULL, len bytes to fill); NULL when out of memory. */
+hist_line_t *hist_line_new(const char *data, size_t len);
 void hist_line_ref(hist_line_t *l);
 void hist_line_unref(hist_line_t *l);
 

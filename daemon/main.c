@@ -279,7 +279,7 @@ static int main_start(picod_main_t *m)
     uv_signal_start(&m->sigterm, main_signal_cb, SIGTERM);
     uv_signal_start(&m->sigint, main_signal_cb, SIGINT);
     uv_signal_start(&m->sighup, main_sighup_cb, SIGHUP);
-    if (main_listen(m) < 0)
+    if (main_listen(m) < 0 || picod_history_start(pd) < 0)
         return -1;
     for (size_t i = 0; i < pd->opt.n_devices; i++)
         picod_add_board(pd, pd->opt.devices[i]);
