@@ -791,9 +791,14 @@ static void api_cmd_history(api_req_t *r)
         first = history_sample(s, h->samples_per_series, 0)->t_ms;
         last = history_sample(s, h->samples_per_series, s->count - 1)->t_ms;
     }
-    if (api_arg_int(r, "since_ms", false, 0, INT64_MAX / 2, first, &since) < 0 ||
-        api_arg_int(r, "until_ms", false, 0, INT64_MAX / 2, last, &until) < 0)
+    /* Absent bounds are the first and last sample held, never crossing a given one. */
+    if (api_arg_int(r, "since_ms", false, 0, INT64_MAX / 2, -1, &since) < 0 ||
+        api_arg_int(r, "until_ms", false, 0, INT64_MAX / 2, -1, &until) < 0)
         return;
+    if (until < 0)
+        until = since > last ? since : last;
+    if (since < 0)
+        since = first < until ? first : until;
     if (until < since) {
         api_err(r, "invalid_argument", "\"until_ms\" %lld is before \"since_ms\" %lld", until,
                 since);
