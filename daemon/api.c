@@ -460,9 +460,9 @@ static void api_cmd_version(api_req_t *r)
     char proto[16];
 
     snprintf(proto, sizeof(proto), "%d.%d", PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
-    api_ok(r, json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "name", "picod", "version",
-                        PICOD_VERSION, "protocol", proto, "api", API_VERSION, "boot_id",
-                        r->pd->boot_id, "seq", (json_int_t)r->pd->hist.last_seq));
+    api_ok(r, json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "name", "picod", "version", PICOD_VERSION,
+                        "protocol", proto, "api", API_VERSION, "boot_id", r->pd->boot_id, "seq",
+                        (json_int_t)r->pd->hist.last_seq));
 }
 
 static void api_cmd_list(api_req_t *r)
@@ -571,8 +571,8 @@ static void api_cmd_i2c(api_req_t *r)
 
 /* The event kinds picod emits, which "events" may name. */
 static const char *const api_event_kinds[] = {
-    "board_online", "board_stale", "board_offline", "board_reset", "sensor", "button", "fault",
-    "log",
+    "board_online", "board_stale", "board_offline", "board_reset",
+    "sensor",       "button",      "fault",         "log",
 };
 
 static bool api_is_event_kind(const char *k)
@@ -587,7 +587,7 @@ static bool api_is_full_id(const char *k)
 {
     size_t n = strlen(k);
 
-    if (n != 2 * PROTO_BOARD_ID_LEN)
+    if (n != (size_t)2 * PROTO_BOARD_ID_LEN)
         return false;
     for (size_t i = 0; i < n; i++)
         if (api_hex_digit(k[i]) < 0 || (k[i] >= 'A' && k[i] <= 'F'))
@@ -600,7 +600,6 @@ static bool api_is_full_id(const char *k)
 static int api_watch_boards(api_req_t *r, json_t *v, hist_filter_t *f)
 {
     size_t i;
-    json_t *e;
 
     if (!json_is_array(v) || json_array_size(v) == 0 ||
         json_array_size(v) > HIST_FILTER_MAX_BOARDS) {
@@ -608,8 +607,8 @@ static int api_watch_boards(api_req_t *r, json_t *v, hist_filter_t *f)
                 HIST_FILTER_MAX_BOARDS);
         return -1;
     }
-    json_array_foreach(v, i, e) {
-        const char *key = json_string_value(e);
+    for (i = 0; i < json_array_size(v); i++) {
+        const char *key = json_string_value(json_array_get(v, i));
         board_t *b;
         int err;
 
@@ -646,7 +645,6 @@ static int api_watch_boards(api_req_t *r, json_t *v, hist_filter_t *f)
 static int api_watch_kinds(api_req_t *r, json_t *v, hist_filter_t *f)
 {
     size_t i;
-    json_t *e;
 
     if (!json_is_array(v) || json_array_size(v) == 0 ||
         json_array_size(v) > HIST_FILTER_MAX_KINDS) {
@@ -654,8 +652,8 @@ static int api_watch_kinds(api_req_t *r, json_t *v, hist_filter_t *f)
                 HIST_FILTER_MAX_KINDS);
         return -1;
     }
-    json_array_foreach(v, i, e) {
-        const char *k = json_string_value(e);
+    for (i = 0; i < json_array_size(v); i++) {
+        const char *k = json_string_value(json_array_get(v, i));
 
         if (!k || !api_is_event_kind(k)) {
             api_err(r, "invalid_argument",
@@ -672,7 +670,8 @@ static int api_watch_kinds(api_req_t *r, json_t *v, hist_filter_t *f)
 /* The filters of a watch request: *out NULL when there are none. Returns 0 or -1 (answered). */
 static int api_watch_filter(api_req_t *r, hist_filter_t **out)
 {
-    json_t *boards = json_object_get(r->args, "boards"), *kinds = json_object_get(r->args, "events");
+    json_t *boards = json_object_get(r->args, "boards");
+    json_t *kinds = json_object_get(r->args, "events");
     json_t *changes = json_object_get(r->args, "changes_only");
     hist_filter_t *f;
 
@@ -749,7 +748,7 @@ static void api_cmd_watch(api_req_t *r)
 
 /* ---- history: readings for plots --------------------------------------------------------- */
 
-#define API_HISTORY_MAX_POINTS    2000
+#define API_HISTORY_MAX_POINTS     2000
 #define API_HISTORY_DEFAULT_POINTS 500
 
 static json_t *api_stat(const hist_stat_t *st, double scale)
@@ -783,8 +782,8 @@ static void api_cmd_history(api_req_t *r)
 
     if (api_arg_board(r, true) < 0 ||
         api_arg_int(r, "sensor", true, 0, PROTO_MAX_READINGS - 1, 0, &sensor) < 0 ||
-        api_arg_int(r, "max_points", false, 1, API_HISTORY_MAX_POINTS,
-                    API_HISTORY_DEFAULT_POINTS, &max) < 0)
+        api_arg_int(r, "max_points", false, 1, API_HISTORY_MAX_POINTS, API_HISTORY_DEFAULT_POINTS,
+                    &max) < 0)
         return;
     s = r->board->id[0] ? history_series(h, r->board->id, (uint8_t)sensor) : NULL;
     if (s && s->count) {
@@ -845,10 +844,9 @@ static json_t *api_history_stats(const picod_t *pd)
         "seq", (json_int_t)h->last_seq, "first_seq", (json_int_t)history_first_seq(h),
         "events_held", (json_int_t)h->n_events, "events_max", (json_int_t)h->max_events,
         "events_bytes", (json_int_t)history_event_mem(h), "readings", "series",
-        (json_int_t)h->n_series, "samples_per_series", (json_int_t)h->samples_per_series,
-        "samples", (json_int_t)h->samples, "bytes", (json_int_t)history_reading_mem(h),
-        "budget_bytes", (json_int_t)h->budget_bytes, "series_refused",
-        (json_int_t)h->series_refused);
+        (json_int_t)h->n_series, "samples_per_series", (json_int_t)h->samples_per_series, "samples",
+        (json_int_t)h->samples, "bytes", (json_int_t)history_reading_mem(h), "budget_bytes",
+        (json_int_t)h->budget_bytes, "series_refused", (json_int_t)h->series_refused);
 }
 
 static void api_cmd_ping(api_req_t *r)

@@ -178,8 +178,9 @@ int history_add_reading(history_t *h, const char *board, uint8_t sensor, int64_t
             return -ENOSPC;
         }
     }
-    if (s->count && history_sample(s, h->samples_per_series, s->count - 1)->t_ms > t_ms)
+    if (s->count && s->last_t_ms > t_ms)
         return 0; /* never backwards: downsampling relies on the order */
+    s->last_t_ms = t_ms;
     p = &s->s[s->head];
     p->t_ms = t_ms;
     p->temp_centi_c = v->temp_centi_c;

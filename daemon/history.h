@@ -70,6 +70,7 @@ typedef struct hist_series {
     char board[HIST_ID_MAX];
     uint8_t sensor;
     size_t head, count; /* next slot to write; samples held */
+    int64_t last_t_ms;  /* of the newest sample */
     hist_sample_t *s;   /* samples_per_series of them */
 } hist_series_t;
 
@@ -127,8 +128,8 @@ typedef struct hist_stat {
 } hist_stat_t;
 
 typedef struct hist_point {
-    int64_t t_ms; /* bucket start */
-    uint32_t n;   /* samples in it */
+    int64_t t_ms;                         /* bucket start */
+    uint32_t n;                           /* samples in it */
     hist_stat_t temp, humidity, pressure; /* in 0.01 degC, 0.001 %RH, Pa */
 } hist_point_t;
 

@@ -55,8 +55,8 @@ typedef struct options {
     /* History (docs/API.md "History"): events held for watch "since", and per board and
      * sensor the readings held for "history", within a memory budget for the readings. */
     uint32_t history_events;
-    uint32_t history_readings; /* samples per board and sensor */
-    uint32_t history_budget;   /* bytes of all reading rings together */
+    uint32_t history_readings;          /* samples per board and sensor */
+    uint32_t history_budget;            /* bytes of all reading rings together */
     char config_path[OPTIONS_PATH_MAX]; /* the last --config, "" none: SIGHUP re-reads it */
     int log_level;
 } options_t;

@@ -100,8 +100,8 @@ int picod_history_start(picod_t *pd)
 
     picod_make_boot_id(pd);
     clock_gettime(CLOCK_REALTIME, &ts);
-    pd->wall_offset_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 -
-                         (int64_t)uv_now(pd->loop);
+    pd->wall_offset_ms =
+        (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (int64_t)uv_now(pd->loop);
     r = history_init(&pd->hist, pd->opt.history_events, pd->opt.history_readings,
                      pd->opt.history_budget);
     if (r < 0) {
@@ -134,8 +134,9 @@ static void picod_describe(picod_t *pd, board_t *b, const json_t *ev, hist_event
     e->is_sensor = true;
     e->sensor = (uint8_t)idx;
     e->v.status = r->status;
-    e->v.flags = r->status ? 0 : (uint8_t)(r->flags & (HIST_HAS_TEMP | HIST_HAS_HUMIDITY |
-                                                         HIST_HAS_PRESSURE));
+    e->v.flags =
+        r->status ? 0
+                  : (uint8_t)(r->flags & (HIST_HAS_TEMP | HIST_HAS_HUMIDITY | HIST_HAS_PRESSURE));
     e->v.temp_centi_c = r->temp_centi_c;
     e->v.humidity_mpc = r->humidity_milli_pct;
     e->v.pressure_pa = r->pressure_pa;

@@ -65,9 +65,6 @@ struct client {
     linebuf_t in;
     server_peer_t peer;
     bool watching;
-    bool replaying;              /* watching, and a replay from the history is under way */
-    uint64_t replay_next;        /* replaying: the next seq to send */
-    struct hist_filter *filter;  /* the watch's filters (owned, freed with c), NULL none */
     bool closing;              /* uv_close called (or about to be): nothing more is sent */
     bool eof;                  /* the client shut down its write side */
     bool shutting;             /* uv_shutdown under way: closes when the output is flushed */
@@ -78,6 +75,11 @@ struct client {
     size_t held_len;
     uint64_t lines;
     client_t *prev, *next;
+
+    /* Watching (picod_watch_start): the replay under way and the filters. */
+    bool replaying;             /* a replay from the history is under way */
+    uint64_t replay_next;       /* replaying: the next seq to send */
+    struct hist_filter *filter; /* owned, freed with c; NULL: no filter */
 };
 
 typedef struct server_stats {
