@@ -34,7 +34,7 @@ void options_defaults(options_t *o)
     o->client_requests_max = 8;
     o->history_events = 10000;
     o->history_readings = 43200;             /* 24 h at the default 2 s poll */
-    o->history_budget = 64u * 1024u * 1024u; /* 64 one-day rings of 24-byte samples */
+    o->history_budget = 8u * 1024u * 1024u; /* 8 one-day rings of 24-byte samples */
     o->log_level = LOG_LEVEL_INFO;
 }
 
@@ -64,7 +64,7 @@ static void options_usage(FILE *f)
                "                           picod's own user (default: nobody else)\n"
                "      --history-events N   events held for watch \"since\" (10000)\n"
                "      --history-readings N readings held per board and sensor (43200)\n"
-               "      --history-budget N   bytes of all reading histories together (64 MiB)\n"
+               "      --history-budget N   bytes of all reading histories together (8 MiB)\n"
                "  -v, --verbose            more logging (repeatable)\n"
                "  -q, --quiet              warnings and errors only\n"
                "  -h, --help, -V, --version\n");
