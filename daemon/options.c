@@ -33,7 +33,7 @@ void options_defaults(options_t *o)
     o->out_budget = 16 * 1024 * 1024;
     o->client_requests_max = 8;
     o->history_events = 10000;
-    o->history_readings = 43200;             /* 24 h at the default 2 s poll */
+    o->history_readings = 43200;            /* 24 h at the default 2 s poll */
     o->history_budget = 8u * 1024u * 1024u; /* 8 one-day rings of 24-byte samples */
     o->log_level = LOG_LEVEL_INFO;
 }
