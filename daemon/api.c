@@ -846,7 +846,7 @@ static json_t *api_history_stats(const picod_t *pd)
         "events_bytes", (json_int_t)history_event_mem(h), "readings", "series",
         (json_int_t)h->n_series, "samples_per_series", (json_int_t)h->samples_per_series, "samples",
         (json_int_t)h->samples, "bytes", (json_int_t)history_reading_mem(h), "budget_bytes",
-        (json_int_t)h->budget_bytes, "series_refused", (json_int_t)h->series_refused);
+        (json_int_t)h->budget_bytes, "readings_refused", (json_int_t)h->readings_refused);
 }
 
 static void api_cmd_ping(api_req_t *r)

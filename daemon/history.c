@@ -174,7 +174,7 @@ int history_add_reading(history_t *h, const char *board, uint8_t sensor, int64_t
     if (!s) {
         s = history_new_series(h, board, sensor);
         if (!s) {
-            h->series_refused++;
+            h->readings_refused++;
             return -ENOSPC;
         }
     }

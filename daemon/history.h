@@ -10,8 +10,8 @@
  *
  * Readings: one fixed-size ring of compact samples per (board, sensor), allocated when that
  * sensor first reports, while the rings together fit budget_bytes (a sensor that would pass
- * it gets no history and is counted in series_refused). Sample times are Unix ms given by the
- * caller and must not go backwards within a series (older samples are ignored).
+ * it gets no history: its readings are counted in readings_refused). Sample times are Unix ms given
+ * by the caller and must not go backwards within a series (older samples are ignored).
  */
 #ifndef PICOD_HISTORY_H
 #define PICOD_HISTORY_H
@@ -86,8 +86,8 @@ typedef struct history {
     size_t budget_bytes;
     hist_series_t *series;
     size_t n_series, cap_series;
-    uint64_t series_refused; /* sensors not kept: the budget was used up */
-    uint64_t samples;        /* recorded since start */
+    uint64_t readings_refused; /* readings not kept: no series, the budget was used up */
+    uint64_t samples;          /* recorded since start */
 } history_t;
 
 /* max_events >= 1; samples_per_series >= 1. Returns 0 or -ENOMEM. */

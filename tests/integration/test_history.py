@@ -359,5 +359,34 @@ class TestHistoryCommand(PicodTestCase):
         c.close()
 
 
+class TestHistoryBudget(PicodTestCase):
+    """A budget with room for one series of 100 readings: the first sensor to report keeps its
+    history (the last 100), the other gets none and its readings are counted as refused."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.sim = cls.start_sim("hb", BOARD_A)
+            cls.picod = Picod(cls.tmp, [cls.sim.pty],
+                              extra=["--poll-ms", "50", "--history-readings", "100",
+                                     "--history-budget", "4000"]).start()
+            wait_online(cls.picod, 1)
+        except BaseException:
+            cleanup_after_failed_setup(cls)
+            raise
+
+    def test_budget_holds(self):
+        c = Client(self.picod.socket)
+        wait_until(lambda: daemon(c)["history"]["readings"]["samples"] > 120, 20, "readings")
+        st = daemon(c)["history"]["readings"]
+        self.assertEqual(st["series"], 1)
+        self.assertLessEqual(st["bytes"], 4000)
+        self.assertGreater(st["readings_refused"], 0)
+        held = [c.call("history", board=BOARD_A, sensor=n)["result"]["held"] for n in (0, 1)]
+        self.assertEqual(sorted(held), [0, 100])
+        c.close()
+
+
 if __name__ == "__main__":
     unittest.main()

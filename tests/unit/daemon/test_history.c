@@ -126,7 +126,7 @@ static void test_budget_refuses_a_series(void **state)
     assert_int_equal(history_add_reading(&h, "a", 0, 1, &v), 0);
     assert_int_equal(history_add_reading(&h, "a", 1, 1, &v), 0);
     assert_int_equal(history_add_reading(&h, "b", 0, 1, &v), -ENOSPC);
-    assert_int_equal(h.series_refused, 1);
+    assert_int_equal(h.readings_refused, 1);
     assert_true(history_reading_mem(&h) <= h.budget_bytes);
     /* The series kept still take samples. */
     assert_int_equal(history_add_reading(&h, "a", 0, 2, &v), 0);
