@@ -461,8 +461,9 @@ static void api_cmd_version(api_req_t *r)
     char proto[16];
 
     snprintf(proto, sizeof(proto), "%d.%d", PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
-    api_ok(r, json_pack("{s:s, s:s, s:s, s:i}", "name", "picod", "version", PICOD_VERSION,
-                        "protocol", proto, "api", API_VERSION));
+    api_ok(r, json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "name", "picod", "version", PICOD_VERSION,
+                        "protocol", proto, "api", API_VERSION, "boot_id", r->pd->boot_id, "seq",
+                        (json_int_t)r->pd->hist.last_seq));
 }
 
 static void api_cmd_list(api_req_t *r)
@@ -567,16 +568,286 @@ static void api_cmd_i2c(api_req_t *r)
     api_board_request(r, API_I2C_XFER, PROTO_MSG_I2C_XFER, body, (size_t)n);
 }
 
+/* ---- watch, its filters and catch-up (docs/API.md "Events", "History") ------------------- */
+
+/* The event kinds picod emits, which "events" may name. */
+static const char *const api_event_kinds[] = {
+    "board_online", "board_stale", "board_offline", "board_reset",
+    "sensor",       "button",      "fault",         "log",
+};
+
+static bool api_is_event_kind(const char *k)
+{
+    for (size_t i = 0; i < sizeof(api_event_kinds) / sizeof(api_event_kinds[0]); i++)
+        if (strcmp(k, api_event_kinds[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool api_is_full_id(const char *k)
+{
+    size_t n = strlen(k);
+
+    if (n != (size_t)2 * PROTO_BOARD_ID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (api_hex_digit(k[i]) < 0 || (k[i] >= 'A' && k[i] <= 'F'))
+            return false;
+    return true;
+}
+
+/* "boards": ids (a full id need not be connected yet: it matches when it comes) or whatever
+ * picod_find_board() resolves (names, paths, prefixes). Returns 0 or -1 (answered). */
+static int api_watch_boards(api_req_t *r, json_t *v, hist_filter_t *f)
+{
+    size_t i;
+
+    if (!json_is_array(v) || json_array_size(v) == 0 ||
+        json_array_size(v) > HIST_FILTER_MAX_BOARDS) {
+        api_err(r, "invalid_argument", "\"boards\" must be an array of 1..%d board ids or names",
+                HIST_FILTER_MAX_BOARDS);
+        return -1;
+    }
+    for (i = 0; i < json_array_size(v); i++) {
+        const char *key = json_string_value(json_array_get(v, i));
+        board_t *b;
+        int err;
+
+        if (!key || !key[0]) {
+            api_err(r, "invalid_argument", "\"boards\" must hold strings (board ids or names)");
+            return -1;
+        }
+        if (api_is_full_id(key)) {
+            snprintf(f->boards[f->n_boards++], HIST_ID_MAX, "%s", key);
+            continue;
+        }
+        err = picod_find_board(r->pd, key, &b);
+        if (err == -EEXIST) {
+            api_err(r, "ambiguous_board", "'%s' matches more than one board", key);
+            return -1;
+        }
+        if (err < 0) {
+            api_err(r, "unknown_board",
+                    "no board matches '%s' (a board not connected yet needs its full 16-digit "
+                    "id)",
+                    key);
+            return -1;
+        }
+        if (!b->id[0]) {
+            api_err(r, "board_offline",
+                    "board on %s has not said who it is yet: watch it by its full id", key);
+            return -1;
+        }
+        snprintf(f->boards[f->n_boards++], HIST_ID_MAX, "%s", b->id);
+    }
+    return 0;
+}
+
+static int api_watch_kinds(api_req_t *r, json_t *v, hist_filter_t *f)
+{
+    size_t i;
+
+    if (!json_is_array(v) || json_array_size(v) == 0 ||
+        json_array_size(v) > HIST_FILTER_MAX_KINDS) {
+        api_err(r, "invalid_argument", "\"events\" must be an array of 1..%d event kinds",
+                HIST_FILTER_MAX_KINDS);
+        return -1;
+    }
+    for (i = 0; i < json_array_size(v); i++) {
+        const char *k = json_string_value(json_array_get(v, i));
+
+        if (!k || !api_is_event_kind(k)) {
+            api_err(r, "invalid_argument",
+                    "\"events\": '%.32s' is not an event kind (board_online, board_stale, "
+                    "board_offline, board_reset, sensor, button, fault, log)",
+                    k ? k : "(not a string)");
+            return -1;
+        }
+        snprintf(f->kinds[f->n_kinds++], HIST_KIND_MAX, "%s", k);
+    }
+    return 0;
+}
+
+/* The filters of a watch request: *out NULL when there are none. Returns 0 or -1 (answered). */
+static int api_watch_filter(api_req_t *r, hist_filter_t **out)
+{
+    json_t *boards = json_object_get(r->args, "boards");
+    json_t *kinds = json_object_get(r->args, "events");
+    json_t *changes = json_object_get(r->args, "changes_only");
+    hist_filter_t *f;
+
+    *out = NULL;
+    if (changes && !json_is_boolean(changes)) {
+        api_err(r, "invalid_argument", "\"changes_only\" must be true or false");
+        return -1;
+    }
+    if (!boards && !kinds && !json_is_true(changes))
+        return 0;
+    f = calloc(1, sizeof(*f));
+    if (!f) {
+        api_err(r, "internal", "out of memory");
+        return -1;
+    }
+    f->changes_only = json_is_true(changes);
+    if ((boards && api_watch_boards(r, boards, f) < 0) ||
+        (kinds && api_watch_kinds(r, kinds, f) < 0)) {
+        hist_filter_free(f);
+        return -1;
+    }
+    *out = f;
+    return 0;
+}
+
 static void api_cmd_watch(api_req_t *r)
 {
-    json_t *v = json_object_get(r->args, "enable");
+    json_t *v = json_object_get(r->args, "enable"), *since_v = json_object_get(r->args, "since");
+    const history_t *h = &r->pd->hist;
+    const char *boot = NULL;
+    bool restarted = false;
+    bool has_since = since_v && !json_is_null(since_v);
+    hist_filter_t *f;
+    long long since = 0;
+    json_t *res;
 
     if (v && !json_is_boolean(v)) {
         api_err(r, "invalid_argument", "\"enable\" must be true or false");
         return;
     }
-    r->c->watching = v ? json_is_true(v) : true;
-    api_ok(r, json_pack("{s:b}", "watching", r->c->watching));
+    if (v && !json_is_true(v)) {
+        r->c->watching = r->c->replaying = false;
+        api_ok(r, json_pack("{s:b, s:I}", "watching", 0, "seq", (json_int_t)h->last_seq));
+        return;
+    }
+    if (api_arg_int(r, "since", false, 0, (1LL << 53), 0, &since) < 0 ||
+        api_arg_str(r, "boot_id", false, &boot) < 0 || api_watch_filter(r, &f) < 0)
+        return;
+    if (boot && strcmp(boot, r->pd->boot_id) != 0) {
+        /* The seqs the client has are another run's: everything this run holds is new. */
+        restarted = true;
+        since = 0;
+    }
+    if (has_since && (uint64_t)since > h->last_seq) {
+        hist_filter_free(f);
+        api_err(r, "invalid_argument",
+                "\"since\" %lld is after the last event (seq %llu): picod restarted (boot_id "
+                "%s)? watch with since 0, or pass boot_id",
+                since, (unsigned long long)h->last_seq, r->pd->boot_id);
+        return;
+    }
+    hist_filter_free(r->c->filter);
+    r->c->filter = f;
+    res = json_pack("{s:b, s:I, s:s}", "watching", 1, "seq", (json_int_t)h->last_seq, "boot_id",
+                    r->pd->boot_id);
+    if (res && has_since)
+        json_object_set_new(res, "since", json_integer(since));
+    if (res && boot)
+        json_object_set_new(res, "restarted", json_boolean(restarted));
+    api_ok(r, res);
+    /* After the answer: the replay's lines follow it, then live events. */
+    picod_watch_start(r->pd, r->c, has_since || restarted, (uint64_t)since);
+}
+
+/* ---- history: readings for plots --------------------------------------------------------- */
+
+#define API_HISTORY_MAX_POINTS     2000
+#define API_HISTORY_DEFAULT_POINTS 500
+
+static json_t *api_stat(const hist_stat_t *st, double scale)
+{
+    return json_pack("{s:f, s:f, s:f}", "min", st->min / scale, "max", st->max / scale, "mean",
+                     st->sum / st->n / scale);
+}
+
+static json_t *api_point(const hist_point_t *p)
+{
+    json_t *o = json_pack("{s:I, s:i}", "t_ms", (json_int_t)p->t_ms, "n", (int)p->n);
+
+    if (o && p->temp.n)
+        json_object_set_new(o, "temp_c", api_stat(&p->temp, 100.0));
+    if (o && p->humidity.n)
+        json_object_set_new(o, "humidity_pct", api_stat(&p->humidity, 1000.0));
+    if (o && p->pressure.n)
+        json_object_set_new(o, "pressure_pa", api_stat(&p->pressure, 1.0));
+    return o;
+}
+
+static void api_cmd_history(api_req_t *r)
+{
+    const history_t *h = &r->pd->hist;
+    long long sensor, since, until, max;
+    const hist_series_t *s;
+    hist_point_t *pts;
+    int64_t first = 0, last = 0, bucket = 0;
+    size_t n = 0, in_range = 0, size;
+    json_t *a, *res;
+
+    if (api_arg_board(r, true) < 0 ||
+        api_arg_int(r, "sensor", true, 0, PROTO_MAX_READINGS - 1, 0, &sensor) < 0 ||
+        api_arg_int(r, "max_points", false, 1, API_HISTORY_MAX_POINTS, API_HISTORY_DEFAULT_POINTS,
+                    &max) < 0)
+        return;
+    s = r->board->id[0] ? history_series(h, r->board->id, (uint8_t)sensor) : NULL;
+    if (s && s->count) {
+        first = history_sample(s, h->samples_per_series, 0)->t_ms;
+        last = history_sample(s, h->samples_per_series, s->count - 1)->t_ms;
+    }
+    /* Absent bounds are the first and last sample held, never crossing a given one. */
+    if (api_arg_int(r, "since_ms", false, 0, INT64_MAX / 2, -1, &since) < 0 ||
+        api_arg_int(r, "until_ms", false, 0, INT64_MAX / 2, -1, &until) < 0)
+        return;
+    if (until < 0)
+        until = since > last ? since : last;
+    if (since < 0)
+        since = first < until ? first : until;
+    if (until < since) {
+        api_err(r, "invalid_argument", "\"until_ms\" %lld is before \"since_ms\" %lld", until,
+                since);
+        return;
+    }
+    pts = calloc((size_t)max, sizeof(*pts));
+    a = json_array();
+    if (!pts || !a) {
+        free(pts);
+        json_decref(a);
+        api_err(r, "internal", "out of memory");
+        return;
+    }
+    if (s)
+        n = history_downsample(h, s, since, until, (size_t)max, pts, &bucket, &in_range);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, api_point(&pts[i]));
+    free(pts);
+    res = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o}", "board",
+                    r->board->id[0] ? r->board->id : r->board->link.path, "sensor", (int)sensor,
+                    "since_ms", (json_int_t)since, "until_ms", (json_int_t)until, "bucket_ms",
+                    (json_int_t)bucket, "samples", (json_int_t)in_range, "held",
+                    (json_int_t)(s ? s->count : 0), "points", a);
+    /* An answer the client's output bound would not take is refused, not a disconnect. */
+    size = res ? json_dumpb(res, NULL, 0, JSON_COMPACT) : 0;
+    if (size + 256 > r->pd->opt.client_out_max) {
+        json_decref(res);
+        api_err(r, "too_large",
+                "%zu points do not fit this client's output bound (--client-out-max %u bytes): "
+                "ask for fewer max_points",
+                n, (unsigned)r->pd->opt.client_out_max);
+        return;
+    }
+    api_ok(r, res);
+}
+
+/* The history's part of stats (docs/API.md "stats"). */
+static json_t *api_history_stats(const picod_t *pd)
+{
+    const history_t *h = &pd->hist;
+
+    return json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "boot_id", pd->boot_id,
+        "seq", (json_int_t)h->last_seq, "first_seq", (json_int_t)history_first_seq(h),
+        "events_held", (json_int_t)h->n_events, "events_max", (json_int_t)h->max_events,
+        "events_bytes", (json_int_t)history_event_mem(h), "readings", "series",
+        (json_int_t)h->n_series, "samples_per_series", (json_int_t)h->samples_per_series, "samples",
+        (json_int_t)h->samples, "bytes", (json_int_t)history_reading_mem(h), "budget_bytes",
+        (json_int_t)h->budget_bytes, "readings_refused", (json_int_t)h->readings_refused);
 }
 
 static void api_cmd_ping(api_req_t *r)
@@ -618,6 +889,7 @@ static json_t *api_daemon_stats(picod_t *pd)
                      (int)o->max_clients, "client_out_max", (json_int_t)o->client_out_max,
                      "out_budget", (json_int_t)o->out_budget, "client_requests_max",
                      (int)o->client_requests_max));
+    json_object_set_new(d, "history", api_history_stats(pd));
     return d;
 }
 
@@ -762,7 +1034,7 @@ static const struct api_cmd {
     {"i2c", api_cmd_i2c, true},          {"watch", api_cmd_watch, false},
     {"ping", api_cmd_ping, false},       {"stats", api_cmd_stats, false},
     {"poll", api_cmd_poll, true},        {"reboot", api_cmd_reboot, true},
-    {"metrics", api_cmd_metrics, false},
+    {"metrics", api_cmd_metrics, false}, {"history", api_cmd_history, false},
 };
 
 /* ---- access ------------------------------------------------------------------------------- */

@@ -148,6 +148,11 @@ static void main_reload_report_fixed(const options_t *cur, const options_t *fres
         memcmp(cur->allow_serial, fresh->allow_serial, sizeof(cur->allow_serial)) != 0)
         log_warning("reload: socket, device, udev or allow-list settings changed: take effect "
                     "after a restart");
+    if (cur->history_events != fresh->history_events ||
+        cur->history_readings != fresh->history_readings ||
+        cur->history_budget != fresh->history_budget)
+        log_warning("reload: history sizes changed: take effect after a restart (the history "
+                    "is allocated once, at start)");
 }
 
 static void main_reload_failed(picod_main_t *m, const char *why)
@@ -348,7 +353,7 @@ static int main_start(picod_main_t *m)
     uv_signal_start(&m->sigterm, main_signal_cb, SIGTERM);
     uv_signal_start(&m->sigint, main_signal_cb, SIGINT);
     uv_signal_start(&m->sighup, main_sighup_cb, SIGHUP);
-    if (main_listen(m) < 0)
+    if (main_listen(m) < 0 || picod_history_start(pd) < 0)
         return -1;
     for (size_t i = 0; i < pd->opt.n_devices; i++)
         picod_add_board(pd, pd->opt.devices[i]);

@@ -33,6 +33,9 @@ void options_defaults(options_t *o)
     o->client_out_max = 1024 * 1024;
     o->out_budget = 16 * 1024 * 1024;
     o->client_requests_max = 8;
+    o->history_events = 10000;
+    o->history_readings = 43200;            /* 24 h at the default 2 s poll */
+    o->history_budget = 8u * 1024u * 1024u; /* 8 one-day rings of 24-byte samples */
     o->log_level = LOG_LEVEL_INFO;
     o->poll_sensors = OPTIONS_SENSORS_ALL;
 }
@@ -81,6 +84,10 @@ static void options_usage(FILE *f)
                "      --client-requests-max N  board requests outstanding per client (8)\n"
                "      --actuate-group GROUP  may act (led, i2c, poll, reboot) besides root and\n"
                "                           picod's own user (default: nobody else)\n"
+               "      --history-events N   events held for watch \"since\" (10000)\n"
+               "      --history-readings N readings held per board and sensor (43200)\n"
+               "      --history-budget N   bytes of all reading histories together (8 MiB)\n"
+               "  -v, --verbose            more logging (repeatable)\n"
                "  -v, --verbose            more logging (config file: log-level = 0..7)\n"
                "  -q, --quiet              warnings and errors only\n"
                "  -h, --help, -V, --version\n");
@@ -248,6 +255,9 @@ static int options_set(options_t *o, const char *key, const char *val)
         {"client-out-max", offsetof(options_t, client_out_max), 4096, 1u << 30},
         {"out-budget", offsetof(options_t, out_budget), 4096, 1u << 30},
         {"client-requests-max", offsetof(options_t, client_requests_max), 1, 1024},
+        {"history-events", offsetof(options_t, history_events), 1, 10000000},
+        {"history-readings", offsetof(options_t, history_readings), 1, 100000000},
+        {"history-budget", offsetof(options_t, history_budget), 0, 4000u << 20},
     };
 
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
@@ -573,6 +583,9 @@ int options_parse(options_t *o, int argc, char **argv)
         {"actuate-group", required_argument, NULL, OPT_FIRST_LONG},
         {"sensors", required_argument, NULL, OPT_FIRST_LONG},
         {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
+        {"history-events", required_argument, NULL, OPT_FIRST_LONG},
+        {"history-readings", required_argument, NULL, OPT_FIRST_LONG},
+        {"history-budget", required_argument, NULL, OPT_FIRST_LONG},
         {NULL, 0, NULL, 0},
     };
     int c, idx, r = 0;

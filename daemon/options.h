@@ -69,6 +69,11 @@ typedef struct options {
     uint32_t out_budget;          /* bytes queued to all clients together; >= client_out_max */
     uint32_t client_requests_max; /* board requests outstanding per connection, then busy */
     char actuate_group[64];       /* group (name or number) allowed to act; "" none */
+    /* History (docs/API.md "History"): events held for watch "since", and per board and
+     * sensor the readings held for "history", within a memory budget for the readings. */
+    uint32_t history_events;
+    uint32_t history_readings;          /* samples per board and sensor */
+    uint32_t history_budget;            /* bytes of all reading rings together */
     char config_path[OPTIONS_PATH_MAX]; /* the last --config, "" none: SIGHUP re-reads it */
     int log_level;
     uint32_t poll_sensors; /* bit i: the periodic poll reads sensor i (default all) */

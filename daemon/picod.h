@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "board.h"
+#include "history.h"
 #include "options.h"
 #include "server.h"
 
@@ -39,6 +40,12 @@ typedef struct picod {
         char last_error[OPTIONS_ERROR_MAX]; /* of the last refused reload, "" none */
         uint64_t last_error_unix_ms;
     } config;
+    /* Events and history (picod_emit; docs/API.md "History"). The daemon-wide seq of the
+     * last event is hist.last_seq. */
+    history_t hist;
+    bool hist_ready;
+    char boot_id[33];       /* 128 random bits in hex, chosen at start */
+    int64_t wall_offset_ms; /* Unix ms minus loop ms, taken once at start */
 } picod_t;
 
 /* Start watching a board on path, named explicitly (--device): it stays in the table when
@@ -65,6 +72,21 @@ void picod_configure_boards(picod_t *pd);
  * config section (its board must be present), or a unique id prefix, in that order.
  * Returns 0 with *out set, -ENOENT (unknown) or -EEXIST (prefix matches several). */
 int picod_find_board(picod_t *pd, const char *key, board_t **out);
+
+/* After server_listen(): the boot id, the history (sized by the options) and the replay
+ * pump. Returns 0 or -ENOMEM (logged). */
+int picod_history_start(picod_t *pd);
+
+/* Emit an event (borrowed; picod adds "seq"): serialised once, recorded in the history and
+ * sent to every watcher whose filters it passes. Every event picod sends goes through here. */
+void picod_emit(picod_t *pd, board_t *b, json_t *ev);
+
+/* c starts watching (its filters already set): with replay, everything held after since is
+ * sent first (a gap line when since+1 is no longer held), then live events. */
+void picod_watch_start(picod_t *pd, client_t *c, bool replay, uint64_t since);
+
+/* Loop time (uv_now) to Unix ms, by the offset taken at start. */
+int64_t picod_wall_ms(const picod_t *pd, uint64_t loop_ms);
 
 /* Close everything (boards, server); stopped_cb runs when the last handle is closed. */
 void picod_stop(picod_t *pd, void (*stopped_cb)(picod_t *pd));

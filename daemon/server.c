@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "history.h"
 #include "log.h"
 
 #ifndef SO_PEERGROUPS
@@ -18,7 +19,8 @@
 
 typedef struct server_write {
     uv_write_t req;
-    size_t size; /* what this write holds, as counted in out_bytes */
+    size_t size;       /* what this write holds, as counted in out_bytes */
+    hist_line_t *line; /* shared bytes (server_send_line), or NULL: the bytes are in data */
     char data[];
 } server_write_t;
 
@@ -35,6 +37,7 @@ static void server_client_closed_cb(uv_handle_t *h)
 
     linebuf_free(&c->in);
     free(c->held);
+    hist_filter_free(c->filter);
     free(c);
     if (s->closing)
         server_part_closed(s);
@@ -118,6 +121,7 @@ static void server_write_cb(uv_write_t *req, int status)
         c->out_bytes -= w->size;
         s->out_bytes -= w->size;
     }
+    hist_line_unref(w->line);
     free(w);
     if (c->closing)
         return;
@@ -128,6 +132,9 @@ static void server_write_cb(uv_write_t *req, int status)
     }
     if (c->paused && c->out_bytes <= server_out_high(s) / 4)
         server_resume(c);
+    /* A replay goes on as the client reads: the owner queues the next part. */
+    if (!c->closing && c->replaying && c->out_bytes <= server_out_high(s) / 4 && s->drain_cb)
+        s->drain_cb(s, c);
 }
 
 /* The client with the largest unwritten output, NULL if nobody has any. */
@@ -168,12 +175,31 @@ static int server_make_room(client_t *c, size_t size)
     return 0;
 }
 
-int server_send(client_t *c, const json_t *msg)
+/* Queue w (its bytes at base, len of them; size counted in out_bytes) on c. Frees w and
+ * drops c on failure. */
+static int server_queue(client_t *c, server_write_t *w, char *base, size_t len)
 {
     server_t *s = c->srv;
+    uv_buf_t buf = uv_buf_init(base, (unsigned int)len);
+
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, server_write_cb) < 0) {
+        hist_line_unref(w->line);
+        free(w);
+        server_drop_client(c);
+        return -ENOTCONN;
+    }
+    c->out_bytes += w->size;
+    s->out_bytes += w->size;
+    if (s->out_bytes > s->stats.out_bytes_max)
+        s->stats.out_bytes_max = s->out_bytes;
+    s->stats.bytes_out += len;
+    return 0;
+}
+
+int server_send(client_t *c, const json_t *msg)
+{
     size_t len, size;
     server_write_t *w;
-    uv_buf_t buf;
 
     if (c->closing || c->shutting)
         return -ENOTCONN;
@@ -189,18 +215,34 @@ int server_send(client_t *c, const json_t *msg)
     json_dumpb(msg, w->data, len, JSON_COMPACT);
     w->data[len] = '\n';
     w->size = size;
-    buf = uv_buf_init(w->data, (unsigned int)(len + 1));
-    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, server_write_cb) < 0) {
-        free(w);
-        server_drop_client(c);
+    w->line = NULL;
+    return server_queue(c, w, w->data, len + 1);
+}
+
+int server_send_line(client_t *c, hist_line_t *line)
+{
+    /* Counted as if it were c's own copy: the bounds stay what each client could cost. */
+    size_t size = sizeof(server_write_t) + line->len;
+    server_write_t *w;
+
+    if (c->closing || c->shutting)
         return -ENOTCONN;
+    if (server_make_room(c, size) < 0)
+        return -ENOBUFS;
+    w = malloc(sizeof(*w));
+    if (!w) {
+        server_drop_client(c);
+        return -ENOBUFS;
     }
-    c->out_bytes += size;
-    s->out_bytes += size;
-    if (s->out_bytes > s->stats.out_bytes_max)
-        s->stats.out_bytes_max = s->out_bytes;
-    s->stats.bytes_out += len + 1;
-    return 0;
+    w->size = size;
+    w->line = line;
+    hist_line_ref(line);
+    return server_queue(c, w, line->data, line->len);
+}
+
+void server_set_drain_cb(server_t *s, server_drain_cb cb)
+{
+    s->drain_cb = cb;
 }
 
 void server_broadcast(server_t *s, const json_t *event)

@@ -45,6 +45,8 @@
 
 typedef struct server server_t;
 typedef struct client client_t;
+struct hist_line;
+struct hist_filter;
 
 /* Who is on the other end, from the kernel at connect time. */
 typedef struct server_peer {
@@ -73,6 +75,11 @@ struct client {
     size_t held_len;
     uint64_t lines;
     client_t *prev, *next;
+
+    /* Watching (picod_watch_start): the replay under way and the filters. */
+    bool replaying;             /* a replay from the history is under way */
+    uint64_t replay_next;       /* replaying: the next seq to send */
+    struct hist_filter *filter; /* owned, freed with c; NULL: no filter */
 };
 
 typedef struct server_stats {
@@ -93,6 +100,8 @@ typedef struct server_limits {
 typedef void (*server_line_cb)(server_t *s, client_t *c, const char *line, size_t len,
                                bool too_long);
 typedef void (*server_close_cb)(server_t *s);
+/* A replaying client's output drained below a quarter of server_out_high(): queue more. */
+typedef void (*server_drain_cb)(server_t *s, client_t *c);
 
 struct server {
     uv_loop_t *loop;
@@ -113,6 +122,7 @@ struct server {
     server_stats_t stats;
     server_line_cb line_cb;
     server_close_cb close_cb;
+    server_drain_cb drain_cb;
     void *data;
 };
 
@@ -133,6 +143,13 @@ void server_set_peer_group(server_t *s, bool has_group, gid_t gid);
 /* Queue msg (borrowed) as one line to c. Returns 0, or -ENOBUFS if that disconnected c (its
  * backlog or the global budget), or -ENOTCONN if c is closing. */
 int server_send(client_t *c, const json_t *msg);
+
+/* Queue a shared serialised line (a reference is taken until written). Same bounds and
+ * returns as server_send(). */
+int server_send_line(client_t *c, struct hist_line *line);
+
+/* Called from the loop when a replaying client can take more (see server_drain_cb). */
+void server_set_drain_cb(server_t *s, server_drain_cb cb);
 
 /* Send an event to every watching client. */
 void server_broadcast(server_t *s, const json_t *event);

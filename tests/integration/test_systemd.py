@@ -118,7 +118,8 @@ class TestUnitContent(unittest.TestCase):
             try:
                 p.start()
                 c = Client(p.socket)
-                lim = c.call("stats")["result"]["daemon"]["limits"]
+                d = c.call("stats")["result"]["daemon"]
+                lim, hist = d["limits"], d["history"]
                 c.close()
             finally:
                 harness.FAST[:] = harness_fast
@@ -126,6 +127,8 @@ class TestUnitContent(unittest.TestCase):
         per_client_in = 64 * 1024 + 16 * 1024  # a line being read + input held while paused
         base, boards = 8 << 20, 256 * 15 * 1024  # generous: 3.5 MB measured, 15 KB a board
         worst = base + boards + lim["max_clients"] * per_client_in + lim["out_budget"]
+        # The history: ~400 bytes an event (slot and line), and the readings' budget.
+        worst += hist["events_max"] * 400 + hist["readings"]["budget_bytes"]
         self.assertLessEqual(worst, memory_max, lim)
         self.assertGreaterEqual(lim["out_budget"], lim["client_out_max"])
 
