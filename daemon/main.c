@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -137,6 +138,42 @@ static uint64_t main_unix_ms(void)
 
 /* Settings a reload does not apply (the socket and discovery keep what they started with).
  * Say which changed, so nobody waits for them. */
+/* File descriptors picod keeps for everything but clients: every board's tty (a reopen must
+ * never find the table full of clients), the listener, udev, timers' fds, the log. */
+#define MAIN_FDS_RESERVED (PICOD_MAX_BOARDS + 64)
+
+/* A service gets a soft RLIMIT_NOFILE of 1024 by default (the hard limit is higher): raise the
+ * soft limit to the hard one, once, at start. */
+static void main_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warning("cannot raise the open-file limit: %s", strerror(errno));
+    }
+}
+
+/* --max-clients against the open-file limit, leaving MAIN_FDS_RESERVED for the boards and
+ * picod itself: lowered (with a warning) when it would not fit. */
+static void main_fit_max_clients(uint32_t *max_clients)
+{
+    struct rlimit rl;
+    rlim_t room;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    room = rl.rlim_cur > MAIN_FDS_RESERVED ? rl.rlim_cur - MAIN_FDS_RESERVED : 1;
+    if (*max_clients > room) {
+        log_warning("--max-clients %u does not fit the open-file limit %llu (%d kept for boards "
+                    "and picod): serving %llu clients at most (raise LimitNOFILE=)",
+                    *max_clients, (unsigned long long)rl.rlim_cur, MAIN_FDS_RESERVED,
+                    (unsigned long long)room);
+        *max_clients = (uint32_t)room;
+    }
+}
+
 static void main_reload_report_fixed(const options_t *cur, const options_t *fresh)
 {
     if (strcmp(cur->socket_path, fresh->socket_path) != 0 || cur->udev != fresh->udev ||
@@ -198,6 +235,7 @@ static void main_reload_apply(picod_main_t *m)
     }
     main_reload_report_fixed(&pd->opt, fresh);
     pd->opt.log_level = fresh->log_level;
+    main_fit_max_clients(&fresh->max_clients);
     pd->opt.max_clients = fresh->max_clients;
     pd->opt.client_out_max = fresh->client_out_max;
     pd->opt.out_budget = fresh->out_budget;
@@ -353,6 +391,8 @@ static int main_start(picod_main_t *m)
     uv_signal_start(&m->sigterm, main_signal_cb, SIGTERM);
     uv_signal_start(&m->sigint, main_signal_cb, SIGINT);
     uv_signal_start(&m->sighup, main_sighup_cb, SIGHUP);
+    main_raise_nofile();
+    main_fit_max_clients(&pd->opt.max_clients);
     if (main_listen(m) < 0 || picod_history_start(pd) < 0)
         return -1;
     for (size_t i = 0; i < pd->opt.n_devices; i++)

@@ -398,6 +398,24 @@ static void server_peer_init(server_t *s, client_t *c)
         s->has_peer_group && (cr.gid == s->peer_group || server_peer_has_group(fd, s->peer_group));
 }
 
+/* Over the limit: say why in one error line (a fresh socket's buffer takes it whole, so
+ * uv_try_write does not block and nothing is queued), then close: the peer reads the reason
+ * and EOF, not a hang and not a bare reset. */
+static void server_refuse(server_t *s, client_t *c)
+{
+    char line[160];
+    int n = snprintf(line, sizeof(line),
+                     "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"too_many_clients\","
+                     "\"message\":\"picod serves %u clients at most (--max-clients)\"}}\n",
+                     (unsigned)s->lim.max_clients);
+    uv_buf_t buf = uv_buf_init(line, (unsigned int)n);
+
+    s->stats.rejected_full++;
+    (void)uv_try_write((uv_stream_t *)&c->pipe, &buf, 1);
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->pipe, server_client_closed_cb);
+}
+
 static void server_connection_cb(uv_stream_t *l, int status)
 {
     server_t *s = l->data;
@@ -414,11 +432,14 @@ static void server_connection_cb(uv_stream_t *l, int status)
         return;
     }
     c->pipe.data = c;
-    if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0 || s->n_clients >= s->lim.max_clients) {
-        /* Over the limit: accept and close at once so the peer sees EOF, not a hang. */
+    if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0) {
         s->stats.rejected_full++;
         c->closing = true;
         uv_close((uv_handle_t *)&c->pipe, server_client_closed_cb);
+        return;
+    }
+    if (s->n_clients >= s->lim.max_clients) {
+        server_refuse(s, c);
         return;
     }
     c->id = ++s->next_id;

@@ -464,6 +464,54 @@ class TestNotifySocketNotRead(PicodTestCase):
             c.close()
 
 
+class TestClientLimit(PicodTestCase):
+    """One client over --max-clients is told why before the close (code too_many_clients), the
+    others are served on, and a freed place is taken again. --max-clients larger than the
+    open-file limit allows is lowered with a warning, never left to fail in accept()."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.picod = Picod(cls.tmp, extra=["--max-clients", "3"]).start()
+
+    def clients_now(self, c):
+        return c.call("stats")["result"]["daemon"]["clients"]
+
+    def test_refused_client_gets_a_reason(self):
+        held = [Client(self.picod.socket) for _ in range(3)]
+        try:
+            wait_until(lambda: self.clients_now(held[0]) == 3, 5, "3 clients")
+            extra = Client(self.picod.socket)
+            r = extra.recv()
+            self.assertEqual(r["error"]["code"], "too_many_clients", r)
+            self.assertIn("3 clients at most", r["error"]["message"])
+            self.assertIsNone(extra.recv())  # then EOF
+            extra.close()
+            self.assertTrue(held[1].call("version")["ok"])
+            held.pop().close()
+            wait_until(lambda: self.clients_now(held[0]) == 2, 5, "a place free")
+            again = Client(self.picod.socket)
+            self.assertTrue(again.call("version")["ok"])
+            again.close()
+        finally:
+            for c in held:
+                c.close()
+
+    def test_max_clients_fits_the_open_file_limit(self):
+        other = Picod(os.path.join(self.tmp, "nofile"), extra=["--max-clients", "100000"])
+        os.makedirs(other.workdir)
+        # prlimit: a hard limit of 2048 descriptors, as a service might have.
+        other.start(wrapper=["prlimit", "--nofile=1024:2048"])
+        try:
+            c = Client(other.socket)
+            lim = c.call("stats")["result"]["daemon"]["limits"]
+            c.close()
+            self.assertEqual(lim["max_clients"], 2048 - (256 + 64))
+            self.assertIn("does not fit the open-file limit 2048", other.tail())
+        finally:
+            self.assertEqual(other.stop(), 0)
+
+
 class TestNoDaemon(unittest.TestCase):
     def test_picoctl_without_picod(self):
         if not PICOCTL:
