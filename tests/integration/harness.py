@@ -248,6 +248,15 @@ def picoctl(sock, *args, timeout=15, check=False):
     return r
 
 
+def cleanup_after_failed_setup(cls):
+    """unittest skips tearDownClass when setUpClass fails: stop what was started."""
+    if getattr(cls, "picod", None):
+        cls.picod.stop()
+        cls.picod = None
+    for s in getattr(cls, "sims", []):
+        s.stop()
+
+
 class PicodTestCase(unittest.TestCase):
     """Base: a temp dir per class; subclasses start what they need in setUpClass."""
 

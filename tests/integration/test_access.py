@@ -13,7 +13,8 @@ import subprocess
 import sys
 import unittest
 
-from harness import PICOCTL, Client, Picod, PicodTestCase, wait_until
+from harness import (PICOCTL, Client, Picod, PicodTestCase, cleanup_after_failed_setup,
+                     wait_until)
 
 BOARD = "00000000000000ac"
 NOBODY = 65534
@@ -46,15 +47,6 @@ def other_group():
         if g.gr_gid not in (0, NOBODY):
             return g
     raise unittest.SkipTest("no suitable group in /etc/group")
-
-
-def cleanup_after_failed_setup(cls):
-    """unittest skips tearDownClass when setUpClass fails: stop what was started."""
-    if getattr(cls, "picod", None):
-        cls.picod.stop()
-        cls.picod = None
-    for s in getattr(cls, "sims", []):
-        s.stop()
 
 
 class TestAccess(PicodTestCase):

@@ -10,16 +10,8 @@ import threading
 import time
 import unittest
 
-from harness import PICOCTL, Client, Picod, PicodTestCase, wait_until
-
-
-def cleanup_after_failed_setup(cls):
-    """unittest skips tearDownClass when setUpClass fails: stop what was started."""
-    if getattr(cls, "picod", None):
-        cls.picod.stop()
-        cls.picod = None
-    for s in getattr(cls, "sims", []):
-        s.stop()
+from harness import (PICOCTL, Client, Picod, PicodTestCase, cleanup_after_failed_setup,
+                     wait_until)
 
 
 class TestClientInput(PicodTestCase):

@@ -7,8 +7,7 @@ import socket
 import time
 import unittest
 
-from harness import Client, Picod, PicodTestCase, wait_until
-from test_clients import cleanup_after_failed_setup
+from harness import Client, Picod, PicodTestCase, cleanup_after_failed_setup, wait_until
 
 BOARD_A = "00000000000000a1"
 BOARD_B = "b200000000000002"
