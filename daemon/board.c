@@ -519,9 +519,31 @@ static void board_poll_now(board_t *b)
         board_submit(b, PROTO_MSG_READ_SENSORS, &all, 1, board_readings_done, b);
 }
 
+/* One run of a periodic timer of period_ms: note how far it was from its period. */
+static void board_jitter_note(board_jitter_t *j, uint64_t period_ms)
+{
+    uint64_t now = uv_hrtime(), period_ns = period_ms * 1000000u;
+
+    if (j->last_ns) {
+        uint64_t gap = now - j->last_ns;
+        uint64_t off = gap > period_ns ? gap - period_ns : period_ns - gap;
+        uint32_t us = off / 1000u > UINT32_MAX ? UINT32_MAX : (uint32_t)(off / 1000u);
+
+        j->samples++;
+        j->last_us = us;
+        j->sum_us += us;
+        if (us > j->max_us)
+            j->max_us = us;
+    }
+    j->last_ns = now;
+}
+
 static void board_poll_cb(uv_timer_t *t)
 {
-    board_poll_now(t->data);
+    board_t *b = t->data;
+
+    board_jitter_note(&b->poll_jitter, b->opt->poll_ms);
+    board_poll_now(b);
 }
 
 /* Every heartbeat period: judge silence, then keep the board talking. */
@@ -531,6 +553,7 @@ static void board_tick_cb(uv_timer_t *t)
     uint64_t silent = board_now(b) - b->last_rx_ms;
     uint64_t hb = b->opt->heartbeat_ms;
 
+    board_jitter_note(&b->hb_jitter, hb);
     if (board_is_reachable(b)) {
         if (silent >= hb * b->opt->offline_misses)
             board_set_state(b, BOARD_OFFLINE);
@@ -687,10 +710,14 @@ void board_set_options(board_t *b, const options_t *opt)
     b->rt.timeout_ms = opt->request_timeout_ms;
     if (b->closing)
         return;
-    if (uv_timer_get_repeat(&b->tick) != opt->heartbeat_ms)
+    if (uv_timer_get_repeat(&b->tick) != opt->heartbeat_ms) {
         uv_timer_start(&b->tick, board_tick_cb, opt->heartbeat_ms, opt->heartbeat_ms);
-    if (uv_timer_get_repeat(&b->poll) != opt->poll_ms)
+        b->hb_jitter.last_ns = 0; /* the next interval is not a period */
+    }
+    if (uv_timer_get_repeat(&b->poll) != opt->poll_ms) {
         uv_timer_start(&b->poll, board_poll_cb, opt->poll_ms, opt->poll_ms);
+        b->poll_jitter.last_ns = 0;
+    }
 }
 
 /* Requests outstanding when the board was closed fail here, from the loop, not inside the

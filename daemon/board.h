@@ -57,6 +57,15 @@ typedef struct board_counters {
     uint32_t stale_count, offline_count;
 } board_counters_t;
 
+/* How late picod's own periodic work runs: the time between two runs of a periodic timer
+ * minus its period (libuv timers never fire early, so it is >= 0 up to the loop's ms rounding). */
+typedef struct board_jitter {
+    uint64_t last_ns;         /* uv_hrtime() of the last run, 0: none since (re)start */
+    uint32_t samples;         /* intervals measured */
+    uint32_t last_us, max_us; /* |interval - period| */
+    uint64_t sum_us;
+} board_jitter_t;
+
 typedef struct board board_t;
 typedef void (*board_event_cb)(board_t *b, json_t *event); /* event borrowed */
 typedef void (*board_close_cb)(board_t *b);
@@ -85,6 +94,7 @@ struct board {
     uint8_t sensor_count;
     uint64_t rev; /* bumped on every event and mirror change */
     board_counters_t cnt;
+    board_jitter_t hb_jitter, poll_jitter; /* picod's heartbeat and poll timers */
     board_event_cb event_cb;
     board_close_cb close_cb;
     int pending_closes;

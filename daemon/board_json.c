@@ -229,6 +229,14 @@ static json_t *board_json_clock(const board_t *b)
     return o;
 }
 
+/* {"samples","last","max","mean"} of a periodic timer's lateness (board.h, board_jitter_t). */
+static json_t *board_json_jitter(const board_jitter_t *j)
+{
+    return json_pack("{s:I, s:I, s:I, s:I}", "samples", (json_int_t)j->samples, "last",
+                     (json_int_t)j->last_us, "max", (json_int_t)j->max_us, "mean",
+                     (json_int_t)(j->samples ? j->sum_us / j->samples : 0));
+}
+
 json_t *board_json_stats(const board_t *b)
 {
     const link_stats_t *l = &b->link.stats;
@@ -265,6 +273,10 @@ json_t *board_json_stats(const board_t *b)
                   "bad_bodies", (json_int_t)c->bad_bodies, "stale_count",
                   (json_int_t)c->stale_count, "offline_count", (json_int_t)c->offline_count));
     json_object_set_new(o, "clock", board_json_clock(b));
+    json_object_set_new(o, "timing",
+                        json_pack("{s:o, s:o}", "heartbeat_jitter_us",
+                                  board_json_jitter(&b->hb_jitter), "poll_jitter_us",
+                                  board_json_jitter(&b->poll_jitter)));
     return o;
 }
 

@@ -24,6 +24,26 @@ class TestLiveBoard(PicodTestCase):
                 return s[key]
         return None
 
+    def test_stats_show_how_late_picods_own_timers_run(self):
+        def timing():
+            c = Client(self.picod.socket)
+            try:
+                return c.call("stats")["result"]["boards"][0]["timing"]
+            finally:
+                c.close()
+        first = timing()
+        # Heartbeats every 200 ms, polls every 300 ms (harness FAST): both keep being measured.
+        wait_until(lambda: timing()["heartbeat_jitter_us"]["samples"] >=
+                   first["heartbeat_jitter_us"]["samples"] + 3, 10, "heartbeat intervals")
+        t = timing()
+        for key in ("heartbeat_jitter_us", "poll_jitter_us"):
+            j = t[key]
+            self.assertGreater(j["samples"], 0, key)
+            self.assertLessEqual(j["last"], j["max"], key)
+            self.assertLessEqual(j["mean"], j["max"], key)
+            # Lateness, not drift: well under one period even on a loaded machine.
+            self.assertLess(j["mean"], 200000, key)
+
     def test_status_table_shows_live_board_with_sensors(self):
         self.sim.control("set temp 21.5")
         wait_until(lambda: self.sensor_value("temp_c") == 21.5, 10, "temp 21.5 in status")
