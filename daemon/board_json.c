@@ -170,6 +170,9 @@ static json_t *board_json_sensors(const board_t *b, bool holes)
     return a;
 }
 
+/* holes: the time-dependent integers as BJ_HOLE sentinels, for the cached bytes. A field added
+ * here that can change without b->rev changing must be a hole (filled in board_json_status_append)
+ * or part of the cache key in bj_cache(), or status would show it stale. */
 static json_t *board_json_status_at(const board_t *b, bool holes)
 {
     json_t *o = board_json_summary(b);
