@@ -288,6 +288,24 @@ void board_json_cache_free(board_t *b)
     b->json_cache = NULL;
 }
 
+/* "%lld" without printf's machinery (a status answer fills about ten of these). */
+static size_t bj_itoa(long long v, char *out)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
 static int bj_hole_cmp(const void *x, const void *y)
 {
     const bj_hole_t *a = x, *c = y;
@@ -356,7 +374,6 @@ int board_json_status_append(board_t *b, board_json_buf_t *out)
         const bj_hole_t *h = &k->holes[i];
         char text[32];
         long long v = 0;
-        int n;
 
         if (board_json_buf_add(out, k->status + at, h->off - at) < 0)
             return -ENOMEM;
@@ -383,8 +400,7 @@ int board_json_status_append(board_t *b, board_json_buf_t *out)
             v = (long long)(now - b->sensors[h->kind - BJ_SENSOR_AGE].host_ms);
             break;
         }
-        n = snprintf(text, sizeof(text), "%lld", v);
-        if (board_json_buf_add(out, text, (size_t)n) < 0)
+        if (board_json_buf_add(out, text, bj_itoa(v, text)) < 0)
             return -ENOMEM;
     }
     return board_json_buf_add(out, k->status + at, k->status_len - at);
