@@ -466,26 +466,67 @@ static void api_cmd_version(api_req_t *r)
                         (json_int_t)r->pd->hist.last_seq));
 }
 
+/* status/list answers are written from each board's cached bytes (board_json_*_append), not
+ * built as a tree: the same JSON as api_ok(r, {"boards":[...]}) would send. */
+static void api_send_boards(api_req_t *r, bool status)
+{
+    static board_json_buf_t out; /* reused: answers are written one at a time */
+    client_t *c = server_find_client(&r->pd->server, r->client_id);
+    hist_line_t *line;
+    bool first = true;
+    int e = 0;
+
+    if (!c)
+        return;
+    out.len = 0;
+    if (r->id) {
+        char small[256], *d = small;
+        size_t n = json_dumpb(r->id, small, sizeof(small), JSON_COMPACT | JSON_ENCODE_ANY);
+
+        if (n > sizeof(small) && (d = malloc(n)) != NULL)
+            json_dumpb(r->id, d, n, JSON_COMPACT | JSON_ENCODE_ANY);
+        e = board_json_buf_add(&out, "{\"id\":", 6);
+        if (e == 0)
+            e = d ? board_json_buf_add(&out, d, n) : -ENOMEM;
+        if (d != small)
+            free(d);
+    } else
+        e = board_json_buf_add(&out, "{\"id\":null", 10);
+    if (e == 0)
+        e = board_json_buf_add(&out, ",\"ok\":true,\"result\":{\"boards\":[", 31);
+    for (size_t i = 0; e == 0 && i < r->pd->n_boards; i++) {
+        board_t *b = r->pd->boards[i];
+
+        if (status && r->board && r->board != b)
+            continue;
+        if (!first)
+            e = board_json_buf_add(&out, ",", 1);
+        first = false;
+        if (e == 0)
+            e = status ? board_json_status_append(b, &out) : board_json_summary_append(b, &out);
+    }
+    if (e == 0)
+        e = board_json_buf_add(&out, "]}}\n", 4);
+    line = e == 0 ? hist_line_new(out.data, out.len) : NULL;
+    if (!line) {
+        api_err(r, "internal", "out of memory");
+        return;
+    }
+    server_send_line(c, line);
+    hist_line_unref(line);
+    r->pd->server.stats.responses++;
+}
+
 static void api_cmd_list(api_req_t *r)
 {
-    json_t *a = json_array();
-
-    for (size_t i = 0; i < r->pd->n_boards; i++)
-        json_array_append_new(a, board_json_summary(r->pd->boards[i]));
-    api_ok(r, json_pack("{s:o}", "boards", a));
+    api_send_boards(r, false);
 }
 
 static void api_cmd_status(api_req_t *r)
 {
-    json_t *a;
-
     if (api_arg_board(r, false) < 0)
         return;
-    a = json_array();
-    for (size_t i = 0; i < r->pd->n_boards; i++)
-        if (!r->board || r->board == r->pd->boards[i])
-            json_array_append_new(a, board_json_status(r->pd->boards[i]));
-    api_ok(r, json_pack("{s:o}", "boards", a));
+    api_send_boards(r, true);
 }
 
 static void api_cmd_led(api_req_t *r)

@@ -726,8 +726,11 @@ void board_set_options(board_t *b, const options_t *opt)
 static void board_part_closed(board_t *b)
 {
     reqtrack_cancel_all(&b->rt, -ECANCELED);
-    if (--b->pending_closes == 0 && b->close_cb)
-        b->close_cb(b);
+    if (--b->pending_closes == 0) {
+        board_json_cache_free(b);
+        if (b->close_cb)
+            b->close_cb(b);
+    }
 }
 
 static void board_timer_closed_cb(uv_handle_t *h)

@@ -107,7 +107,8 @@ struct board {
     clocksync_t clock;  /* the board's clock against the host's (clocksync.h) */
     int64_t hb_sent_us; /* monotonic us the outstanding HEARTBEAT was first sent, 0 = none */
     int64_t rx_us;      /* monotonic us the frame being handled arrived */
-    void *data;         /* owner's */
+    struct board_json_cache *json_cache; /* status/list bytes by rev (board_json.c), or NULL */
+    void *data;                          /* owner's */
 };
 
 /* Start a board on path (opening is asynchronous). Returns 0 or a negative libuv error. */

@@ -1,7 +1,9 @@
 /* board_json.c - see board_json.h. */
 #include "board_json.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -121,14 +123,26 @@ json_t *board_json_summary(const board_t *b)
     return o;
 }
 
-json_t *board_json_reading(const board_t *b, const board_sensor_t *s)
+/* Time-dependent integers of a status answer: when building the cached bytes they are written
+ * as distinct sentinels (BJ_HOLE(kind)), found again in the dump and filled per answer. */
+#define BJ_HOLE_BASE   (-4611686018427387904LL) /* -2^62: no real age, uptime or count */
+#define BJ_HOLE(k)     (BJ_HOLE_BASE - (long long)(k))
+#define BJ_STATE_AGE   0
+#define BJ_LAST_RX_AGE 1
+#define BJ_UPTIME      2
+#define BJ_MIRROR_AGE  3
+#define BJ_SENSOR_AGE  4 /* + sensor index */
+#define BJ_HOLES_MAX   (BJ_SENSOR_AGE + PROTO_MAX_READINGS)
+
+static json_t *board_json_reading_at(const board_t *b, const board_sensor_t *s, bool holes)
 {
     const proto_reading_t *r = &s->r;
-    json_t *o =
-        json_pack("{s:i, s:s, s:i, s:s, s:I, s:I}", "sensor", r->sensor, "kind",
-                  board_json_sensor_kind(r->kind), "addr", r->addr, "status",
-                  r->status ? proto_err_name(r->status) : "ok", "board_ms", (json_int_t)r->t_ms,
-                  "age_ms", (json_int_t)(uv_now(b->loop) - s->host_ms));
+    json_t *o = json_pack("{s:i, s:s, s:i, s:s, s:I, s:I}", "sensor", r->sensor, "kind",
+                          board_json_sensor_kind(r->kind), "addr", r->addr, "status",
+                          r->status ? proto_err_name(r->status) : "ok", "board_ms",
+                          (json_int_t)r->t_ms, "age_ms",
+                          holes ? (json_int_t)BJ_HOLE(BJ_SENSOR_AGE + r->sensor)
+                                : (json_int_t)(uv_now(b->loop) - s->host_ms));
 
     if (!o || r->status)
         return o;
@@ -141,27 +155,38 @@ json_t *board_json_reading(const board_t *b, const board_sensor_t *s)
     return o;
 }
 
-static json_t *board_json_sensors(const board_t *b)
+json_t *board_json_reading(const board_t *b, const board_sensor_t *s)
+{
+    return board_json_reading_at(b, s, false);
+}
+
+static json_t *board_json_sensors(const board_t *b, bool holes)
 {
     json_t *a = json_array();
 
     for (uint8_t i = 0; a && i < b->sensor_count; i++)
         if (b->sensors[i].valid)
-            json_array_append_new(a, board_json_reading(b, &b->sensors[i]));
+            json_array_append_new(a, board_json_reading_at(b, &b->sensors[i], holes));
     return a;
 }
 
-json_t *board_json_status(const board_t *b)
+/* holes: the time-dependent integers as BJ_HOLE sentinels, for the cached bytes. A field added
+ * here that can change without b->rev changing must be a hole (filled in board_json_status_append)
+ * or part of the cache key in bj_cache(), or status would show it stale. */
+static json_t *board_json_status_at(const board_t *b, bool holes)
 {
     json_t *o = board_json_summary(b);
     uint64_t now = uv_now(b->loop);
 
     if (!o)
         return NULL;
-    json_object_set_new(o, "state_age_ms", json_integer((json_int_t)(now - b->state_since_ms)));
+    json_object_set_new(
+        o, "state_age_ms",
+        json_integer(holes ? BJ_HOLE(BJ_STATE_AGE) : (json_int_t)(now - b->state_since_ms)));
     json_object_set_new(o, "last_rx_age_ms",
-                        b->last_rx_ms ? json_integer((json_int_t)(now - b->last_rx_ms))
-                                      : json_null());
+                        holes           ? json_integer(BJ_HOLE(BJ_LAST_RX_AGE))
+                        : b->last_rx_ms ? json_integer((json_int_t)(now - b->last_rx_ms))
+                                        : json_null());
     if (b->has_hello) {
         json_object_set_new(o, "reset_cause",
                             json_string(board_json_reset_cause(b->hello.reset_cause)));
@@ -172,7 +197,8 @@ json_t *board_json_status(const board_t *b)
         /* Board uptime extrapolated from the last report. */
         json_object_set_new(
             o, "uptime_ms",
-            json_integer((json_int_t)b->uptime_ms + (json_int_t)(now - b->uptime_at_ms)));
+            json_integer(holes ? BJ_HOLE(BJ_UPTIME)
+                               : (json_int_t)b->uptime_ms + (json_int_t)(now - b->uptime_at_ms)));
         if (b->hello.crash.kind)
             json_object_set_new(o, "last_crash",
                                 json_pack("{s:s, s:i, s:I, s:I}", "kind",
@@ -187,13 +213,197 @@ json_t *board_json_status(const board_t *b)
         json_object_set_new(o, "button",
                             json_pack("{s:b, s:I}", "down", b->st.button_down, "presses",
                                       (json_int_t)b->st.button_presses));
-        json_object_set_new(o, "mirror_age_ms", json_integer((json_int_t)(now - b->st_ms)));
+        json_object_set_new(
+            o, "mirror_age_ms",
+            json_integer(holes ? BJ_HOLE(BJ_MIRROR_AGE) : (json_int_t)(now - b->st_ms)));
     } else {
         json_object_set_new(o, "led", json_null());
         json_object_set_new(o, "button", json_null());
     }
-    json_object_set_new(o, "sensors", board_json_sensors(b));
+    json_object_set_new(o, "sensors", board_json_sensors(b, holes));
     return o;
+}
+
+json_t *board_json_status(const board_t *b)
+{
+    return board_json_status_at(b, false);
+}
+
+/* ---- status/list from bytes --------------------------------------------------------------- */
+
+typedef struct bj_hole {
+    size_t off, len; /* the sentinel's text in status */
+    int kind;
+} bj_hole_t;
+
+struct board_json_cache {
+    bool valid;
+    uint64_t rev; /* the key: rev, HELLOs (a repeated HELLO may change fields), name */
+    uint32_t hellos;
+    uint8_t peer_version;
+    char name[sizeof(((board_t *)0)->name)];
+    char *status, *summary;
+    size_t status_len, summary_len;
+    bj_hole_t holes[BJ_HOLES_MAX];
+    size_t n_holes;
+};
+
+int board_json_buf_add(board_json_buf_t *o, const char *p, size_t n)
+{
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 1024;
+        char *d;
+
+        while (cap < o->len + n)
+            cap *= 2;
+        d = realloc(o->data, cap);
+        if (!d)
+            return -ENOMEM;
+        o->data = d;
+        o->cap = cap;
+    }
+    memcpy(o->data + o->len, p, n);
+    o->len += n;
+    return 0;
+}
+
+static char *bj_dump(const json_t *v, size_t *len)
+{
+    size_t n = v ? json_dumpb(v, NULL, 0, JSON_COMPACT) : 0;
+    char *d = n ? malloc(n) : NULL;
+
+    if (d)
+        json_dumpb(v, d, n, JSON_COMPACT);
+    *len = d ? n : 0;
+    return d;
+}
+
+void board_json_cache_free(board_t *b)
+{
+    if (!b->json_cache)
+        return;
+    free(b->json_cache->status);
+    free(b->json_cache->summary);
+    free(b->json_cache);
+    b->json_cache = NULL;
+}
+
+/* "%lld" without printf's machinery (a status answer fills about ten of these). */
+static size_t bj_itoa(long long v, char *out)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
+static int bj_hole_cmp(const void *x, const void *y)
+{
+    const bj_hole_t *a = x, *c = y;
+
+    return a->off < c->off ? -1 : a->off > c->off;
+}
+
+/* The cache for b's current rev, rebuilt when stale; NULL when out of memory. */
+static struct board_json_cache *bj_cache(board_t *b)
+{
+    struct board_json_cache *k = b->json_cache;
+    json_t *st, *sum;
+
+    if (k && k->valid && k->rev == b->rev && k->hellos == b->cnt.hellos &&
+        k->peer_version == b->peer_version && strcmp(k->name, b->name) == 0)
+        return k;
+    if (!k && !(k = b->json_cache = calloc(1, sizeof(*k))))
+        return NULL;
+    free(k->status);
+    free(k->summary);
+    k->status = k->summary = NULL;
+    k->valid = false;
+    st = board_json_status_at(b, true);
+    sum = board_json_summary(b);
+    k->status = bj_dump(st, &k->status_len);
+    k->summary = bj_dump(sum, &k->summary_len);
+    json_decref(st);
+    json_decref(sum);
+    if (!k->status || !k->summary)
+        return NULL;
+    k->n_holes = 0;
+    for (int kind = 0; kind < BJ_HOLES_MAX; kind++) {
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%lld", BJ_HOLE(kind));
+        const char *at = memmem(k->status, k->status_len, text, (size_t)n);
+
+        if (!at)
+            continue;
+        k->holes[k->n_holes++] = (bj_hole_t){(size_t)(at - k->status), (size_t)n, kind};
+    }
+    qsort(k->holes, k->n_holes, sizeof(k->holes[0]), bj_hole_cmp);
+    k->rev = b->rev;
+    k->hellos = b->cnt.hellos;
+    k->peer_version = b->peer_version;
+    snprintf(k->name, sizeof(k->name), "%s", b->name);
+    k->valid = true;
+    return k;
+}
+
+int board_json_summary_append(board_t *b, board_json_buf_t *out)
+{
+    struct board_json_cache *k = bj_cache(b);
+
+    return k ? board_json_buf_add(out, k->summary, k->summary_len) : -ENOMEM;
+}
+
+int board_json_status_append(board_t *b, board_json_buf_t *out)
+{
+    struct board_json_cache *k = bj_cache(b);
+    uint64_t now = uv_now(b->loop);
+    size_t at = 0;
+
+    if (!k)
+        return -ENOMEM;
+    for (size_t i = 0; i < k->n_holes; i++) {
+        const bj_hole_t *h = &k->holes[i];
+        char text[32];
+        long long v = 0;
+
+        if (board_json_buf_add(out, k->status + at, h->off - at) < 0)
+            return -ENOMEM;
+        at = h->off + h->len;
+        switch (h->kind) {
+        case BJ_STATE_AGE:
+            v = (long long)(now - b->state_since_ms);
+            break;
+        case BJ_LAST_RX_AGE:
+            if (!b->last_rx_ms) {
+                if (board_json_buf_add(out, "null", 4) < 0)
+                    return -ENOMEM;
+                continue;
+            }
+            v = (long long)(now - b->last_rx_ms);
+            break;
+        case BJ_UPTIME:
+            v = (long long)b->uptime_ms + (long long)(now - b->uptime_at_ms);
+            break;
+        case BJ_MIRROR_AGE:
+            v = (long long)(now - b->st_ms);
+            break;
+        default:
+            v = (long long)(now - b->sensors[h->kind - BJ_SENSOR_AGE].host_ms);
+            break;
+        }
+        if (board_json_buf_add(out, text, bj_itoa(v, text)) < 0)
+            return -ENOMEM;
+    }
+    return board_json_buf_add(out, k->status + at, k->status_len - at);
 }
 
 static json_t *board_json_decoder(const proto_decoder_stats_t *d)

@@ -120,6 +120,47 @@ class TestLiveBoard(PicodTestCase):
         finally:
             c.close()
 
+    def test_status_follows_the_board_and_its_ages_keep_counting(self):
+        """status/list are written from bytes cached per rev: a change of the board shows at
+        once, and the ages/uptime (filled in per answer, docs/API.md) still count up."""
+        c = Client(self.picod.socket)
+        try:
+            for mode in ("on", "off", "on"):
+                self.assertTrue(c.call("led", board=BOARD, mode=mode)["ok"])
+                wait_until(lambda: c.call("status", board=BOARD)["result"]["boards"][0]["led"]
+                           == {"on": mode == "on", "mode": mode}, 10, f"led {mode} in status")
+            self.sim.control("set temp 17.25")
+            wait_until(lambda: any(s.get("temp_c") == 17.25 for s in
+                                   c.call("status")["result"]["boards"][0]["sensors"]),
+                       10, "temp 17.25 in status")
+            first = c.call("status", board=BOARD)["result"]["boards"][0]
+            later = {}
+
+            def aged():
+                later.update(c.call("status", board=BOARD)["result"]["boards"][0])
+                return later["state_age_ms"] >= first["state_age_ms"] + 150
+
+            wait_until(aged, 10, "state_age_ms counting up")
+            self.assertGreaterEqual(later["uptime_ms"], first["uptime_ms"] + 150)
+            self.assertGreaterEqual(later["rev"], first["rev"])
+            for b in (first, later):
+                self.assertGreaterEqual(b["last_rx_age_ms"], 0)
+                self.assertGreaterEqual(b["mirror_age_ms"], 0)
+                for s in b["sensors"]:
+                    # Readings come every poll (300 ms here): a reading's age is its own, not
+                    # the age of a cached answer.
+                    self.assertTrue(0 <= s["age_ms"] < 5000, s)
+            # Any JSON id comes back as sent, in list and status alike.
+            for rid in ("x\u00e9\"", {"a": [1, None]}, 2**40):
+                c.send_raw(json.dumps({"cmd": "list", "id": rid}).encode() + b"\n")
+                msg = c.recv()
+                while "event" in msg:
+                    msg = c.recv()
+                self.assertEqual(msg["id"], rid)
+                self.assertEqual(msg["result"]["boards"][0]["board"], BOARD)
+        finally:
+            c.close()
+
     def test_i2c_scan_and_read_chip_id(self):
         r = picoctl(self.picod.socket, "i2c", BOARD, "scan", check=True)
         self.assertIn("0x76", r.stdout.split())
