@@ -198,7 +198,10 @@ static void main_reload_failed(picod_main_t *m, const char *why)
 
     pd->config.reload_failures++;
     pd->config.last_error_unix_ms = main_unix_ms();
-    snprintf(pd->config.last_error, sizeof(pd->config.last_error), "%s", why);
+    /* Cut to fit (a long path): strnlen + memcpy, which gcc -O2 does not flag as truncation. */
+    size_t n = strnlen(why, sizeof(pd->config.last_error) - 1);
+    memcpy(pd->config.last_error, why, n);
+    pd->config.last_error[n] = '\0';
     log_err("SIGHUP: %s: keeping the current settings", why);
 }
 
