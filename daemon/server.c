@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,10 +335,29 @@ static void server_resume(client_t *c)
         server_drop_client(c);
 }
 
+/* After EOF: did the peer close its socket altogether (POLLHUP: both directions shut), or
+ * only its writing side (shutdown(SHUT_WR), as `nc -N` and socat do, still reading)? */
+static bool server_peer_is_gone(client_t *c)
+{
+    uv_os_fd_t fd;
+    struct pollfd p = {.events = POLLOUT};
+
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0)
+        return true;
+    p.fd = fd;
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 static void server_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     client_t *c = st->data;
 
+    if (n == UV_EOF && server_peer_is_gone(c)) {
+        /* Nobody left to answer: a watcher that closed must not wait for the next event (a
+         * failed write) to be let go, nor hold its descriptor meanwhile. */
+        server_drop_client(c);
+        return;
+    }
     if (n == UV_EOF) {
         /* Half-closed: answer what was asked (an unterminated last line too), then close. */
         c->eof = true;

@@ -504,6 +504,79 @@ class TestClientLimit(PicodTestCase):
             self.assertEqual(other.stop(), 0)
 
 
+class TestTenThousandClients(PicodTestCase):
+    """10,000 watchers at once, under a service's default soft open-file limit of 1024 (picod
+    raises it to the hard limit itself): every one is accepted and answered, one button press
+    reaches all of them, the next connection over --max-clients is told why, and picod serves
+    on after they all leave. (Memory and latency with 10,000 watchers are benchmarks:
+    bench/watchers_bench.py.)"""
+
+    N = 10000
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = cls.N + 200
+        if hard != resource.RLIM_INFINITY and hard < need:
+            raise AssertionError(f"this test needs {need} open files, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+        try:
+            cls.sim = cls.start_sim("many", "10c0000000000001")
+            cls.picod = Picod(cls.tmp, [cls.sim.pty],
+                              ["--max-clients", str(cls.N + 1), "--poll-ms", "3600000"])
+            cls.picod.start(wrapper=["prlimit", f"--nofile=1024:{cls.N + 1000}"])
+        except BaseException:
+            cleanup_after_failed_setup(cls)
+            raise
+
+    def test_ten_thousand_watchers(self):
+        import selectors
+        self.wait_state("10c0000000000001", "online")
+        sel = selectors.DefaultSelector()
+        socks, bufs = [], {}
+        try:
+            for _ in range(self.N):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.picod.socket)
+                s.sendall(b'{"cmd":"watch","id":"w"}\n')
+                s.setblocking(False)
+                socks.append(s)
+                bufs[s] = b""
+                sel.register(s, selectors.EVENT_READ)
+
+            def read_until(marker, what):
+                waiting = set(socks)
+                deadline = time.monotonic() + 60
+                while waiting and time.monotonic() < deadline:
+                    for key, _ in sel.select(1):
+                        s = key.fileobj
+                        data = s.recv(65536)
+                        self.assertTrue(data, "picod closed a watcher")
+                        bufs[s] += data
+                        if marker in bufs[s]:
+                            waiting.discard(s)
+                self.assertEqual(len(waiting), 0, f"{len(waiting)} watchers without {what}")
+
+            read_until(b'"watching":true', "the watch answer")
+            over = Client(self.picod.socket)  # the 10,001st: still within --max-clients
+            self.assertEqual(over.call("stats")["result"]["daemon"]["clients"], self.N + 1)
+            refused = Client(self.picod.socket)
+            self.assertEqual(refused.recv()["error"]["code"], "too_many_clients")
+            refused.close()
+            self.sim.control("click")
+            read_until(b'"event":"button"', "the button event")
+        finally:
+            for s in socks:
+                sel.unregister(s)
+                s.close()
+        wait_until(lambda: over.call("stats")["result"]["daemon"]["clients"] == 1, 30,
+                   "the watchers gone")
+        self.assertTrue(over.call("ping", board="10c0000000000001")["ok"])
+        over.close()
+
+
 class TestNoDaemon(unittest.TestCase):
     def test_picoctl_without_picod(self):
         if not PICOCTL:
