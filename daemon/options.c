@@ -175,24 +175,29 @@ static int options_add_allowed_one(options_t *o, const char *key, const char *s,
     return 0;
 }
 
+/* The next item of a list separated by commas or blanks: *p moves past it, *n is its length.
+ * Returns false at the end of the list. */
+static bool options_next_item(const char **p, const char **item, size_t *n)
+{
+    *p += strspn(*p, ", \t");
+    *n = strcspn(*p, ", \t");
+    *item = *p;
+    *p += *n;
+    return *n != 0;
+}
+
 /* --allow-usb / --allow-serial. A value may list several entries separated by commas or
  * blanks, so one config line ("allow-usb = 2e8a:0005, 2e8a:000a") can name them all. */
 static int options_add_allowed(options_t *o, const char *key, const char *val)
 {
-    const char *p = val;
+    const char *p = val, *item;
     int added = 0;
+    size_t n;
 
-    for (;;) {
-        size_t n;
-
-        p += strspn(p, ", \t");
-        n = strcspn(p, ", \t");
-        if (n == 0)
-            break;
-        if (options_add_allowed_one(o, key, p, n) < 0)
+    while (options_next_item(&p, &item, &n)) {
+        if (options_add_allowed_one(o, key, item, n) < 0)
             return -EINVAL;
         added++;
-        p += n;
     }
     if (added == 0) {
         options_fail(o, "%s: empty value", key);
@@ -204,8 +209,9 @@ static int options_add_allowed(options_t *o, const char *key, const char *val)
 /* "sensors": "all", "none", or sensor indices separated by commas or blanks ("0, 2"). */
 static int options_sensors(options_t *o, const char *key, const char *val, uint32_t *out)
 {
-    const char *p = val;
+    const char *p = val, *item;
     uint32_t mask = 0;
+    size_t n;
 
     if (strcmp(val, "all") == 0) {
         *out = OPTIONS_SENSORS_ALL;
@@ -215,19 +221,12 @@ static int options_sensors(options_t *o, const char *key, const char *val, uint3
         *out = 0;
         return 0;
     }
-    for (;;) {
-        size_t n;
-
-        p += strspn(p, ", \t");
-        n = strcspn(p, ", \t");
-        if (n == 0)
-            break;
-        if (n != 1 || p[0] < '0' || p[0] > '7') {
+    while (options_next_item(&p, &item, &n)) {
+        if (n != 1 || item[0] < '0' || item[0] > '7') {
             options_fail(o, "%s: expected all, none or sensor indices 0..7, got '%s'", key, val);
             return -EINVAL;
         }
-        mask |= 1u << (p[0] - '0');
-        p += n;
+        mask |= 1u << (item[0] - '0');
     }
     if (!mask) {
         options_fail(o, "%s: empty value (say none for no sensors)", key);

@@ -63,12 +63,14 @@ class Picosim:
         self.control_path = os.path.join(workdir, name + ".ctl")
         self.board_id = board_id
         self.log_path = log or os.path.join(workdir, name + ".log")
+        self.extra_args = []  # more picosim options (e.g. --clock-ppm)
         self.proc = None
 
     def start(self, env=None):
         args = [PICOSIM, "--pty", self.pty, "--control", self.control_path]
         if self.board_id:
             args += ["--id", self.board_id]
+        args += self.extra_args
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=env)
         text = _read_line_until(self.proc.stderr, "picosim: ready", 10)

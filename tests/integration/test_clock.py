@@ -6,11 +6,10 @@ the truth, and a board reset or a jump of its clock restarts the estimate, which
 after it re-converges."""
 import os
 import struct
-import subprocess
 import time
 import unittest
 
-from harness import PICOSIM, Client, Picod, Picosim, PicodTestCase, _read_line_until, wait_until
+from harness import PICOSIM, Client, Picod, Picosim, PicodTestCase, wait_until
 from peer import PtyPeer
 
 # picod's heartbeat is 200 ms in the harness (FAST): 30 samples are 6 s.
@@ -23,17 +22,7 @@ class SkewedPicosim(Picosim):
     def __init__(self, workdir, name, board_id, ppm):
         super().__init__(workdir, name, board_id)
         self.ppm = ppm
-
-    def start(self, env=None):
-        args = [PICOSIM, "--pty", self.pty, "--control", self.control_path, "--id",
-                self.board_id, "--clock-ppm", str(self.ppm)]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env)
-        text = _read_line_until(self.proc.stderr, "picosim: ready", 10)
-        self._log = open(self.log_path, "a")
-        self._log.write(text)
-        self._drain = subprocess.Popen(["cat"], stdin=self.proc.stderr, stdout=self._log)
-        return self
+        self.extra_args = ["--clock-ppm", str(ppm)]
 
 
 def log(*a):
