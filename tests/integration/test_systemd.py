@@ -146,8 +146,15 @@ class TestSocketActivation(PicodTestCase):
 
     def test_serves_the_passed_socket(self):
         sock = self.picod.socket
-        wait_until(lambda: os.path.exists(sock), 10, "listening socket")
-        c = Client(sock, timeout=10)  # this connection is what starts picod
+
+        # The activator binds (the file appears) a moment before it listens: wait for a
+        # connection to succeed, not for the file. That connection is what starts picod.
+        def connect():
+            try:
+                return Client(sock, timeout=10)
+            except (ConnectionRefusedError, FileNotFoundError):
+                return None
+        c = wait_until(connect, 10, "listening socket")
         try:
             r = c.call("version")
             self.assertTrue(r["ok"])
