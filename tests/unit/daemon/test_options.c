@@ -72,18 +72,25 @@ static void test_socket_precedence(void **state)
     assert_string_equal(o.socket_path, "/x/cli.sock");
 }
 
+/* A config file with text; returns its path in path (a mkstemp template). */
+static void write_conf(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
 static void test_config_file(void **state)
 {
     char path[] = "/tmp/picod-test-XXXXXX";
-    int fd = mkstemp(path);
     const char *argv[] = {"picod", "--config", path, "--poll-ms", "300"};
     const char *text = "[picod]\ndevice = /dev/ttyACM7\npoll-ms = 900\nheartbeat-ms = 250\n";
     options_t o;
 
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    write_conf(path, text);
     assert_int_equal(parse(&o, 5, argv), 0);
     assert_int_equal(o.n_devices, 1);
     assert_string_equal(o.devices[0], "/dev/ttyACM7");
@@ -154,16 +161,13 @@ static void test_allow_bad_values(void **state)
 static void test_allow_in_config_file(void **state)
 {
     char path[] = "/tmp/picod-test-XXXXXX";
-    int fd = mkstemp(path);
     const char *argv[] = {"picod", "--config", path, "--allow-usb", "2e8a:000a"};
     const char *text = "[picod]\nallow-usb = 2e8a:0005, 2e8a:000c\nallow-serial = E66138\n"
                        "allow-serial = A10K XYZ\n";
     options_t o;
 
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    write_conf(path, text);
     assert_int_equal(parse(&o, 5, argv), 0);
     assert_int_equal(o.n_allow_usb, 3);
     assert_int_equal(o.allow_usb[1].pid, 0x000c);
@@ -203,36 +207,23 @@ static void test_client_limits_and_access(void **state)
 static void test_config_reread_and_underscores(void **state)
 {
     char path[] = "/tmp/picod-test-XXXXXX";
-    int fd = mkstemp(path);
     const char *argv[] = {"picod", "--config", path};
     const char *good = "[picod]\nactuate_group = users\nclient_requests_max = 4\n";
     const char *bad = "[picod]\nclient-requests-max = 5\nmax-clients = lots\n";
     options_t o;
 
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, good, strlen(good)), (ssize_t)strlen(good));
-    close(fd);
+    write_conf(path, good);
     assert_int_equal(parse(&o, 3, argv), 0);
     assert_string_equal(o.config_path, path);
     assert_string_equal(o.actuate_group, "users");
     assert_int_equal(o.client_requests_max, 4);
-    fd = open(path, O_WRONLY | O_TRUNC);
+    int fd = open(path, O_WRONLY | O_TRUNC);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
     close(fd);
     assert_int_equal(parse(&o, 3, argv), -EINVAL);
     unlink(path);
-}
-
-/* A config file with text; returns its path in path (a mkstemp template). */
-static void write_conf(char *path, const char *text)
-{
-    int fd = mkstemp(path);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
 }
 
 /* o.error after loading text: "" when it loaded. */
