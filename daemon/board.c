@@ -180,9 +180,12 @@ static int board_submit(board_t *b, uint8_t type, const uint8_t *body, size_t le
 
 /* Client requests leave BOARD_RESERVED_SLOTS of the table to picod's own traffic, so a
  * client filling the table cannot starve the HELLO and HEARTBEAT that keep the board alive. */
-static bool board_client_slot_free(const board_t *b)
+static bool board_clients_full(board_t *b)
 {
-    return reqtrack_pending(&b->rt) + BOARD_RESERVED_SLOTS < REQTRACK_MAX;
+    if (reqtrack_pending(&b->rt) + BOARD_RESERVED_SLOTS < REQTRACK_MAX)
+        return false;
+    b->rt.stats.full++; /* counted with reqtrack's own table_full */
+    return true;
 }
 
 int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, reqtrack_done_cb cb,
@@ -190,10 +193,8 @@ int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, req
 {
     if (b->closing || !board_is_reachable(b))
         return -ENOTCONN;
-    if (!board_client_slot_free(b)) {
-        b->rt.stats.full++;
+    if (board_clients_full(b))
         return -EBUSY;
-    }
     return board_submit(b, type, body, len, cb, ud);
 }
 
@@ -218,10 +219,8 @@ int board_reboot(board_t *b, uint8_t mode, reqtrack_done_cb cb, void *ud)
         return -ENOTCONN;
     if (b->reboot_cb)
         return -EALREADY;
-    if (!board_client_slot_free(b)) {
-        b->rt.stats.full++;
+    if (board_clients_full(b))
         return -EBUSY;
-    }
     r = reqtrack_submit_ex(&b->rt, PROTO_MSG_REBOOT, &mode, 1, board_now(b), timeout, true,
                            board_reboot_done, b);
     if (r < 0)
