@@ -12,6 +12,7 @@ packages=(
     gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
     socat umockdev libumockdev-dev gir1.2-umockdev-1.0 python3 python3-gi
     systemd nodejs npm
+    mosquitto mosquitto-clients libmosquitto-dev scdoc bash-completion
 )
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
