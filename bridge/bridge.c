@@ -32,7 +32,6 @@ typedef struct br_board {
     bool have_counters;
     json_int_t frames, bad;
     int link_quality; /* -1 unknown */
-    double rtt_ms;    /* < 0 unknown */
 } br_board_t;
 
 typedef struct br_txn {
@@ -104,7 +103,8 @@ static void br_set(bridge_t *b, const char *topic, const char *payload)
 
 static void br_set_json(bridge_t *b, const char *topic, json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    /* 7 significant digits: a reading's 45.001 stays 45.001, not 45.000999999999998 */
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(7)) : NULL;
 
     if (s)
         br_set(b, topic, s);
@@ -141,7 +141,6 @@ static br_board_t *br_find(bridge_t *b, const char *id, bool create)
     snprintf(free_slot->state, sizeof(free_slot->state), "connecting");
     free_slot->led = -1;
     free_slot->link_quality = -1;
-    free_slot->rtt_ms = -1;
     return free_slot;
 }
 
@@ -198,7 +197,6 @@ static void br_publish_state(bridge_t *b, br_board_t *bd)
     json_object_set_new(j, "effect", effect ? json_string(effect) : json_null());
     json_object_set_new(j, "link_quality",
                         bd->link_quality < 0 ? json_null() : json_integer(bd->link_quality));
-    json_object_set_new(j, "rtt_ms", bd->rtt_ms < 0 ? json_null() : json_real(bd->rtt_ms));
     ha_board_topic(&b->ha, bd->id, t, sizeof(t), "state");
     br_set_json(b, t, j);
     ha_board_topic(&b->ha, bd->id, t, sizeof(t), "availability");
@@ -386,7 +384,6 @@ static void br_stats_reply(bridge_t *b, const json_t *resp)
     json_array_foreach(boards, i, e) {
         br_board_t *bd = br_find(b, json_string_value(json_object_get(e, "board")), false);
         const json_t *d = json_object_get(e, "decoder");
-        const json_t *rtt = json_object_get(json_object_get(e, "requests"), "last_rtt_ms");
         json_int_t frames = json_integer_value(json_object_get(d, "frames"));
         json_int_t bad = json_integer_value(json_object_get(d, "crc_errors")) +
                          json_integer_value(json_object_get(d, "cobs_errors")) +
@@ -407,7 +404,6 @@ static void br_stats_reply(bridge_t *b, const json_t *resp)
         bd->frames = frames;
         bd->bad = bad;
         bd->have_counters = true;
-        bd->rtt_ms = json_is_number(rtt) ? json_number_value(rtt) : bd->rtt_ms;
         br_publish_state(b, bd);
     }
 }

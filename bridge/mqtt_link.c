@@ -117,7 +117,7 @@ static void ml_on_connect(struct mosquitto *m, void *data, int rc)
     l->connecting = false;
     if (rc != 0) {
         l->last_connack = rc;
-        snprintf(l->last_why, sizeof(l->last_why), "the broker refused the connection: %s",
+        snprintf(l->last_why, sizeof(l->last_why), "refused the connection: %s",
                  mosquitto_connack_string(rc));
         l->pending_down = true;
         return;
