@@ -567,8 +567,8 @@ static void br_event_cb(picod_link_t *l, const json_t *ev, void *data)
             br_button(b, bd, kind);
     } else if (strcmp(name, "board_online") == 0 || strcmp(name, "board_stale") == 0 ||
                strcmp(name, "board_offline") == 0) {
+        /* (board_online's "firmware" is the build string: status gives the version) */
         snprintf(bd->state, sizeof(bd->state), "%s", name + strlen("board_"));
-        br_copy(bd->firmware, sizeof(bd->firmware), json_object_get(ev, "firmware"));
         br_publish_state(b, bd);
         br_refresh(b); /* LED, sensors, name; and whether an offline board was removed */
     } else if (strcmp(name, "board_reset") == 0) {

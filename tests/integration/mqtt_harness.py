@@ -7,6 +7,7 @@ its retained bridge/state "online", messages by a condition on what the subscrib
 """
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -42,6 +43,9 @@ class Broker:
         with open(self.conf, "w") as f:
             f.write(f"listener {self.port} 127.0.0.1\n")
             f.write("persistence false\n")
+            # started as root, mosquitto would become user "mosquitto", who cannot read the
+            # test's private directory (password file, certificates): stay who we are
+            f.write(f"user {pwd.getpwuid(os.getuid()).pw_name}\n")
             if not any(x.startswith("allow_anonymous") for x in self.extra):
                 f.write("allow_anonymous true\n")  # mosquitto 2's default is false
             f.write("\n".join(self.extra) + "\n")
@@ -192,7 +196,7 @@ class Bridge:
 
     def start(self, broker_host="127.0.0.1"):
         args = [PICOD_MQTT, "--socket", self.socket, "--broker", f"{broker_host}:{self.port}",
-                "--node-id", self.node_id, "--keepalive", "5", "-v"] + self.extra
+                "--node-id", self.node_id, "--keepalive", "30", "-v"] + self.extra
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT)

@@ -178,8 +178,12 @@ class TestMqttBridge(MqttTestCase):
         mark = self.sub.mark()
         self.sim.control("click 1300")
         self.sub.wait_topic(action, "button_long_press", after=mark)
+        time.sleep(0.5)
+        # Two presses 150 ms apart: longer than the 20 ms debounce (closer ones are one press),
+        # within the 400 ms of a double press.
         self.sim.control("click 50")
-        self.sim.control("click 50")  # within 400 ms of the first press: a double press
+        time.sleep(0.1)
+        self.sim.control("click 50")
         self.sub.wait_topic(action, "button_double_press", after=mark)
         acts = [(p, r) for t, p, r in self.sub.messages[mark:] if t == action]
         # the long press is not also a short one; triggers are events, never retained
@@ -370,14 +374,14 @@ class TestMqttRobustness(MqttTestCase):
             "temperature") == 22.99, 30, "the latest temperature once the broker reads")
 
     def test_5_last_will_marks_everything_offline_on_sigkill(self):
+        mark = self.sub.mark()
         self.bridge.kill()
-        self.sub.wait_topic(f"picod/{NODE}/bridge/state", "offline", timeout=15,
-                            after=self.sub.mark())
+        self.sub.wait_topic(f"picod/{NODE}/bridge/state", "offline", timeout=15, after=mark)
         st = retained(self.broker.port, [f"picod/{NODE}/bridge/state"])
         self.assertEqual(st[f"picod/{NODE}/bridge/state"], "offline")
+        mark = self.sub.mark()
         self.bridge.start()
-        self.sub.wait_topic(f"picod/{NODE}/bridge/state", "online", timeout=15,
-                            after=self.sub.mark())
+        self.sub.wait_topic(f"picod/{NODE}/bridge/state", "online", timeout=15, after=mark)
 
 
 class TestMqttBrokerDownAtStart(MqttTestCase):
