@@ -35,7 +35,7 @@ typedef struct br_board {
 } br_board_t;
 
 typedef struct br_txn {
-    char key[192]; /* "" free */
+    char key[192];  /* "" free */
     char *response; /* NULL while the request is under way */
 } br_txn_t;
 
@@ -186,14 +186,14 @@ static void br_publish_state(bridge_t *b, br_board_t *bd)
     char t[BR_TOPIC];
     const char *effect = br_effect(bd);
     bool lit = bd->led == 1 || (bd->led_mode[0] && strcmp(bd->led_mode, "off") != 0);
-    json_t *j = json_pack("{s:s, s:s?, s:s?, s:s?}", "state", bd->state, "firmware",
-                          bd->firmware[0] ? bd->firmware : NULL, "name",
-                          bd->name[0] ? bd->name : NULL, "led_mode",
-                          bd->led_mode[0] ? bd->led_mode : NULL);
+    json_t *j =
+        json_pack("{s:s, s:s?, s:s?, s:s?}", "state", bd->state, "firmware",
+                  bd->firmware[0] ? bd->firmware : NULL, "name", bd->name[0] ? bd->name : NULL,
+                  "led_mode", bd->led_mode[0] ? bd->led_mode : NULL);
 
     /* The light is ON in every mode but off: blinking and the heartbeat are effects of it. */
-    json_object_set_new(j, "led", bd->led < 0 && !bd->led_mode[0] ? json_null()
-                                                                   : json_string(lit ? "ON" : "OFF"));
+    json_object_set_new(
+        j, "led", bd->led < 0 && !bd->led_mode[0] ? json_null() : json_string(lit ? "ON" : "OFF"));
     json_object_set_new(j, "effect", effect ? json_string(effect) : json_null());
     json_object_set_new(j, "link_quality",
                         bd->link_quality < 0 ? json_null() : json_integer(bd->link_quality));
@@ -252,7 +252,7 @@ static void br_apply_led(br_board_t *bd, const json_t *led)
 static void br_apply_status(bridge_t *b, const json_t *e)
 {
     br_board_t *bd = br_find(b, json_string_value(json_object_get(e, "board")), true);
-    const json_t *sensors = json_object_get(e, "sensors"), *s;
+    const json_t *sensors = json_object_get(e, "sensors");
     size_t i;
 
     if (!bd)
@@ -267,8 +267,8 @@ static void br_apply_status(bridge_t *b, const json_t *e)
         bd->name[0] = '\0';
     br_apply_led(bd, json_object_get(e, "led"));
     br_announce(b, bd);
-    json_array_foreach(sensors, i, s)
-        br_sensor(b, bd, s);
+    for (i = 0; i < json_array_size(sensors); i++)
+        br_sensor(b, bd, json_array_get(sensors, i));
     br_publish_state(b, bd);
 }
 
@@ -356,7 +356,7 @@ static void br_refresh(bridge_t *b)
 
 static void br_status_reply(bridge_t *b, const json_t *resp)
 {
-    const json_t *boards = json_object_get(json_object_get(resp, "result"), "boards"), *e;
+    const json_t *boards = json_object_get(json_object_get(resp, "result"), "boards");
     size_t i;
 
     b->status_pending = false;
@@ -364,8 +364,8 @@ static void br_status_reply(bridge_t *b, const json_t *resp)
         return;
     for (i = 0; i < BR_BOARDS_MAX; i++)
         b->boards[i].seen = false;
-    json_array_foreach(boards, i, e)
-        br_apply_status(b, e);
+    for (i = 0; i < json_array_size(boards); i++)
+        br_apply_status(b, json_array_get(boards, i));
     for (i = 0; i < BR_BOARDS_MAX; i++)
         if (b->boards[i].used && !b->boards[i].seen)
             br_forget(b, &b->boards[i]);
@@ -378,10 +378,11 @@ static void br_status_reply(bridge_t *b, const json_t *resp)
 /* Link quality: the share of frames that arrived intact since the previous stats. */
 static void br_stats_reply(bridge_t *b, const json_t *resp)
 {
-    const json_t *boards = json_object_get(json_object_get(resp, "result"), "boards"), *e;
+    const json_t *boards = json_object_get(json_object_get(resp, "result"), "boards");
     size_t i;
 
-    json_array_foreach(boards, i, e) {
+    for (i = 0; i < json_array_size(boards); i++) {
+        const json_t *e = json_array_get(boards, i);
         br_board_t *bd = br_find(b, json_string_value(json_object_get(e, "board")), false);
         const json_t *d = json_object_get(e, "decoder");
         json_int_t frames = json_integer_value(json_object_get(d, "frames"));
@@ -529,8 +530,7 @@ static void br_button(bridge_t *b, br_board_t *bd, const char *kind)
     } else if (strcmp(kind, "double") == 0) {
         bd->double_since_press = true;
         action = "button_double_press";
-    } else if (strcmp(kind, "release") == 0 && !bd->long_since_press &&
-               !bd->double_since_press) {
+    } else if (strcmp(kind, "release") == 0 && !bd->long_since_press && !bd->double_since_press) {
         action = "button_short_press";
     }
     if (!action)
@@ -616,8 +616,7 @@ static void br_stats_cb(uv_timer_t *t)
 
 /* ---- MQTT commands ---- */
 
-static void br_light(bridge_t *b, const char *id, const char *what, const char *payload,
-                     size_t len)
+static void br_light(bridge_t *b, const char *id, const char *what, const char *payload, size_t len)
 {
     br_board_t *bd = br_find(b, id, false);
     json_t *args;
@@ -647,8 +646,9 @@ static void br_light(bridge_t *b, const char *id, const char *what, const char *
             mode = "auto";
     }
     if (!mode) {
-        LOG_W("%s %s: payload '%.*s' is not one of %s: ignored", id, what, (int)(len > 40 ? 40 : len),
-              payload, strcmp(what, "led/set") == 0 ? "ON, OFF" : "solid, blink, heartbeat");
+        LOG_W("%s %s: payload '%.*s' is not one of %s: ignored", id, what,
+              (int)(len > 40 ? 40 : len), payload,
+              strcmp(what, "led/set") == 0 ? "ON, OFF" : "solid, blink, heartbeat");
         return;
     }
     r = br_req_new(b, BR_REQ_LED, "led");
@@ -721,16 +721,18 @@ static void br_request_msg(bridge_t *b, const char *cmd, const char *payload, si
     if (transaction)
         r->transaction = json_incref(transaction);
     if (!json_is_object(args)) {
-        br_answer(b, r, br_response(NULL, NULL, "invalid_request",
-                                    "the payload must be a JSON object"));
+        br_answer(b, r,
+                  br_response(NULL, NULL, "invalid_request", "the payload must be a JSON object"));
     } else if (!br_allowed_cmd(cmd)) {
-        br_answer(b, r, br_response(transaction, NULL, "unknown_command",
-                                    "not a bridge request: poll, i2c, reboot, led, ping, "
-                                    "status, stats"));
+        br_answer(b, r,
+                  br_response(transaction, NULL, "unknown_command",
+                              "not a bridge request: poll, i2c, reboot, led, ping, "
+                              "status, stats"));
     } else if (!transaction && br_needs_transaction(cmd, args)) {
-        br_answer(b, r, br_response(NULL, NULL, "missing_argument",
-                                    "this command acts each time it arrives: give it a "
-                                    "\"transaction\" id, so a repeated message runs it once"));
+        br_answer(b, r,
+                  br_response(NULL, NULL, "missing_argument",
+                              "this command acts each time it arrives: give it a "
+                              "\"transaction\" id, so a repeated message runs it once"));
     } else if (transaction && (r->txn = br_txn(b, cmd, transaction, &repeat), repeat)) {
         const char *stored = b->txn[r->txn].response;
         char t[BR_TOPIC];
@@ -752,9 +754,10 @@ static void br_request_msg(bridge_t *b, const char *cmd, const char *payload, si
             b->txn[r->txn].key[0] = '\0';
             r->txn = -1;
         }
-        br_answer(b, r,
-                  br_response(transaction, NULL, e == -EBUSY ? "busy" : "unavailable",
-                              e == -EBUSY ? "too many requests under way" : "picod is not reachable"));
+        br_answer(
+            b, r,
+            br_response(transaction, NULL, e == -EBUSY ? "busy" : "unavailable",
+                        e == -EBUSY ? "too many requests under way" : "picod is not reachable"));
     }
     br_req_free(r);
     json_decref(args);
@@ -786,8 +789,7 @@ static void br_message_cb(mqtt_link_t *l, const char *topic, const char *payload
     rest = topic + n;
     if (retained) {
         /* A stored command is an old one: executing it at every (re)connect would repeat it. */
-        LOG_W("%s: a retained command, ignored (publish commands without the retain flag)",
-              topic);
+        LOG_W("%s: a retained command, ignored (publish commands without the retain flag)", topic);
         return;
     }
     LOG_D("command %s: %.*s", topic, (int)(len > 200 ? 200 : len), payload);
@@ -907,8 +909,7 @@ void bridge_start(bridge_t *b)
           b->o.node_id, b->o.discovery_prefix);
     mqtt_link_start(b->mqtt);
     picod_link_start(b->picod);
-    uv_timer_start(&b->stats_timer, br_stats_cb, (uint64_t)b->o.stats_ms,
-                   (uint64_t)b->o.stats_ms);
+    uv_timer_start(&b->stats_timer, br_stats_cb, (uint64_t)b->o.stats_ms, (uint64_t)b->o.stats_ms);
 }
 
 static void br_part_closed(void *data)

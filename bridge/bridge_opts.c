@@ -25,7 +25,8 @@ static const char bridge_usage[] =
     "  --client-id ID           MQTT client id (default picod-mqtt-NODE_ID)\n"
     "  --username U             broker user\n"
     "  --password-file FILE     the broker password: the file's first line\n"
-    "  --tls-ca FILE            TLS, trusting this CA; --tls-cert FILE --tls-key FILE: client cert\n"
+    "  --tls-ca FILE            TLS, trusting this CA; --tls-cert FILE --tls-key FILE: client "
+    "cert\n"
     "  --keepalive S            MQTT keepalive in seconds (5..3600, default 60)\n"
     "  --stats-ms MS            link quality refresh period (1000..3600000, default 10000)\n"
     "  --config FILE            an INI file whose [mqtt] section sets the same keys\n"
@@ -155,8 +156,8 @@ static int bridge_set(bridge_opts_t *o, int opt, const char *val, char *err, siz
         }
         return bridge_str(o->node_id, sizeof(o->node_id), val, "node-id", err, cap);
     case OPT_PREFIX:
-        return bridge_str(o->discovery_prefix, sizeof(o->discovery_prefix), val,
-                          "discovery-prefix", err, cap);
+        return bridge_str(o->discovery_prefix, sizeof(o->discovery_prefix), val, "discovery-prefix",
+                          err, cap);
     case OPT_BASE:
         return bridge_str(o->base_topic, sizeof(o->base_topic), val, "base-topic", err, cap);
     case OPT_CLIENT:
@@ -208,8 +209,8 @@ static int bridge_ini_cb(void *user, const char *section, const char *name, cons
         }
         return 1;
     }
-    snprintf(c->err, c->cap, "%s: [mqtt]: unknown key '%s' (see picod-mqtt --help)",
-             c->o->config, name);
+    snprintf(c->err, c->cap, "%s: [mqtt]: unknown key '%s' (see picod-mqtt --help)", c->o->config,
+             name);
     c->failed = 1;
     return 0;
 }

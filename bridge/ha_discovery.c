@@ -156,8 +156,8 @@ json_t *ha_trigger_config(const ha_ctx_t *c, const ha_board_t *b, const char *ty
 
     ha_board_topic(c, b->id, topic, sizeof(topic), "action");
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o}", "automation_type", "trigger",
-                     "type", type, "subtype", "button_1", "topic", topic, "payload", type, "qos",
-                     1, "device", ha_device(c, b), "origin", ha_origin(c));
+                     "type", type, "subtype", "button_1", "topic", topic, "payload", type, "qos", 1,
+                     "device", ha_device(c, b), "origin", ha_origin(c));
 }
 
 json_t *ha_state_config(const ha_ctx_t *c, const ha_board_t *b)
@@ -169,8 +169,9 @@ json_t *ha_state_config(const ha_ctx_t *c, const ha_board_t *b)
     json_object_set_new(j, "state_topic", json_string(topic));
     json_object_set_new(j, "value_template", json_string("{{ value_json.state }}"));
     json_object_set_new(j, "device_class", json_string("enum"));
-    json_object_set_new(j, "options", json_pack("[s,s,s,s,s,s]", "connecting", "hello", "online",
-                                                "stale", "offline", "incompatible"));
+    json_object_set_new(j, "options",
+                        json_pack("[s,s,s,s,s,s]", "connecting", "hello", "online", "stale",
+                                  "offline", "incompatible"));
     json_object_set_new(j, "entity_category", json_string("diagnostic"));
     return j;
 }

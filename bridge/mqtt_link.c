@@ -11,7 +11,7 @@
 
 /* One retained topic: the payload it should have, and whether the broker has it yet. */
 typedef struct ml_topic {
-    struct ml_topic *next;                  /* hash chain */
+    struct ml_topic *next;                   /* hash chain */
     struct ml_topic *dirty_next, **dirty_pp; /* in the dirty list when dirty_pp != NULL */
     char *topic;
     char *payload;
@@ -294,9 +294,9 @@ static void ml_connect(mqtt_link_t *l)
     int rc;
 
     l->connecting = true;
-    rc = l->st.connects || l->st.failures ? mosquitto_reconnect_async(l->mosq)
-                                          : mosquitto_connect_async(l->mosq, l->cfg.host,
-                                                                    l->cfg.port, l->cfg.keepalive_s);
+    rc = l->st.connects || l->st.failures
+             ? mosquitto_reconnect_async(l->mosq)
+             : mosquitto_connect_async(l->mosq, l->cfg.host, l->cfg.port, l->cfg.keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
         l->connecting = false;
         l->last_connack = 0;
@@ -322,8 +322,8 @@ static void ml_retry_cb(uv_timer_t *t)
 static void ml_schedule_retry(mqtt_link_t *l)
 {
     uv_timer_start(&l->retry_timer, ml_retry_cb, (uint64_t)l->backoff_ms, 0);
-    l->backoff_ms = l->backoff_ms * 2 > l->cfg.backoff_max_ms ? l->cfg.backoff_max_ms
-                                                              : l->backoff_ms * 2;
+    l->backoff_ms =
+        l->backoff_ms * 2 > l->cfg.backoff_max_ms ? l->cfg.backoff_max_ms : l->backoff_ms * 2;
 }
 
 static void ml_defer_cb(uv_idle_t *h)

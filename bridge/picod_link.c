@@ -214,8 +214,9 @@ static void pl_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (!l || n == 0)
         return;
     if (n < 0) {
-        pl_fail(l, n == UV_EOF ? "picod at %s closed the connection (%s)"
-                               : "lost the connection to picod at %s: %s",
+        pl_fail(l,
+                n == UV_EOF ? "picod at %s closed the connection (%s)"
+                            : "lost the connection to picod at %s: %s",
                 (int)n);
         return;
     }
