@@ -61,6 +61,7 @@ struct bridge {
     br_txn_t txn[BR_TXN_MAX];
     size_t txn_next;
     bool status_pending, status_again;
+    uint64_t dropped_logged;
     char last_mqtt_why[256];
     int closing;
     void (*done_cb)(void *data);
@@ -604,8 +605,16 @@ static void br_picod_down_cb(picod_link_t *l, const char *why, void *data)
 static void br_stats_cb(uv_timer_t *t)
 {
     bridge_t *b = t->data;
+    mqtt_link_stats_t st;
     br_req_t *r;
 
+    mqtt_link_get_stats(b->mqtt, &st);
+    if (st.dropped > b->dropped_logged) {
+        LOG_W("%llu message(s) (triggers, responses) dropped since the last report: the broker "
+              "takes them slower than they come (queue of %d)",
+              (unsigned long long)(st.dropped - b->dropped_logged), MQTT_LINK_QUEUE_MAX);
+        b->dropped_logged = st.dropped;
+    }
     if (!picod_link_is_up(b->picod))
         return;
     r = br_req_new(b, BR_REQ_STATS, "stats");
