@@ -84,7 +84,7 @@ def main():
         for i in range(a.clicks):
             with lock:
                 n = len([x for x in arrivals if x[0] == action])
-            sim.control("click 30")
+            sim.control("click 60")
             while True:
                 ev = w.next_event("button")
                 if ev["kind"] == "release":

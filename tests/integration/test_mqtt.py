@@ -3,8 +3,11 @@ state and availability, button triggers, the light and the request/response topi
 happens when the bridge, the broker or picod go away (docs/MQTT.md)."""
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -516,6 +519,54 @@ class TestMqttTlsAndAuth(MqttTestCase):
         self.assertEqual(bad.stop(), 0)
         self.assertFalse(retained(self.broker.port, ["picod/intruder/#"],
                                   args=["-u", "ha", "-P", "hapass"]))
+
+
+class TestMqttUnit(unittest.TestCase):
+    """systemd/picod-mqtt.service: verifies, is hardened, may reach the network, runs after
+    picod and as a user picod lets act."""
+    SYSTEMD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "systemd")
+
+    def settings(self, name):
+        out = {}
+        with open(os.path.join(self.SYSTEMD, name)) as f:
+            for line in f:
+                line = line.strip()
+                if line and line[0] not in "#;[" and "=" in line:
+                    k, v = line.split("=", 1)
+                    out.setdefault(k.strip(), []).append(v.strip())
+        return out
+
+    def test_verify_and_exposure(self):
+        if not PICOD_MQTT or not shutil.which("systemd-analyze"):
+            self.skipTest("picod-mqtt or systemd-analyze missing")
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(self.SYSTEMD, "picod-mqtt.service")) as f:
+                text = f.read().replace("/usr/bin/picod-mqtt", PICOD_MQTT)
+            unit = os.path.join(d, "picod-mqtt.service")
+            with open(unit, "w") as f:
+                f.write(text)
+            r = subprocess.run(["systemd-analyze", "verify", "--man=no", unit],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("picod-mqtt", r.stderr, r.stderr)
+            r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
+                                unit], capture_output=True, text=True, timeout=60)
+            m = re.search(r"Overall exposure level for picod-mqtt.service: ([0-9.]+)", r.stdout)
+            self.assertIsNotNone(m, r.stdout + r.stderr)
+            self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
+
+    def test_network_order_and_access(self):
+        u = self.settings("picod-mqtt.service")
+        picod = self.settings("picod.service")
+        after = " ".join(u["After"]).split()
+        self.assertIn("picod.socket", after)
+        self.assertIn("picod.service", after)
+        self.assertNotIn("IPAddressDeny", u)  # unlike picod: the broker is on the network
+        fam = " ".join(u["RestrictAddressFamilies"]).split()
+        self.assertTrue({"AF_UNIX", "AF_INET", "AF_INET6"} <= set(fam), fam)
+        group = re.search(r"--actuate-group (\S+)", picod["ExecStart"][0]).group(1)
+        self.assertIn(group, " ".join(u["SupplementaryGroups"]).split())
+        self.assertIn("--config /etc/picod/picod-mqtt.conf", u["ExecStart"][0])
 
 
 if __name__ == "__main__":
