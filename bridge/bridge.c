@@ -145,30 +145,48 @@ static br_board_t *br_find(bridge_t *b, const char *id, bool create)
     return free_slot;
 }
 
-static void br_announce(bridge_t *b, br_board_t *bd)
+/* One discovery config: published, or emptied (remove) so Home Assistant drops the entity.
+ * Takes the payload. */
+static void br_config(bridge_t *b, const br_board_t *bd, bool remove, const char *component,
+                      const char *object, json_t *payload)
+{
+    char t[BR_TOPIC];
+
+    ha_config_topic(&b->ha, component, bd->id, object, t, sizeof(t));
+    if (remove) {
+        br_set(b, t, "");
+        json_decref(payload);
+    } else {
+        br_set_json(b, t, payload);
+    }
+}
+
+/* Every discovery config of a board. */
+static void br_configs(bridge_t *b, br_board_t *bd, bool remove)
 {
     ha_board_t h = br_ha(bd);
-    char t[BR_TOPIC], obj[32];
+    char obj[32];
 
-    ha_config_topic(&b->ha, "light", bd->id, "led", t, sizeof(t));
-    br_set_json(b, t, ha_light_config(&b->ha, &h));
-    for (int i = 0; i < HA_TRIGGERS; i++) {
-        ha_config_topic(&b->ha, "device_automation", bd->id, ha_trigger_types[i], t, sizeof(t));
-        br_set_json(b, t, ha_trigger_config(&b->ha, &h, ha_trigger_types[i]));
-    }
-    ha_config_topic(&b->ha, "sensor", bd->id, "state", t, sizeof(t));
-    br_set_json(b, t, ha_state_config(&b->ha, &h));
-    ha_config_topic(&b->ha, "sensor", bd->id, "link_quality", t, sizeof(t));
-    br_set_json(b, t, ha_link_quality_config(&b->ha, &h));
+    br_config(b, bd, remove, "light", "led", ha_light_config(&b->ha, &h));
+    for (int i = 0; i < HA_TRIGGERS; i++)
+        br_config(b, bd, remove, "device_automation", ha_trigger_types[i],
+                  ha_trigger_config(&b->ha, &h, ha_trigger_types[i]));
+    br_config(b, bd, remove, "sensor", "state", ha_state_config(&b->ha, &h));
+    br_config(b, bd, remove, "sensor", "link_quality", ha_link_quality_config(&b->ha, &h));
     for (int s = 0; s < BR_SENSORS; s++) {
         for (int q = 0; q < HA_QUANTITIES; q++) {
             if (!(bd->sensor_q[s] & (1u << q)))
                 continue;
             snprintf(obj, sizeof(obj), "s%d_%s", s, ha_quantity_key((enum ha_quantity)q));
-            ha_config_topic(&b->ha, "sensor", bd->id, obj, t, sizeof(t));
-            br_set_json(b, t, ha_sensor_config(&b->ha, &h, s, (enum ha_quantity)q));
+            br_config(b, bd, remove, "sensor", obj,
+                      ha_sensor_config(&b->ha, &h, s, (enum ha_quantity)q));
         }
     }
+}
+
+static void br_announce(bridge_t *b, br_board_t *bd)
+{
+    br_configs(b, bd, false);
 }
 
 static const char *br_effect(const br_board_t *bd)
@@ -276,32 +294,16 @@ static void br_apply_status(bridge_t *b, const json_t *e)
 /* A board picod no longer serves: its entities go (empty retained configs), and its state. */
 static void br_forget(bridge_t *b, br_board_t *bd)
 {
-    char t[BR_TOPIC], obj[32];
+    char t[BR_TOPIC], suffix[32];
 
     LOG_I("board %s is gone from picod: removing its Home Assistant entities", bd->id);
-    ha_config_topic(&b->ha, "light", bd->id, "led", t, sizeof(t));
-    br_set(b, t, "");
-    for (int i = 0; i < HA_TRIGGERS; i++) {
-        ha_config_topic(&b->ha, "device_automation", bd->id, ha_trigger_types[i], t, sizeof(t));
-        br_set(b, t, "");
-    }
-    ha_config_topic(&b->ha, "sensor", bd->id, "state", t, sizeof(t));
-    br_set(b, t, "");
-    ha_config_topic(&b->ha, "sensor", bd->id, "link_quality", t, sizeof(t));
-    br_set(b, t, "");
+    br_configs(b, bd, true);
     for (int s = 0; s < BR_SENSORS; s++) {
-        for (int q = 0; q < HA_QUANTITIES; q++) {
-            if (!(bd->sensor_q[s] & (1u << q)))
-                continue;
-            snprintf(obj, sizeof(obj), "s%d_%s", s, ha_quantity_key((enum ha_quantity)q));
-            ha_config_topic(&b->ha, "sensor", bd->id, obj, t, sizeof(t));
-            br_set(b, t, "");
-        }
-        if (bd->sensor_seen[s]) {
-            snprintf(obj, sizeof(obj), "sensor/%d", s);
-            ha_board_topic(&b->ha, bd->id, t, sizeof(t), obj);
-            br_set(b, t, "");
-        }
+        if (!bd->sensor_seen[s])
+            continue;
+        snprintf(suffix, sizeof(suffix), "sensor/%d", s);
+        ha_board_topic(&b->ha, bd->id, t, sizeof(t), suffix);
+        br_set(b, t, "");
     }
     ha_board_topic(&b->ha, bd->id, t, sizeof(t), "state");
     br_set(b, t, "");

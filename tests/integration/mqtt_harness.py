@@ -20,6 +20,18 @@ PICOD_MQTT = os.environ.get("PICOD_MQTT", "")
 MOSQUITTO = "/usr/sbin/mosquitto"
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL if it has not ended within timeout; returns the exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,14 +85,8 @@ class Broker:
             return ""
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
         if self.proc:
+            stop_process(self.proc)
             self.log.close()
         self.proc = None
 
@@ -106,12 +112,13 @@ class Subscriber:
                 self.messages.append((m["topic"], m.get("payload", ""), bool(m["retain"])))
                 self.cond.notify_all()
 
-    def wait_for(self, pred, timeout=15.0, what="a message"):
-        """The first recorded message (topic, payload, retained) for which pred is true."""
+    def wait_for(self, pred, timeout=15.0, what="a message", after=0):
+        """The first message (topic, payload, retained) recorded after index `after` for which
+        pred(topic, payload, retained) is true."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                for m in self.messages:
+                for m in self.messages[after:]:
                     if pred(*m):
                         return m
                 left = deadline - time.monotonic()
@@ -122,19 +129,8 @@ class Subscriber:
 
     def wait_topic(self, topic, payload=None, timeout=15.0, after=0):
         """The first message on topic (with that payload) recorded after index `after`."""
-        def pred(t, p, r):
-            return t == topic and (payload is None or p == payload)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for m in self.messages[after:]:
-                    if pred(*m):
-                        return m
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    tail = [f"{t} {p[:80]}" for t, p, _ in self.messages[-15:]]
-                    raise AssertionError(f"no {topic} {payload!r} in {timeout}s; last: {tail}")
-                self.cond.wait(left)
+        return self.wait_for(lambda t, p, r: t == topic and (payload is None or p == payload),
+                             timeout, f"{topic} {payload!r}", after)
 
     def mark(self):
         with self.cond:
@@ -230,13 +226,8 @@ class Bridge:
         if not self.proc:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            self.proc.send_signal(signal.SIGCONT)  # a test may have frozen it
+        stop_process(self.proc)
         self.log.close()
         rc = self.proc.returncode
         self.proc = None

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from harness import Client, Picod, PicodTestCase, cleanup_after_failed_setup, picoctl, wait_until
-from mqtt_harness import PICOD_MQTT, Bridge, Broker, Subscriber, publish, retained
+from mqtt_harness import PICOD_MQTT, Bridge, Broker, Subscriber, free_port, publish, retained
 
 BOARD = "0123456789abcdef"
 NODE = "hostA"
@@ -40,13 +40,19 @@ class MqttTestCase(PicodTestCase):
         try:
             cls.sim = cls.start_sim("board0", BOARD)
             cls.picod = Picod(cls.tmp, [cls.sim.pty]).start()
-            cls.broker = cls.start_broker()
-            cls.sub = Subscriber(cls.broker.port)
-            cls.bridge = cls.start_bridge(cls.picod.socket, NODE)
-            cls.sub.wait_topic(f"picod/{NODE}/bridge/state", "online")
+            cls.start_mqtt()
         except BaseException:
             cls.cleanup()
             raise
+
+    @classmethod
+    def start_mqtt(cls):
+        """The broker, a subscriber and the bridge (a class that needs another order overrides
+        this)."""
+        cls.broker = cls.start_broker()
+        cls.sub = Subscriber(cls.broker.port)
+        cls.bridge = cls.start_bridge(cls.picod.socket, NODE)
+        cls.sub.wait_topic(f"picod/{NODE}/bridge/state", "online")
 
     @classmethod
     def start_broker(cls, **kw):
@@ -389,20 +395,10 @@ class TestMqttRobustness(MqttTestCase):
 
 class TestMqttBrokerDownAtStart(MqttTestCase):
     @classmethod
-    def setUpClass(cls):
-        if not PICOD_MQTT:
-            raise unittest.SkipTest("PICOD_MQTT not set (picod-mqtt not built)")
-        PicodTestCase.setUpClass.__func__(cls)
-        cls.bridges, cls.brokers = [], []
-        try:
-            cls.sim = cls.start_sim("board0", BOARD)
-            cls.picod = Picod(cls.tmp, [cls.sim.pty]).start()
-            cls.broker = Broker(cls.tmp, "late")  # not started: the bridge comes first
-            cls.brokers.append(cls.broker)
-            cls.bridge = cls.start_bridge(cls.picod.socket, NODE)
-        except BaseException:
-            cls.cleanup()
-            raise
+    def start_mqtt(cls):
+        cls.broker = Broker(cls.tmp, "late")  # not started: the bridge comes first
+        cls.brokers.append(cls.broker)
+        cls.bridge = cls.start_bridge(cls.picod.socket, NODE)
 
     def test_bridge_connects_once_the_broker_is_up(self):
         self.bridge.wait_log("watching picod")
@@ -419,21 +415,17 @@ class TestMqttTwoHosts(MqttTestCase):
     BOARD_B = "b0b0b0b0b0b0b0b0"
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        try:
-            hostb = os.path.join(cls.tmp, "hostB")
-            os.mkdir(hostb)
-            cls.sim_b = cls.start_sim("hostB/board", cls.BOARD_B)
-            cls.picod_b = Picod(hostb, [cls.sim_b.pty]).start()
-            cls.bridge_b = cls.start_bridge(cls.picod_b.socket, "hostB")
-        except BaseException:
-            cls.cleanup()
-            raise
+    def start_mqtt(cls):
+        super().start_mqtt()
+        hostb = os.path.join(cls.tmp, "hostB")
+        os.mkdir(hostb)
+        cls.sim_b = cls.start_sim("hostB/board", cls.BOARD_B)
+        cls.picod_b = Picod(hostb, [cls.sim_b.pty]).start()
+        cls.bridge_b = cls.start_bridge(cls.picod_b.socket, "hostB")
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.picod_b.stop()
+        rc = cls.picod_b.stop() if getattr(cls, "picod_b", None) else None
         super().tearDownClass()
         if rc not in (None, 0):
             raise AssertionError(f"second picod exited {rc}")
@@ -455,36 +447,25 @@ class TestMqttTlsAndAuth(MqttTestCase):
     """A broker as a real installation has it: TLS with its own CA, no anonymous users."""
 
     @classmethod
-    def setUpClass(cls):
-        if not PICOD_MQTT:
-            raise unittest.SkipTest("PICOD_MQTT not set (picod-mqtt not built)")
-        PicodTestCase.setUpClass.__func__(cls)
-        cls.bridges, cls.brokers = [], []
-        try:
-            cls.make_ca()
-            cls.sim = cls.start_sim("board0", BOARD)
-            cls.picod = Picod(cls.tmp, [cls.sim.pty]).start()
-            pw = os.path.join(cls.tmp, "passwd")
-            subprocess.run(["mosquitto_passwd", "-c", "-b", pw, "bridge", "s3cret"], check=True,
-                           capture_output=True)
-            subprocess.run(["mosquitto_passwd", "-b", pw, "ha", "hapass"], check=True,
-                           capture_output=True)
-            from mqtt_harness import free_port
-            cls.tls_port = free_port()
-            t = cls.tmp
-            cls.broker = cls.start_broker(tls_port=cls.tls_port, extra=[
-                "allow_anonymous false", f"password_file {pw}", "",
-                f"listener {cls.tls_port} 127.0.0.1",
-                f"cafile {t}/ca.crt", f"certfile {t}/server.crt", f"keyfile {t}/server.key"])
-            cls.sub = Subscriber(cls.broker.port, args=["-u", "ha", "-P", "hapass"])
-            with open(os.path.join(cls.tmp, "bridge.pw"), "w") as f:
-                f.write("s3cret\n")
-            cls.bridge = cls.start_bridge(cls.picod.socket, NODE, port=cls.tls_port, extra=[
-                "--username", "bridge", "--password-file", os.path.join(cls.tmp, "bridge.pw"),
-                "--tls-ca", os.path.join(cls.tmp, "ca.crt")])
-        except BaseException:
-            cls.cleanup()
-            raise
+    def start_mqtt(cls):
+        cls.make_ca()
+        pw = os.path.join(cls.tmp, "passwd")
+        subprocess.run(["mosquitto_passwd", "-c", "-b", pw, "bridge", "s3cret"], check=True,
+                       capture_output=True)
+        subprocess.run(["mosquitto_passwd", "-b", pw, "ha", "hapass"], check=True,
+                       capture_output=True)
+        cls.tls_port = free_port()
+        t = cls.tmp
+        cls.broker = cls.start_broker(tls_port=cls.tls_port, extra=[
+            "allow_anonymous false", f"password_file {pw}", "",
+            f"listener {cls.tls_port} 127.0.0.1",
+            f"cafile {t}/ca.crt", f"certfile {t}/server.crt", f"keyfile {t}/server.key"])
+        cls.sub = Subscriber(cls.broker.port, args=["-u", "ha", "-P", "hapass"])
+        with open(os.path.join(cls.tmp, "bridge.pw"), "w") as f:
+            f.write("s3cret\n")
+        cls.bridge = cls.start_bridge(cls.picod.socket, NODE, port=cls.tls_port, extra=[
+            "--username", "bridge", "--password-file", os.path.join(cls.tmp, "bridge.pw"),
+            "--tls-ca", os.path.join(cls.tmp, "ca.crt")])
 
     @classmethod
     def make_ca(cls):
