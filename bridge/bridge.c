@@ -42,6 +42,7 @@ typedef struct br_txn {
 enum br_req_kind { BR_REQ_MQTT, BR_REQ_LED, BR_REQ_STATUS, BR_REQ_STATS };
 
 typedef struct br_req {
+    struct br_req *next, **pprev; /* in b->reqs: freed at close if picod never answered */
     struct bridge *b;
     enum br_req_kind kind;
     char cmd[16];
@@ -62,6 +63,7 @@ struct bridge {
     size_t txn_next;
     bool status_pending, status_again;
     uint64_t dropped_logged;
+    br_req_t *reqs; /* under way */
     char last_mqtt_why[256];
     int closing;
     void (*done_cb)(void *data);
@@ -323,6 +325,11 @@ static br_req_t *br_req_new(bridge_t *b, enum br_req_kind kind, const char *cmd)
     if (!r)
         return NULL;
     r->b = b;
+    r->next = b->reqs;
+    r->pprev = &b->reqs;
+    if (b->reqs)
+        b->reqs->pprev = &r->next;
+    b->reqs = r;
     r->kind = kind;
     r->txn = -1;
     snprintf(r->cmd, sizeof(r->cmd), "%s", cmd);
@@ -331,6 +338,9 @@ static br_req_t *br_req_new(bridge_t *b, enum br_req_kind kind, const char *cmd)
 
 static void br_req_free(br_req_t *r)
 {
+    *r->pprev = r->next;
+    if (r->next)
+        r->next->pprev = r->pprev;
     json_decref(r->transaction);
     free(r);
 }
@@ -931,6 +941,8 @@ static void br_part_closed(void *data)
         return;
     for (size_t i = 0; i < BR_TXN_MAX; i++)
         free(b->txn[i].response);
+    while (b->reqs) /* picod_link_close dropped them without an answer */
+        br_req_free(b->reqs);
     if (b->done_cb)
         b->done_cb(b->done_data);
     free(b);
