@@ -648,7 +648,11 @@ static void board_frame_cb(link_t *l, int status, const proto_frame_t *f)
         return;
     }
     if (f->type == PROTO_MSG_ACK(PROTO_MSG_HELLO)) {
-        board_accept_hello(b, f); /* unsolicited: the board announced itself after a reset */
+        /* Unsolicited. Seq 0 (no request has it): the board announced itself after a reset.
+         * Any other seq is the late or replayed answer to an old HELLO of ours (counted as
+         * unmatched): taken as news it reported a reset that did not happen. */
+        if (f->seq == 0)
+            board_accept_hello(b, f);
         return;
     }
     if (proto_type_is_event(f->type))
