@@ -18,7 +18,8 @@ LINK for picod to open. Bytes are copied both ways; each direction has its own f
 and a scripted mode: drop_next(direction, type) drops the next whole frame of that message
 type (the frame found by decoding the COBS frames, with the independent Python protocol code
 in tools/proto_vectors.py) and sets the returned event when it did; replay(direction, pred)
-sends an old frame again (the newest with pred(type, seq)) after the next frame.
+sends an old frame again (the newest with pred(type, seq)) after the next frame;
+fault_next(direction, fn) sends the next frame as fn(raw) (one fault, at a chosen frame).
 
 Faults are seeded (one random.Random per direction, seeded from seed and the direction's name)
 and decided byte by byte and frame by frame, so the same byte stream meets the same faults
@@ -91,6 +92,7 @@ class Direction:
         self.log = collections.deque(maxlen=100000)  # (monotonic time, type, seq)
         self.scripted = []  # [type, threading.Event]
         self.scripted_replays = []  # [predicate(type, seq), threading.Event]
+        self.scripted_faults = []  # [fn(raw frame) -> bytes sent instead, threading.Event]
         self.replays = collections.deque(maxlen=100000)  # replayed frames: (time, type, seq)
         self.bit_skip = None  # clean bits until the next flip (geometric), None = recompute
         self.stats = collections.Counter()
@@ -130,6 +132,12 @@ class Direction:
                     self.stats["scripted_drops"] += 1
                     ev.set()
                     return b""
+        if self.scripted_faults:
+            fn, ev = self.scripted_faults.pop(0)
+            self.stats["scripted_faults"] += 1
+            self.history.append(raw)
+            ev.set()
+            return fn(raw)
         f = self.faults
         out = raw
         if f.truncate and len(raw) > 1 and self.rng.random() < f.truncate:
@@ -236,6 +244,14 @@ class Relay:
         ev = threading.Event()
         with self.lock:
             self.dirs[direction].scripted_replays.append([pred, ev])
+        return ev
+
+    def fault_next(self, direction, fn):
+        """The next frame going that way (raw COBS bytes, no delimiters) is sent as fn(raw)
+        instead of raw + 0x00 (one scripted fault); the event is set when it is."""
+        ev = threading.Event()
+        with self.lock:
+            self.dirs[direction].scripted_faults.append([fn, ev])
         return ev
 
     def frames(self, direction):
