@@ -23,6 +23,7 @@ Output: a Markdown table (or --json, one line per run). docs/RELIABILITY.md "Lin
 between picod and a board" has the figures.
 """
 import argparse
+import collections
 import json
 import os
 import random
@@ -97,6 +98,8 @@ def load_run(a, kind, rate):
         dec = {k: st["decoder"][k] - st0["decoder"][k] for k in st["decoder"]}
         rq = {k: st["requests"][k] - st0["requests"][k] for k in ("sent", "retries", "timeouts",
                                                                   "unmatched")}
+        replayed = {d: dict(collections.Counter(f"0x{t:02x}" for _, t, _ in relay.replays(d)))
+                    for d in (H2B, B2H)}
         faults = {}
         for d in (H2B, B2H):
             for k, v in relay.stats(d).items():
@@ -114,7 +117,7 @@ def load_run(a, kind, rate):
             "errors": {k: v for k, v in res.items() if k.startswith("error_")},
             "picod_undecodable": dec["crc_errors"] + dec["cobs_errors"] + dec["short_frames"]
             + dec["oversize"], "picod_frames": dec["frames"], "picod_requests": rq,
-            "relay": faults, "mirror_consistent": consistent,
+            "relay": faults, "replayed_types": replayed, "mirror_consistent": consistent,
             "mirror_refreshed_s": None if resync is None else round(resync, 2),
             "board_state_after": st["state"],
         }

@@ -6,10 +6,12 @@ a measurement, not a test.)
 started: picod's --device tty hangs up, picod reopens it). --mode udev: under umockdev (the
 script re-runs itself under umockdev-wrapper), board A's USB device is removed and added
 (udev remove/add uevents; picod drops the board and takes it back). Board B (picosim) stays,
-with a client pinging it. Each cycle waits for board_offline then board_online of A (events
+with a client pinging it every 100 ms. Each cycle waits for board_offline then board_online of A (events
 on a watcher), and checks A's identity and its config name. Counted from /proc/PID: open fds,
-VmRSS, and the wakeups of an idle picod (voluntary context switches over --idle seconds: a
-leaked repeating timer adds wakeups) - after a warm-up of 10 cycles and after the last.
+VmRSS, and picod's wakeups per second under that same steady load (context switches over
+--idle seconds: a leaked repeating timer adds wakeups) - after a warm-up of 10 cycles and after
+the last; fds, VmRSS and the events held in picod's history (bounded: --history-events) at
+each quarter of the run.
 
     bench/replug_bench.py --build build-rel --mode pty --cycles 1000
     bench/replug_bench.py --build build-rel --mode udev --cycles 1000
@@ -60,6 +62,7 @@ def main():
     p.add_argument("--cycles", type=int, default=1000)
     p.add_argument("--idle", type=float, default=5.0, help="seconds of idle wakeup counting")
     p.add_argument("--valgrind", action="store_true")
+    p.add_argument("--history-events", type=int, help="picod --history-events (default its own)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     b = os.path.abspath(a.build)
@@ -76,6 +79,9 @@ def main():
     conf = os.path.join(tmp, "picod.conf")
     with open(conf, "w") as f:
         f.write(f"[board replug-a]\nid = {A}\n\n[board steady-b]\nid = {B}\n")
+    extra = ["--config", conf]
+    if a.history_events:
+        extra += ["--history-events", str(a.history_events)]
     wrapper = []
     if a.valgrind:
         wrapper = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
@@ -98,13 +104,13 @@ def main():
             Bed.plug("1-1", "ttyACM0", OURS, A, pty=sim_a.pty)
             Bed.plug("1-2", "ttyACM1", OURS, B, pty=sim_b.pty, minor=1)
             env = dict(os.environ, UMOCKDEV_DIR=Bed.root)
-            picod = harness.Picod(tmp, [], extra=["--udev", "--config", conf])
+            picod = harness.Picod(tmp, [], extra=["--udev"] + extra)
             picod.start(wrapper=wrapper, env=env)
         else:
             sim_a.start()
             sim_b.start()
             sims = [sim_a, sim_b]
-            picod = harness.Picod(tmp, [sim_a.pty, sim_b.pty], extra=["--config", conf])
+            picod = harness.Picod(tmp, [sim_a.pty, sim_b.pty], extra=extra)
             picod.start(wrapper=wrapper)
         pid = picod.proc.pid
 
@@ -152,8 +158,19 @@ def main():
             cycle()
         fd0, rss0, _ = proc_counts(pid)
         wake0 = idle_wakeups(pid, a.idle)
+        samples = []  # (cycles, fds, VmRSS KiB, events held in picod's history)
+
+        def history_held():
+            c = Client(picod.socket)
+            try:
+                return c.call("stats")["result"]["daemon"]["history"]["events_held"]
+            finally:
+                c.close()
         for i in range(a.cycles - warm):
             cycle()
+            if (warm + i + 1) % max(1, a.cycles // 4) == 0:
+                fd, rss, _ = proc_counts(pid)
+                samples.append((warm + i + 1, fd, rss, history_held()))
         secs = time.monotonic() - t0
         fd1, rss1, _ = proc_counts(pid)
         wake1 = idle_wakeups(pid, a.idle)
@@ -166,7 +183,7 @@ def main():
             "vmrss_kib_after_warmup": rss0, "vmrss_kib_after": rss1,
             "idle_wakeups_per_s_after_warmup": round(wake0, 1),
             "idle_wakeups_per_s_after": round(wake1, 1),
-            "a_identity": st[A]["board"], "a_name": st[A]["name"], "a_state": st[A]["state"],
+            "samples_cycles_fds_rss_history": samples, "a_identity": st[A]["board"], "a_name": st[A]["name"], "a_state": st[A]["state"],
             "b_name": st[B]["name"], "pings_ok": pings["ok"], "pings_failed": pings["failed"],
         })
     finally:
