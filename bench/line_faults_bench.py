@@ -44,16 +44,19 @@ def start(tmp, seed, extra):
     sim = harness.Picosim(tmp, "board0", BOARD).start()
     relay = Relay(sim.pty, tmp + "/relay.tty", seed=seed).start()
     picod = harness.Picod(tmp, [relay.link_path], extra=extra).start()
-
-    def online():
-        c = harness.Client(picod.socket)
-        try:
-            b = c.call("status", board=BOARD)
-            return b["ok"] and b["result"]["boards"][0]["state"] == "online"
-        finally:
-            c.close()
-    harness.wait_until(online, 20, "board online")
+    harness.wait_online(picod.socket, BOARD)
     return sim, relay, picod
+
+
+def stop_all(tmp, picod, relay, sim):
+    """Stop what start() started (any of them None); returns picod's exit status."""
+    rc = picod.stop() if picod else None
+    if relay:
+        relay.close()
+    if sim:
+        sim.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return rc
 
 
 def picod_board_stats(sock):
@@ -122,12 +125,7 @@ def load_run(a, kind, rate):
             "board_state_after": st["state"],
         }
     finally:
-        rc = picod.stop() if picod else None
-        if relay:
-            relay.close()
-        if sim:
-            sim.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        rc = stop_all(tmp, picod, relay, sim)
         if rc not in (None, 0):
             print(f"picod exited {rc}", file=sys.stderr)
 
@@ -189,13 +187,7 @@ def single_faults(a):
                              "picod_undecodable": bad, "next_5_ok": all(after)})
         c.close()
     finally:
-        if picod:
-            picod.stop()
-        if relay:
-            relay.close()
-        if sim:
-            sim.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(tmp, picod, relay, sim)
     return rows
 
 

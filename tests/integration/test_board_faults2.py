@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from harness import Client, Picod, PicodTestCase, wait_until
+from harness import Client, Picod, PicodTestCase, RelayCase, wait_until
 from relay import H2B, Relay
 from test_board_control import ScriptedBoard
 
@@ -64,7 +64,7 @@ class OtherBoardServed:
         test.assertGreater(self.ok, 0)
 
 
-class TwoBoardsCase(PicodTestCase):
+class TwoBoardsCase(RelayCase):
     """Board A (picosim) behind a fault-free relay, so the test can put frames on its line;
     board B (picosim) direct. Both named in a config file."""
 
@@ -79,13 +79,6 @@ class TwoBoardsCase(PicodTestCase):
             f.write(f"[board bench-a]\nid = {A}\n\n[board bench-b]\nid = {B}\n")
         cls.picod = Picod(cls.tmp, [cls.relay.link_path, cls.sim_b.pty],
                           extra=["--config", conf]).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.relay.close()
 
     def setUp(self):
         self.wait_state(A, "online", 15)

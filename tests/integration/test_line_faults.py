@@ -10,9 +10,9 @@ import collections
 import threading
 import time
 
-from harness import Client, Picod, PicodTestCase, wait_until
+from harness import Client, Picod, RelayCase, wait_until
 from relay import B2H, H2B, Faults, Relay
-from test_exactly_once import led_is_on
+from test_exactly_once import judge_toggle, led_is_on
 
 BOARD = "0e0e0e0e0e0e0e12"
 BME, CONFIG = 0x76, 0xF5  # the BME280's config register: written by nobody but the I2C client
@@ -97,20 +97,10 @@ def run_workload(sock, sim, board, toggles, toggle_every=0.02, i2c_every=0.05, p
                 res[f"false_spontaneous@{time.monotonic():.3f}"] += 1
             r = clients[i % 2].call("led", board=board, mode="toggle")
             after = known = board_led(sim)
-            res["toggles"] += 1
-            if not r["ok"]:
-                res["failed"] += 1
-                res["error_" + r["error"]["code"]] += 1
-                continue
-            res["acked"] += 1
-            led = r["result"]["led"]
-            if led.get("mode") == "auto":
-                res["safe_state"] += 1
-            elif after == before:
-                res["false_twice"] += 1
-                res[f"false_twice@{time.monotonic():.3f}"] += 1
-            elif led["on"] != after:
-                res["false_lied"] += 1
+            verdict = judge_toggle(res, r, before, after)
+            if verdict in ("twice", "lied"):
+                res["false_" + verdict] += 1
+                res[f"false_{verdict}@{time.monotonic():.3f}"] += 1
             time.sleep(toggle_every)  # a pace, not a synchronisation: lets the others interleave
     finally:
         stop.set()
@@ -136,7 +126,7 @@ def mirror_matches(sock, sim, board, since):
     return b["led"]["on"] == board_led(sim)
 
 
-class LineFaultsCase(PicodTestCase):
+class LineFaultsCase(RelayCase):
     """picod <-> relay <-> picosim, picod with its default timings but faster heartbeats."""
 
     seed = 12
@@ -148,13 +138,6 @@ class LineFaultsCase(PicodTestCase):
         cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=cls.seed).start()
         cls.picod = Picod(cls.tmp, [cls.relay.link_path],
                           extra=["--request-timeout-ms", "500"]).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.relay.close()
 
     def setUp(self):
         self.wait_state(BOARD, "online")
