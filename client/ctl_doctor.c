@@ -454,8 +454,7 @@ static void dr_check_board(dr_t *d, const json_t *b)
                "flash the firmware this picod was built with: " PICOD_FIRMWARE_DIR
                "/firmware.uf2 (hold BOOTSEL while plugging the board in, copy the file to "
                "RPI-RP2); or update picod to the board's version",
-               "incompatible on %s: %s (board firmware %s)", dev,
-               json_string_value(json_object_get(b, "error")), fw ? fw : "?");
+               "incompatible on %s: %s", dev, json_string_value(json_object_get(b, "error")));
     } else if (!strcmp(state, "stale") || !strcmp(state, "offline")) {
         dr_add(d, "board", subject, "fail",
                "check its USB cable and power; a hung board restarts by its watchdog; "

@@ -217,6 +217,24 @@ int doctor_holders(const char *path, doctor_proc_t *out, size_t cap, size_t *n)
     return 0;
 }
 
+/* A zombie (exited, not yet reaped) keeps its comm but runs no more. */
+static bool doctor_is_zombie(const char *pid)
+{
+    char path[64], buf[256];
+    const char *paren;
+    FILE *f;
+    bool z = false;
+
+    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    f = fopen(path, "re");
+    if (!f)
+        return true; /* gone meanwhile */
+    if (fgets(buf, sizeof(buf), f) && (paren = strrchr(buf, ')')))
+        z = paren[1] == ' ' && paren[2] == 'Z';
+    fclose(f);
+    return z;
+}
+
 pid_t doctor_proc_find(const char *name)
 {
     struct dirent *p;
@@ -231,7 +249,7 @@ pid_t doctor_proc_find(const char *name)
         if (!doctor_is_pid(p->d_name))
             continue;
         doctor_comm((pid_t)atoi(p->d_name), comm, sizeof(comm));
-        if (!strcmp(comm, name))
+        if (!strcmp(comm, name) && !doctor_is_zombie(p->d_name))
             found = (pid_t)atoi(p->d_name);
     }
     closedir(d);
