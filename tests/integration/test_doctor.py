@@ -331,7 +331,7 @@ class TestDoctorBoards(DoctorCase):
             self.sim.control("silent off")
         self.assertEqual(rc, 1)
         self.assertRegex(out, rf"FAIL  board {self.A}: offline on <TMP>/a.tty: last heard N s "
-                              r"ago; errors: \d+ request timeouts\n      fix: check its USB cable")
+                              r"ago; errors: [^\n]*request timeouts\n      fix: check its USB cable")
 
     def test_unknown_board(self):
         rc, out = self.report("nosuchboard")
