@@ -518,7 +518,7 @@ static void dr_print_text(const dr_t *d, FILE *out)
         const char *fix = json_string_value(json_object_get(c, "fix"));
         size_t k = 0;
 
-        while (k < 3 && strcmp(labels[k].status, st))
+        while (k < 3 && strcmp(labels[k].status, st) != 0)
             k++;
         fails += k == 3;
         warns += k == 2;
@@ -527,7 +527,7 @@ static void dr_print_text(const dr_t *d, FILE *out)
                 json_string_value(json_object_get(c, "check")),
                 json_string_value(json_object_get(c, "subject")),
                 json_string_value(json_object_get(c, "message")));
-        if (fix && strcmp(st, "ok"))
+        if (fix && strcmp(st, "ok") != 0)
             fprintf(out, "      fix: %s\n", fix);
     }
     if (fails || warns)

@@ -136,14 +136,17 @@ static size_t doctor_link_chain(const char *path, char names[][256], size_t cap)
     return n;
 }
 
-static bool doctor_is_pid(const char *s)
+/* A /proc entry that is a process: its pid, else 0. */
+static pid_t doctor_pid_of(const char *s)
 {
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return false;
-    return true;
+    char *end;
+    long v;
+
+    if (!isdigit((unsigned char)*s))
+        return 0;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    return errno || *end || v <= 0 ? 0 : (pid_t)v;
 }
 
 static void doctor_comm(pid_t pid, char *out, size_t cap)
@@ -201,11 +204,10 @@ int doctor_holders(const char *path, doctor_proc_t *out, size_t cap, size_t *n)
     if (!d)
         return -errno;
     while ((p = readdir(d)) && k < cap) {
-        pid_t pid;
+        pid_t pid = doctor_pid_of(p->d_name);
 
-        if (!doctor_is_pid(p->d_name) || !doctor_pid_holds(p->d_name, names, nn))
+        if (!pid || !doctor_pid_holds(p->d_name, names, nn))
             continue;
-        pid = (pid_t)atoi(p->d_name);
         if (pid == getpid())
             continue;
         out[k].pid = pid;
@@ -244,13 +246,14 @@ pid_t doctor_proc_find(const char *name)
     if (!d)
         return 0;
     while (!found && (p = readdir(d))) {
+        pid_t pid = doctor_pid_of(p->d_name);
         char comm[32];
 
-        if (!doctor_is_pid(p->d_name))
+        if (!pid)
             continue;
-        doctor_comm((pid_t)atoi(p->d_name), comm, sizeof(comm));
+        doctor_comm(pid, comm, sizeof(comm));
         if (!strcmp(comm, name) && !doctor_is_zombie(p->d_name))
-            found = (pid_t)atoi(p->d_name);
+            found = pid;
     }
     closedir(d);
     return found;
