@@ -71,6 +71,7 @@ class TestInstall(unittest.TestCase):
                                env=dict(os.environ, DESTDIR=root), capture_output=True,
                                text=True, timeout=120)
             assert r.returncode == 0, r.stdout + r.stderr
+            assert "CMake Warning" not in r.stdout + r.stderr, r.stdout + r.stderr
             cls.roots[prefix] = root
 
     @classmethod
