@@ -165,14 +165,14 @@ static void doctor_comm(pid_t pid, char *out, size_t cap)
 }
 
 /* Does process pid have one of names open? */
-static bool doctor_pid_holds(const char *pid, char names[][256], size_t n)
+static bool doctor_pid_holds(pid_t pid, char names[][256], size_t n)
 {
     char dir[64];
     struct dirent *fd;
     bool held = false;
     DIR *d;
 
-    snprintf(dir, sizeof(dir), "/proc/%s/fd", pid);
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
     d = opendir(dir);
     if (!d)
         return false;
@@ -206,7 +206,7 @@ int doctor_holders(const char *path, doctor_proc_t *out, size_t cap, size_t *n)
     while ((p = readdir(d)) && k < cap) {
         pid_t pid = doctor_pid_of(p->d_name);
 
-        if (!pid || !doctor_pid_holds(p->d_name, names, nn))
+        if (!pid || !doctor_pid_holds(pid, names, nn))
             continue;
         if (pid == getpid())
             continue;
@@ -220,14 +220,14 @@ int doctor_holders(const char *path, doctor_proc_t *out, size_t cap, size_t *n)
 }
 
 /* A zombie (exited, not yet reaped) keeps its comm but runs no more. */
-static bool doctor_is_zombie(const char *pid)
+static bool doctor_is_zombie(pid_t pid)
 {
     char path[64], buf[256];
     const char *paren;
     FILE *f;
     bool z = false;
 
-    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     f = fopen(path, "re");
     if (!f)
         return true; /* gone meanwhile */
@@ -252,7 +252,7 @@ pid_t doctor_proc_find(const char *name)
         if (!pid)
             continue;
         doctor_comm(pid, comm, sizeof(comm));
-        if (!strcmp(comm, name) && !doctor_is_zombie(p->d_name))
+        if (!strcmp(comm, name) && !doctor_is_zombie(pid))
             found = pid;
     }
     closedir(d);
