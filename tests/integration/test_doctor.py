@@ -6,9 +6,11 @@ testbed's and nothing plugged into the machine running the tests changes the rep
 - TestDoctorDaemon: no picod (no socket), a dead socket, a stopped (SIGSTOP) picod, a socket
   whose group the user is not in (the user run for real with setpriv).
 - TestDoctorUsb: a Pico in BOOTSEL, one running MicroPython, a Debug Probe and ours whose tty
-  the udev rule did not mark, with a ModemManager process running; the rule installed, masked.
+  the udev rule did not mark, with a ModemManager process running; the rule installed, masked;
+  ours with no tty; colour only on a terminal.
 - TestDoctorBoards: a board held open by another process, a silent (offline) board, one of
-  another protocol version, an unknown BOARD.
+  another protocol version, a tty of ours that picod (without --udev) does not serve, an
+  unknown BOARD.
 """
 import grp
 import json
@@ -250,6 +252,20 @@ ok    board {self.BOARD}: online on /dev/ttyACM0, firmware 0.1.0, last heard N s
         boards = [c for c in checks if c["check"] == "board"]
         self.assertEqual([(c["subject"], c["status"]) for c in boards], [(sim.board_id, "ok")])
 
+    def test_ours_without_a_tty(self):
+        # Enumerated as our firmware, but no CDC tty: cdc_acm did not bind.
+        self.tb.add_device("usb", "1-6", None,
+                           ["idVendor", "2e8a", "idProduct", "5043", "serial", "42e0000000000006",
+                            "manufacturer", "picod", "product", OURS[3]],
+                           ["DEVTYPE", "usb_device"])
+        self.addCleanup(self.tb.remove_device, "/sys/devices/1-6")
+        _, checks = self.checks()
+        self.assertIn({"check": "usb", "subject": "1-6", "status": "fail",
+                       "message": "2e8a:5043 (picod firmware, serial 42e0000000000006) has no "
+                                  "tty: the kernel's cdc_acm driver did not bind to it",
+                       "fix": "sudo modprobe cdc_acm, then replug it; dmesg shows USB errors "
+                              "if it fails"}, checks)
+
     def test_colour_only_on_a_terminal(self):
         rc, out, _ = self.doctor(color=True)  # a pipe: no colour even without NO_COLOR
         self.assertNotIn("\033[", out)
@@ -332,6 +348,17 @@ class TestDoctorBoards(DoctorCase):
         self.assertEqual(rc, 1)
         self.assertRegex(out, rf"FAIL  board {self.A}: offline on <TMP>/a.tty: last heard N s "
                               r"ago; errors: [^\n]*request timeouts\n      fix: check its USB cable")
+
+    def test_tty_of_ours_picod_does_not_serve(self):
+        # This picod runs without --udev: a board of ours that udev reports is not served.
+        self.plug("1-1", "ttyACM0", OURS, "43e0000000000009",
+                  props=["PICOD_BOARD=1", "ID_MM_DEVICE_IGNORE=1"])
+        self.addCleanup(self.unplug, "1-1", "ttyACM0")
+        rc, out = self.report()
+        self.assertEqual(rc, 1)
+        self.assertIn("FAIL  tty /dev/ttyACM0: picod does not serve this tty (2e8a:5043, serial "
+                      "43e0000000000009): not in picod's list\n      fix: run picod with --udev "
+                      "(picod.service does), or add --device /dev/pico/43e0000000000009\n", out)
 
     def test_unknown_board(self):
         rc, out = self.report("nosuchboard")
