@@ -4,7 +4,8 @@
 Every class runs under umockdev-wrapper, so the USB view doctor takes from libudev is the
 testbed's and nothing plugged into the machine running the tests changes the report.
 - TestDoctorDaemon: no picod (no socket), a dead socket, a stopped (SIGSTOP) picod, a socket
-  whose group the user is not in (the user run for real with setpriv).
+  whose group the user is not in, and one whose group the user is in but not in this session
+  (the users run for real with setpriv).
 - TestDoctorUsb: a Pico in BOOTSEL, one running MicroPython, a Debug Probe and ours whose tty
   the udev rule did not mark, with a ModemManager process running; the rule installed, masked;
   ours with no tty; colour only on a terminal.
@@ -15,6 +16,7 @@ testbed's and nothing plugged into the machine running the tests changes the rep
 import grp
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -166,6 +168,31 @@ warn  udev 60-picod.rules: udev rule 60-picod.rules is not installed (searched <
             rc, out = self.report(sock=picod.socket, wrapper=in_group)
             self.assertIn("ok    picod <TMP>/picod.sock: picod ", out)
             self.assertEqual(rc, 0, out)
+        finally:
+            self.assertEqual(picod.stop(), 0)
+
+
+    def test_in_the_group_but_not_this_session(self):
+        # A user whose group (here: its primary group, from /etc/passwd) owns the socket, run
+        # without it: as a session started before `usermod -aG` would be.
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv to run picoctl as another user")
+        user = next((p for p in pwd.getpwall()
+                     if p.pw_uid not in (0, NOBODY) and p.pw_gid not in (0, NOBODY)), None)
+        gname = grp.getgrgid(user.pw_gid).gr_name
+        picod = Picod(self.tmp).start()
+        try:
+            os.chmod(self.tmp, 0o755)
+            os.chown(picod.socket, 0, user.pw_gid)
+            os.chmod(picod.socket, 0o660)
+            rc, out = self.report(sock=picod.socket, wrapper=[
+                "setpriv", f"--reuid={user.pw_uid}", f"--regid={NOBODY}", "--clear-groups"])
+            self.assertEqual(rc, 5, out)
+            self.assertIn(
+                f"FAIL  picod <TMP>/picod.sock: permission denied: mode 0660, group {gname}: "
+                f"user {user.pw_name} is in group {gname}, but not this login session (it "
+                f"started before the group was added)\n      fix: log out and in again (groups "
+                f"take effect at login), or run: newgrp {gname}\n", out)
         finally:
             self.assertEqual(picod.stop(), 0)
 
