@@ -145,56 +145,52 @@ warn  udev 60-picod.rules: udev rule 60-picod.rules is not installed (searched <
         finally:
             self.assertEqual(picod.stop(), 0)
 
-    def test_socket_group_user_is_not_in(self):
+    def group_socket(self, gid):
+        """A picod whose socket is mode 0660, group gid, in a directory others may enter."""
         if os.geteuid() != 0 or not shutil.which("setpriv"):
             self.skipTest("needs root and setpriv to run picoctl as another user")
+        picod = Picod(self.tmp).start()
+        self.addCleanup(lambda: self.assertEqual(picod.stop(), 0))
+        os.chmod(self.tmp, 0o755)
+        os.chown(picod.socket, 0, gid)
+        os.chmod(picod.socket, 0o660)
+        return picod.socket
+
+    @staticmethod
+    def as_user(uid, groups=()):
+        """setpriv prefix: uid, primary group nobody, exactly these supplementary groups."""
+        g = [f"--groups={','.join(map(str, groups))}"] if groups else ["--clear-groups"]
+        return ["setpriv", f"--reuid={uid}", f"--regid={NOBODY}"] + g
+
+    def test_socket_group_user_is_not_in(self):
         group = next((g for g in map(grp.getgrnam, ("users", "staff", "dialout"))
                       if g.gr_gid not in (0, NOBODY)), None)
-        picod = Picod(self.tmp).start()
-        try:
-            os.chmod(self.tmp, 0o755)
-            os.chown(picod.socket, 0, group.gr_gid)
-            os.chmod(picod.socket, 0o660)
-            as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-            rc, out = self.report(sock=picod.socket, wrapper=as_nobody)
-            self.assertEqual(rc, 5, out)
-            self.assertIn(
-                f"FAIL  picod <TMP>/picod.sock: permission denied: mode 0660, group "
-                f"{group.gr_name}: user nobody (uid {NOBODY}) is not in group {group.gr_name}\n"
-                f"      fix: sudo usermod -aG {group.gr_name} nobody, then log out and in (or: "
-                f"newgrp {group.gr_name})\n", out)
-            # In the group, the same user gets through.
-            in_group = as_nobody[:-1] + [f"--groups={group.gr_gid}"]
-            rc, out = self.report(sock=picod.socket, wrapper=in_group)
-            self.assertIn("ok    picod <TMP>/picod.sock: picod ", out)
-            self.assertEqual(rc, 0, out)
-        finally:
-            self.assertEqual(picod.stop(), 0)
-
+        sock, name = self.group_socket(group.gr_gid), group.gr_name
+        rc, out = self.report(sock=sock, wrapper=self.as_user(NOBODY))
+        self.assertEqual(rc, 5, out)
+        self.assertIn(
+            f"FAIL  picod <TMP>/picod.sock: permission denied: mode 0660, group {name}: user "
+            f"nobody (uid {NOBODY}) is not in group {name}\n      fix: sudo usermod -aG {name} "
+            f"nobody, then log out and in (or: newgrp {name})\n", out)
+        # In the group, the same user gets through.
+        rc, out = self.report(sock=sock, wrapper=self.as_user(NOBODY, [group.gr_gid]))
+        self.assertIn("ok    picod <TMP>/picod.sock: picod ", out)
+        self.assertEqual(rc, 0, out)
 
     def test_in_the_group_but_not_this_session(self):
         # A user whose group (here: its primary group, from /etc/passwd) owns the socket, run
         # without it: as a session started before `usermod -aG` would be.
-        if os.geteuid() != 0 or not shutil.which("setpriv"):
-            self.skipTest("needs root and setpriv to run picoctl as another user")
         user = next((p for p in pwd.getpwall()
                      if p.pw_uid not in (0, NOBODY) and p.pw_gid not in (0, NOBODY)), None)
         gname = grp.getgrgid(user.pw_gid).gr_name
-        picod = Picod(self.tmp).start()
-        try:
-            os.chmod(self.tmp, 0o755)
-            os.chown(picod.socket, 0, user.pw_gid)
-            os.chmod(picod.socket, 0o660)
-            rc, out = self.report(sock=picod.socket, wrapper=[
-                "setpriv", f"--reuid={user.pw_uid}", f"--regid={NOBODY}", "--clear-groups"])
-            self.assertEqual(rc, 5, out)
-            self.assertIn(
-                f"FAIL  picod <TMP>/picod.sock: permission denied: mode 0660, group {gname}: "
-                f"user {user.pw_name} is in group {gname}, but not this login session (it "
-                f"started before the group was added)\n      fix: log out and in again (groups "
-                f"take effect at login), or run: newgrp {gname}\n", out)
-        finally:
-            self.assertEqual(picod.stop(), 0)
+        sock = self.group_socket(user.pw_gid)
+        rc, out = self.report(sock=sock, wrapper=self.as_user(user.pw_uid))
+        self.assertEqual(rc, 5, out)
+        self.assertIn(
+            f"FAIL  picod <TMP>/picod.sock: permission denied: mode 0660, group {gname}: user "
+            f"{user.pw_name} is in group {gname}, but not this login session (it started "
+            f"before the group was added)\n      fix: log out and in again (groups take effect "
+            f"at login), or run: newgrp {gname}\n", out)
 
 
 class TestDoctorUsb(DoctorCase):
