@@ -8,6 +8,7 @@ systemd_system_unit_path systemd`; udev rules, sysusers.d and tmpfiles.d from CO
 systemd's src/basic/constants.h; completions from bash-completion's __load_completion
 ($XDG_DATA_DIRS, default /usr/local/share:/usr/share) and its eager /etc/bash_completion.d."""
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -152,6 +153,18 @@ class TestInstall(unittest.TestCase):
                                    capture_output=True, text=True, timeout=60)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertNotIn("picod", r.stderr, r.stderr)
+
+    def test_man_pages_render(self):
+        if not shutil.which("groff"):
+            self.skipTest("groff not installed")
+        for page in ("man1/picoctl.1", "man8/picod.8", "man5/picod.conf.5"):
+            path = self.path("/usr", f"/usr/share/man/{page}")
+            r = subprocess.run(["groff", "-man", "-ww", "-Tutf8", path], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual((r.returncode, r.stderr), (0, ""), page)
+            text = re.sub(r".\x08", "", r.stdout)  # bold and underline as overstrikes
+            name = os.path.basename(page).rsplit(".", 1)[0]
+            self.assertRegex(text, rf"\nNAME\n +{re.escape(name)} - ")
 
     def test_config_never_overwritten(self):
         prefix = "/usr/local"
