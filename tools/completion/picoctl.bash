@@ -29,7 +29,7 @@ _picoctl()
             case $w in
             -s | --socket) sock=${COMP_WORDS[i + 1]}; ((i++)); continue ;;
             --socket=*) sock=${w#--socket=}; continue ;;
-            -t | --timeout | -c | -i | --since | --board | --events | --count | --history)
+            -t | --timeout | -c | -i | --since | --board | --events | --count | --history | --points)
                 ((i++)); continue ;;
             --) ended=1; continue ;;
             -*) continue ;;
@@ -40,7 +40,7 @@ _picoctl()
 
     case $prev in
     -s | --socket) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return 0 ;;
-    -t | --timeout | -c | -i | --since | --count | --history) return 0 ;;
+    -t | --timeout | -c | -i | --since | --count | --history | --points) return 0 ;;
     --board) mapfile -t COMPREPLY < <(compgen -W "$(_picoctl_boards "${COMP_WORDS[0]}" "$sock")" -- "$cur"); return 0 ;;
     --events) mapfile -t COMPREPLY < <(compgen -W "$_picoctl_events" -- "$cur"); return 0 ;;
     esac
@@ -56,7 +56,8 @@ _picoctl()
     led) ((nargs == 0)) && words=board; ((nargs == 1)) && words="on off toggle blink auto" ;;
     i2c) ((nargs == 0)) && words=board; ((nargs == 1)) && words="scan read write xfer" ;;
     poll) ((nargs == 0)) && words=board; ((nargs == 1)) && words="all" ;;
-    button | bootsel | stats | doctor | history) ((nargs == 0)) && words=board ;;
+    history) opts="--since --points"; ((nargs == 0)) && words=board ;;
+    button | bootsel | stats | doctor) ((nargs == 0)) && words=board ;;
     help) ((nargs == 0)) && words=$_picoctl_commands ;;
     esac
     if [[ $cur == -* && -z $ended ]]; then
