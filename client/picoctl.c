@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl_conn.h"
+#include "ctl_doctor.h"
 #include "ctl_print.h"
 
 #ifndef PICOD_VERSION
@@ -474,6 +476,19 @@ static int ctl_cmd_metrics(ctl_t *ctl, int argc, char **argv)
     return 0;
 }
 
+static int ctl_cmd_doctor(ctl_t *ctl, int argc, char **argv)
+{
+    ctl_doctor_opts_t o = {.socket = ctl->socket,
+                           .board = argc > 1 ? argv[1] : NULL,
+                           .timeout_ms = ctl->timeout_ms,
+                           .json = ctl->json,
+                           .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
+
+    if (argc > 2)
+        return ctl_bad_usage("doctor", "too many arguments");
+    return ctl_doctor_run(&o, stdout);
+}
+
 static const ctl_cmd_t ctl_cmds[] = {
     {"status", "[BOARD]", "boards with state, LED, button and sensor readings", ctl_cmd_status},
     {"list", "", "boards picod knows, with device and firmware", ctl_cmd_list},
@@ -491,6 +506,8 @@ static const ctl_cmd_t ctl_cmds[] = {
      ctl_cmd_reboot},
     {"metrics", "", "picod's counters as OpenMetrics text (for scrapers)", ctl_cmd_metrics},
     {"version", "", "versions of picoctl, picod and the protocol", ctl_cmd_version},
+    {"doctor", "[BOARD]", "why a board is not working, and the fix for each finding",
+     ctl_cmd_doctor},
 };
 
 static const ctl_cmd_t *ctl_find_cmd(const char *name)
