@@ -326,9 +326,10 @@ int ctl_cmd_button(ctl_t *ctl, int argc, char **argv)
         ctl_print_make_safe(b);
         ctl_print_make_safe(tail);
         if (json_is_object(btn))
-            printf("%s: button %s, %lld presses since boot\n", key,
+            printf("%s: button %s, %lld press%s since boot\n", key,
                    json_is_true(json_object_get(btn, "down")) ? "down" : "up",
-                   (long long)json_integer_value(json_object_get(btn, "presses")));
+                   (long long)json_integer_value(json_object_get(btn, "presses")),
+                   json_integer_value(json_object_get(btn, "presses")) == 1 ? "" : "es");
         else
             printf("%s: button state not known yet\n", key);
         if (json_array_size(tail) == 0)

@@ -243,8 +243,8 @@ void ctl_print_status_board(FILE *f, const json_t *b, const json_t *stats,
     fprintf(f, "  %-10s %s\n", "device", ctl_str(b, "device", "?"));
     if (json_object_get(b, "firmware")) {
         ctl_age(up, sizeof(up), json_object_get(b, "uptime_ms"));
-        fprintf(f, "  %-10s %s (%s), %s\n", "firmware", ctl_str(b, "firmware", "?"),
-                ctl_str(b, "build", "?"), ctl_str(b, "platform", "?"));
+        fprintf(f, "  %-10s %s on %s (build \"%s\")\n", "firmware", ctl_str(b, "firmware", "?"),
+                ctl_str(b, "platform", "?"), ctl_str(b, "build", "?"));
         fprintf(f, "  %-10s %s, last reset: %s\n", "uptime", up, ctl_str(b, "reset_cause", "?"));
     }
     ctl_status_link(f, b, ctl_stats_of(stats, b));
@@ -252,9 +252,9 @@ void ctl_print_status_board(FILE *f, const json_t *b, const json_t *stats,
         fprintf(f, "  %-10s %s (mode %s)\n", "led",
                 json_is_true(json_object_get(led, "on")) ? "on" : "off", ctl_str(led, "mode", "?"));
     if (json_is_object(btn))
-        fprintf(f, "  %-10s %s, %lld presses\n", "button",
-                json_is_true(json_object_get(btn, "down")) ? "down" : "up",
-                ctl_int(btn, "presses"));
+        fprintf(f, "  %-10s %s, %lld press%s since boot\n", "button",
+                json_is_true(json_object_get(btn, "down")) ? "down" : "up", ctl_int(btn, "presses"),
+                ctl_int(btn, "presses") == 1 ? "" : "es");
     ctl_status_error(f, b);
     ctl_print_sensors(f, json_object_get(b, "sensors"), trends, 2);
 }
