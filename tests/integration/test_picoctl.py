@@ -210,6 +210,11 @@ class TestPicoctl(GoldenMixin, PicodTestCase):
         self.assertIn('"humidity_pct":40.007', raw)
         self.assertIn('"humidity_pct":55.5', raw)
         self.assertNotRegex(raw, r"\d\.\d{10,}")
+        # The answer (written from picod's per-board byte cache) is exactly a compact dump of
+        # itself with the shortest reals: the cache and a fresh dump use the same flags.
+        line = raw.split("\n")[0]
+        self.assertEqual(line, json.dumps(json.loads(line), separators=(",", ":"),
+                                          ensure_ascii=False))
         out = self.ok("--json", "status", "bench").stdout
         self.assertIn('"humidity_pct":40.007', out)
         self.assertNotRegex(out, r"\d\.\d{10,}")
@@ -362,7 +367,9 @@ class TestPicoctl(GoldenMixin, PicodTestCase):
             while not any(" kind=release " in line for line in lines[1:]):
                 r, _, _ = select.select([w.stdout], [], [], 10)
                 self.assertTrue(r, f"no more events after {lines}")
-                lines.append(w.stdout.readline().rstrip("\n"))
+                line = w.stdout.readline()
+                self.assertTrue(line, f"picoctl watch ended (exit {w.poll()}) after {lines}")
+                lines.append(line.rstrip("\n"))
         finally:
             w.terminate()
             w.wait(5)
