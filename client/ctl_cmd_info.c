@@ -16,8 +16,8 @@
 #endif
 
 #define CTL_TREND_POINTS 20
-#define CTL_TREND_MS     (10 * 60 * 1000) /* status --wide: the last 10 minutes */
-#define CTL_CHART_W      60               /* characters; 2 points each */
+#define CTL_TREND_MS     (10LL * 60 * 1000) /* status --wide: the last 10 minutes */
+#define CTL_CHART_W      60                 /* characters; 2 points each */
 #define CTL_CHART_H      10
 
 static json_t *ctl_board_args(const char *key)

@@ -24,7 +24,9 @@ void ctl_table_free(ctl_table_t *t)
 /* Room for one more row, its cells NULL. */
 static char **ctl_table_grow(ctl_table_t *t)
 {
-    if (t->nrows == t->cap) {
+    if (t->ncols == 0)
+        return NULL; /* not initialised */
+    if (t->nrows == t->cap || !t->cells) {
         size_t cap = t->cap ? 2 * t->cap : 8;
         char **c = realloc(t->cells, cap * t->ncols * sizeof(*c));
 
