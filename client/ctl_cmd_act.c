@@ -181,39 +181,33 @@ static void ctl_print_reboot(const json_t *r)
     printf("%s: rebooting (%s)\n", ctl_str(r, "board", "?"), ctl_str(r, "mode", "?"));
 }
 
-static int ctl_reboot(ctl_t *ctl, const char *arg, const char *mode)
+/* reboot BOARD [--bootsel], or bootsel BOARD (into_bootsel: the flag is implied, not taken). */
+static int ctl_reboot(ctl_t *ctl, int argc, char **argv, bool into_bootsel)
 {
-    const char *key;
-    int r = ctl_board(ctl, arg, &key, NULL);
+    ctl_flag_t flags[] = {{"--bootsel", NULL, false, 0, {0}}};
+    const char *key, *mode;
+    char *pos[1];
+    int n, r = ctl_args(ctl, argc, argv, flags, into_bootsel ? 0 : 1, pos, &n, 1);
 
-    return r ? r
-             : ctl_simple(ctl, "reboot", json_pack("{s:s, s:s}", "board", key, "mode", mode),
-                          ctl_print_reboot);
+    if (r)
+        return r;
+    if (n != 1)
+        return ctl_usage_error(ctl, argv[0], "needs BOARD");
+    if ((r = ctl_board(ctl, pos[0], &key, NULL)))
+        return r;
+    mode = into_bootsel || flags[0].seen ? "bootsel" : "normal";
+    return ctl_simple(ctl, "reboot", json_pack("{s:s, s:s}", "board", key, "mode", mode),
+                      ctl_print_reboot);
 }
 
 int ctl_cmd_reboot(ctl_t *ctl, int argc, char **argv)
 {
-    ctl_flag_t flags[] = {{"--bootsel", NULL, false, 0, {0}}};
-    char *pos[1];
-    int n, r = ctl_args(ctl, argc, argv, flags, 1, pos, &n, 1);
-
-    if (r)
-        return r;
-    if (n != 1)
-        return ctl_usage_error(ctl, "reboot", "needs BOARD");
-    return ctl_reboot(ctl, pos[0], flags[0].seen ? "bootsel" : "normal");
+    return ctl_reboot(ctl, argc, argv, false);
 }
 
 int ctl_cmd_bootsel(ctl_t *ctl, int argc, char **argv)
 {
-    char *pos[1];
-    int n, r = ctl_args(ctl, argc, argv, NULL, 0, pos, &n, 1);
-
-    if (r)
-        return r;
-    if (n != 1)
-        return ctl_usage_error(ctl, "bootsel", "needs BOARD");
-    return ctl_reboot(ctl, pos[0], "bootsel");
+    return ctl_reboot(ctl, argc, argv, true);
 }
 
 /* ---- ping --------------------------------------------------------------------------------- */

@@ -75,13 +75,6 @@ class TestPicoctl(GoldenMixin, PicodTestCase):
     def mask(self, text):
         return mask_times(text).replace(self.tmp, "<tmp>")
 
-    def call(self, cmd, **args):
-        c = Client(self.picod.socket)
-        try:
-            return c.call(cmd, **args)
-        finally:
-            c.close()
-
     def readings(self, board):
         return {s["sensor"]: s for s in self.status(board)[0]["sensors"]}
 
