@@ -31,7 +31,9 @@ typedef struct ctl {
     bool connected;
     long long next_id;
     ctl_conn_t conn;
-    json_t *boards; /* picod's `list` result, fetched once for board selection */
+    json_t *boards;       /* picod's `list` result, fetched once for board selection */
+    bool quiet;           /* report errors nowhere (a side request; ping's lost replies) */
+    char last_error[512]; /* the last error reported (or not, when quiet) */
 } ctl_t;
 
 typedef struct ctl_cmd {

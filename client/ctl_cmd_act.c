@@ -235,16 +235,20 @@ static int ctl_ping_once(ctl_t *ctl, const char *key, unsigned seq, double *rtt)
 {
     double t0 = ctl_mono_ms();
     json_t *resp, *result;
-    bool json = ctl->json;
     int r;
 
-    ctl->json = false; /* a lost reply is a line of the report, not the command's error */
+    ctl->quiet = true; /* a lost reply is a line of the report, not the command's error */
     r = ctl_request(ctl, "ping", key ? json_pack("{s:s}", "board", key) : NULL, &resp, &result);
-    ctl->json = json;
-    if (r)
+    ctl->quiet = false;
+    if (r) {
+        if (ctl->json) /* stdout has the one summary object */
+            fprintf(stderr, "picoctl: seq=%u: %s\n", seq, ctl->last_error);
+        else
+            printf("no reply from %s: seq=%u: %s\n", key ? key : "picod", seq, ctl->last_error);
         return r;
+    }
     *rtt = key ? json_number_value(json_object_get(result, "rtt_ms")) : ctl_mono_ms() - t0;
-    if (!json)
+    if (!ctl->json)
         printf("reply from %s: seq=%u time=%.3f ms\n", key ? key : "picod", seq, *rtt);
     json_decref(resp);
     return 0;
@@ -308,7 +312,12 @@ static int ctl_watch_list(ctl_t *ctl, const ctl_flag_t *fl, json_t *arr, bool re
 
         for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
             const char *key = w;
-            int r = resolve ? ctl_board(ctl, w, &key, NULL) : 0;
+            /* A full id needs no board picod knows now (docs/API.md, watch "boards"). */
+            bool full_id = strlen(w) == 16 && strspn(w, "0123456789abcdefABCDEF") == 16;
+            int r = resolve && !full_id ? ctl_board(ctl, w, &key, NULL) : 0;
+
+            for (char *c = w; full_id && *c; c++)
+                *c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
 
             if (r) {
                 free(copy);

@@ -106,8 +106,10 @@ int ctl_cmd_status(ctl_t *ctl, int argc, char **argv)
         json_decref(resp);
         return 0;
     }
+    ctl->quiet = true; /* without stats the link line shows what status has */
     if (ctl_request(ctl, "stats", NULL, &sresp, &sres))
-        sres = NULL; /* the link line then shows what status has */
+        sres = NULL;
+    ctl->quiet = false;
     ctl_print_make_safe(resp);
     {
         const json_t *boards = json_object_get(result, "boards");
@@ -115,7 +117,11 @@ int ctl_cmd_status(ctl_t *ctl, int argc, char **argv)
         if (json_array_size(boards) == 0)
             printf("no boards\n");
         for (size_t i = 0; i < json_array_size(boards); i++) {
-            char **trends = flags[0].seen ? ctl_trends(ctl, json_array_get(boards, i)) : NULL;
+            char **trends;
+
+            ctl->quiet = true; /* a sensor without history gets an empty trend */
+            trends = flags[0].seen ? ctl_trends(ctl, json_array_get(boards, i)) : NULL;
+            ctl->quiet = false;
 
             printf("%s", i ? "\n" : "");
             ctl_print_status_board(stdout, json_array_get(boards, i), sres,

@@ -139,8 +139,10 @@ static int ctl_report(ctl_t *ctl, int exit, const char *code, const char *msg)
     if (!m)
         m = json_string("(message not valid UTF-8)");
     ctl_print_make_safe(m);
-    fprintf(stderr, "picoctl: %s\n", json_string_value(m));
-    if (ctl->json) {
+    snprintf(ctl->last_error, sizeof(ctl->last_error), "%s", json_string_value(m));
+    if (!ctl->quiet)
+        fprintf(stderr, "picoctl: %s\n", json_string_value(m));
+    if (ctl->json && !ctl->quiet) {
         json_t *o = json_pack("{s:b, s:{s:s, s:O}}", "ok", 0, "error", "code", code, "message", m);
         ctl_emit_json(o);
         json_decref(o);

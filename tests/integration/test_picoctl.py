@@ -148,8 +148,12 @@ class TestPicoctl(GoldenMixin, PicodTestCase):
         self.other.control("silent on")
         try:
             r = self.ctl("--json", "ping", OTHER)
+            human = self.ctl("ping", OTHER)
         finally:
             self.other.control("silent off")
+        self.assertIn(f"no reply from {OTHER}: seq=1: ping: ", human.stdout)
+        self.assertIn("1 requests, 0 replies, 100% loss", human.stdout)
+        self.assertIn(human.returncode, (1, 6), "timeout, or board_offline once it went quiet")
         self.assertEqual(r.returncode, 6, r.stderr)
         self.assertEqual(json.loads(r.stdout)["received"], 0)
         self.assertIn("timeout", r.stderr)
@@ -344,8 +348,9 @@ class TestPicoctl(GoldenMixin, PicodTestCase):
     # ---- events and actions ----------------------------------------------------------------
 
     def test_button_and_watch_with_filters(self):
+        # A full id needs no board picod knows (picod filters by it as given).
         w = subprocess.Popen([PICOCTL, "--socket", self.picod.socket, "watch", "--board",
-                              "bench", "--events", "button"],
+                              "bench", "--board", "FFFFFFFFFFFFFFFF", "--events", "button"],
                              stdout=subprocess.PIPE, text=True, env=dict(os.environ, TZ="UTC"))
         lines = []
         try:
@@ -366,6 +371,7 @@ class TestPicoctl(GoldenMixin, PicodTestCase):
         finally:
             w.terminate()
             w.wait(5)
+            w.stdout.close()
         for line in lines:
             self.assertRegex(line, r"^\d\d:\d\d:\d\d\.\d{3} bench button kind=(press|release) "
                                    r".* seq=\d+$")
