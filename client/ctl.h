@@ -34,6 +34,7 @@ typedef struct ctl {
     json_t *boards;       /* picod's `list` result, fetched once for board selection */
     bool quiet;           /* report errors nowhere (a side request; ping's lost replies) */
     char last_error[512]; /* the last error reported (or not, when quiet) */
+    char last_code[64];   /* and its code */
 } ctl_t;
 
 typedef struct ctl_cmd {

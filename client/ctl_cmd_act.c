@@ -241,9 +241,7 @@ static int ctl_ping_once(ctl_t *ctl, const char *key, unsigned seq, double *rtt)
     r = ctl_request(ctl, "ping", key ? json_pack("{s:s}", "board", key) : NULL, &resp, &result);
     ctl->quiet = false;
     if (r) {
-        if (ctl->json) /* stdout has the one summary object */
-            fprintf(stderr, "picoctl: seq=%u: %s\n", seq, ctl->last_error);
-        else
+        if (!ctl->json)
             printf("no reply from %s: seq=%u: %s\n", key ? key : "picod", seq, ctl->last_error);
         return r;
     }
@@ -294,11 +292,17 @@ int ctl_cmd_ping(ctl_t *ctl, int argc, char **argv)
     if (ctl->json) {
         json_t *o = ctl_ping_json(&st, ctl_mono_ms() - t0);
         json_object_set_new(o, "target", json_string(key ? key : "picod"));
+        if (!st.received && last) /* the failure, as an error object has it */
+            json_object_set_new(
+                o, "error",
+                json_pack("{s:s, s:s}", "code", ctl->last_code, "message", ctl->last_error));
         ctl_emit_json(o);
         json_decref(o);
     } else {
         ctl_ping_summary(stdout, key ? key : "picod", &st, ctl_mono_ms() - t0);
     }
+    if (!st.received && last) /* no reply at all: the command failed, say why */
+        fprintf(stderr, "picoctl: %s\n", ctl->last_error);
     return st.received ? 0 : last ? last : CTL_EXIT_FAILED;
 }
 

@@ -9,6 +9,7 @@
 #include "ctl.h"
 #include "ctl_plot.h"
 #include "ctl_print.h"
+#include "ctl_select.h"
 #include "ctl_table.h"
 
 #ifndef PICOD_VERSION
@@ -213,7 +214,7 @@ static int ctl_sensor_history(ctl_t *ctl, const json_t *b, const json_t *sensors
     for (size_t i = 0; !r && i < json_array_size(sensors); i++) {
         long long idx = json_integer_value(json_object_get(json_array_get(sensors, i), "sensor"));
         json_t *h =
-            ctl_history(ctl, ctl_str(b, "board", "?"), idx, ctl_now_ms() - ms, 2 * CTL_CHART_W, &r);
+            ctl_history(ctl, ctl_select_key(b), idx, ctl_now_ms() - ms, 2 * CTL_CHART_W, &r);
 
         if (h && !ctl->json) {
             ctl_print_make_safe(h);
@@ -224,7 +225,7 @@ static int ctl_sensor_history(ctl_t *ctl, const json_t *b, const json_t *sensors
             json_array_append_new(all, h);
     }
     if (!r && ctl->json) {
-        json_t *o = json_pack("{s:s, s:O}", "board", ctl_str(b, "board", "?"), "history", all);
+        json_t *o = json_pack("{s:s, s:O}", "board", ctl_select_key(b), "history", all);
         ctl_emit_json(o);
         json_decref(o);
     }
@@ -451,8 +452,8 @@ static void ctl_print_ini_value(const char *k, const json_t *v)
 {
     char *s;
 
-    if (json_is_null(v))
-        return; /* unset: picod's default applies (and is shown as that) */
+    if (json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
+        return; /* not set (an empty list: none) */
     if (json_is_string(v)) {
         printf("%s = %s\n", k, json_string_value(v));
         return;

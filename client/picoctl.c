@@ -140,6 +140,7 @@ static int ctl_report(ctl_t *ctl, int exit, const char *code, const char *msg)
         m = json_string("(message not valid UTF-8)");
     ctl_print_make_safe(m);
     snprintf(ctl->last_error, sizeof(ctl->last_error), "%s", json_string_value(m));
+    snprintf(ctl->last_code, sizeof(ctl->last_code), "%s", code);
     if (!ctl->quiet)
         fprintf(stderr, "picoctl: %s\n", json_string_value(m));
     if (ctl->json && !ctl->quiet) {

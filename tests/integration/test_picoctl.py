@@ -155,7 +155,9 @@ class TestPicoctl(GoldenMixin, PicodTestCase):
         self.assertIn("1 requests, 0 replies, 100% loss", human.stdout)
         self.assertIn(human.returncode, (1, 6), "timeout, or board_offline once it went quiet")
         self.assertEqual(r.returncode, 6, r.stderr)
-        self.assertEqual(json.loads(r.stdout)["received"], 0)
+        j = json.loads(r.stdout)
+        self.assertEqual((j["transmitted"], j["received"]), (1, 0))
+        self.assertEqual(j["error"]["code"], "timeout")
         self.assertIn("timeout", r.stderr)
 
     def test_help_on_every_command_with_examples(self):
@@ -329,6 +331,7 @@ class TestPicoctl(GoldenMixin, PicodTestCase):
         self.assertIn(f"config file: {self.conf}", r.stdout)
         self.assertIn("\n[picod]\n", r.stdout)
         self.assertIn("\nheartbeat-ms = 200\n", r.stdout)
+        self.assertNotIn("allow-usb", r.stdout, "an empty list is left out, as in a config file")
         self.assertIn(f"\n[board bench]\nid = {BENCH}\npoll-ms = 400\nheartbeat-ms = 200\n"
                       "sensors = 0, 1\n", r.stdout)
         j = json.loads(self.ok("--json", "config").stdout)
