@@ -101,7 +101,9 @@ static void ctl_usage(FILE *f)
                "  -V, --version       picoctl's version\n\n"
                "Commands:\n");
     for (size_t i = 0; i < CTL_N_CMDS; i++)
-        fprintf(f, "  %-8s %s\n", ctl_cmds[i].name, ctl_cmds[i].usage);
+        fprintf(f, *ctl_cmds[i].usage ? "  %-8s %s\n" : "  %s\n", ctl_cmds[i].name,
+                ctl_cmds[i].usage);
+    fprintf(f, "  %-8s %s\n", "help", "[COMMAND]");
     fprintf(f, "\nBOARD is a board id, a unique prefix of it, its name (a [board NAME] section "
                "of\npicod's config) or its device path; `picoctl list` shows them.\n\n"
                "Exit status: 0 ok, 1 the request failed, 2 usage error, 3 picod not "

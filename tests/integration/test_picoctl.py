@@ -162,8 +162,8 @@ class TestPicoctl(GoldenMixin, PicodTestCase):
 
     def test_help_on_every_command_with_examples(self):
         r = self.ok("--help")
-        for cmd in COMMANDS:
-            self.assertIn(f"  {cmd} ", r.stdout + " ")
+        for cmd in COMMANDS + ("help",):
+            self.assertRegex(r.stdout, rf"\n  {cmd}( |\n)")
         self.assertIn("4 board not found or ambiguous, 5 denied, 6 timeout", r.stdout)
         for cmd in COMMANDS:
             for argv in ([cmd, "--help"], ["help", cmd], [cmd, "-h"]):
