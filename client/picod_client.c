@@ -50,7 +50,7 @@ char *picod_client_encode(const char *cmd, json_int_t id, const json_t *args, si
         return NULL;
     json_object_set_new(req, "cmd", json_string(cmd));
     json_object_set_new(req, "id", json_integer(id));
-    s = json_dumps(req, JSON_COMPACT);
+    s = json_dumps(req, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(req);
     if (!s)
         return NULL;

@@ -290,6 +290,14 @@ class PicodTestCase(unittest.TestCase):
         cls.sims.append(sim)
         return sim
 
+    def call(self, cmd, **args):
+        """One request on a connection of its own; the response."""
+        c = Client(self.picod.socket)
+        try:
+            return c.call(cmd, **args)
+        finally:
+            c.close()
+
     def status(self, board=None):
         c = Client(self.picod.socket)
         try:

@@ -77,9 +77,6 @@ class TestCompletion(PicodTestCase):
         words, err = complete_raw("--socket", os.path.join(self.tmp, "nope.sock"), "status", "")
         self.assertEqual((words, err), ([], ""))
 
-    # picoctl in this branch does not have the whole issue-11 command set yet (another
-    # branch adds it): remove this decorator at the merge; an unexpected success fails.
-    @unittest.expectedFailure
     def test_same_commands_as_picoctl_help(self):
         # Command lines of the help are indented by two spaces; whether help lists itself is
         # the help's business, that it is a command is checked by running it.
