@@ -234,7 +234,10 @@ class TestEmulatedPico(unittest.TestCase):
                           f"+- {err}: {h - t0} us after t0; clock {clock()}", flush=True)
                 self.assertLessEqual(h - err, t2, f"{ev}: stamped in [{t0}, {t2}]")
                 self.assertGreaterEqual(h + err, t0, f"{ev}: stamped in [{t0}, {t2}]")
-                self.assertLess(err, 20000, ev)
+                # Useful, not only true: well under the 0.1 s a person would notice. (It grows
+                # with the emulated clock's rate changes, i.e. with the host's load: 21 ms was
+                # seen at load average 15 on 2 cores, 2-5 ms on a quiet machine.)
+                self.assertLess(err, 100000, ev)
         finally:
             w.close()
 
