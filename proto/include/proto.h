@@ -29,9 +29,8 @@ extern "C" {
 /* ---- versioning ------------------------------------------------------------------------ */
 
 #define PROTO_VERSION_MAJOR 1
-#define PROTO_VERSION_MINOR                                                                        \
-    3 /* 1.1: silicon facts in HELLO_ACK and STATS; 1.2: uptime_us;                                \
-       * 1.3: u32 RAM sizes in STATS */
+/* 1.1: silicon facts in HELLO_ACK and STATS; 1.2: uptime_us; 1.3: u32 RAM sizes in STATS */
+#define PROTO_VERSION_MINOR 3
 /* Header version byte: major in the high nibble, minor in the low nibble. */
 #define PROTO_VERSION_BYTE        ((uint8_t)((PROTO_VERSION_MAJOR << 4) | PROTO_VERSION_MINOR))
 #define PROTO_VERSION_MAJOR_OF(b) ((uint8_t)((b) >> 4))
