@@ -71,54 +71,6 @@ static void test_sleep_order(void **state)
     assert_int_equal(sched_task_stats(tb.id)->max_late_us, 0);
 }
 
-/* ---- sched_task_wake ends a sleep early; a sleep's request is clamped by the dispatcher ---- */
-static uint32_t woke_at;
-static sched_event_t never_set;
-static sched_ret_t long_sleeper(sched_task_t *t)
-{
-    TASK_BEGIN(t);
-    TASK_SLEEP_MS(t, 1000);
-    woke_at = fake_now;
-    TASK_SLEEP_US(t, 0xfffffff0u); /* more than SCHED_MAX_WAIT_US: clamped, not "in the past" */
-    woke_at = fake_now;
-    TASK_END(t);
-}
-static sched_ret_t waker(sched_task_t *t)
-{
-    TASK_BEGIN(t);
-    TASK_SLEEP_US(t, 100);
-    sched_task_wake(&tb); /* waits on an event: not a sleeper, nothing happens */
-    sched_task_wake(&ta);
-    TASK_END(t);
-}
-static sched_ret_t ev_forever(sched_task_t *t)
-{
-    TASK_BEGIN(t);
-    TASK_AWAIT(t, &never_set, SCHED_FOREVER);
-    mark('e');
-    TASK_END(t);
-}
-
-static void test_task_wake(void **state)
-{
-    (void)state;
-    woke_at = 0;
-    sched_event_init(&never_set, true);
-    sched_task_add(&ta, long_sleeper, "sleep");
-    sched_task_add(&tb, ev_forever, "ev");
-    sched_task_add(&tc, waker, "waker");
-    uint32_t t0 = fake_now;
-    fake_run_for(5000);
-    assert_int_equal(woke_at - t0, 100); /* not 1 s */
-    assert_int_equal(tb.state, SCHED_WAITING);
-    assert_string_equal(trace, "");
-    uint32_t t1 = woke_at;
-    fake_run_for(1000000);
-    assert_int_equal(woke_at, t1); /* still asleep: its second sleep did not end at once */
-    assert_int_equal(ta.state, SCHED_SLEEPING);
-    assert_true(ta.deadline - t1 == SCHED_MAX_WAIT_US);
-}
-
 /* ---- fairness: yielding tasks alternate round-robin ---- */
 static int count_x, count_y;
 static sched_ret_t yielder_x(sched_task_t *t)
@@ -924,6 +876,46 @@ static void test_rewoken_task_does_not_starve(void **state)
     }
     assert_string_equal(trace, "s2");
     assert_int_equal(self_runs, 1);
+}
+
+/* ---- sched_task_wake ends a sleep early; a sleep's request is clamped by the dispatcher ---- */
+static uint32_t woke_at;
+static sched_ret_t long_sleeper(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_SLEEP_MS(t, 1000);
+    woke_at = fake_now;
+    TASK_SLEEP_US(t, 0xfffffff0u); /* more than SCHED_MAX_WAIT_US: clamped, not "in the past" */
+    woke_at = fake_now;
+    TASK_END(t);
+}
+static sched_ret_t waker(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_SLEEP_US(t, 100);
+    sched_task_wake(&tb); /* waits on an event: not a sleeper, nothing happens */
+    sched_task_wake(&ta);
+    TASK_END(t);
+}
+
+static void test_task_wake(void **state)
+{
+    (void)state;
+    woke_at = 0;
+    sched_event_init(&ev2, true); /* never set: tb waits for good */
+    sched_task_add(&ta, long_sleeper, "sleep");
+    sched_task_add(&tb, ev2_waiter, "ev");
+    sched_task_add(&tc, waker, "waker");
+    uint32_t t0 = fake_now;
+    fake_run_for(5000);
+    assert_int_equal(woke_at - t0, 100); /* not 1 s */
+    assert_int_equal(tb.state, SCHED_WAITING);
+    assert_string_equal(trace, "");
+    uint32_t t1 = woke_at;
+    fake_run_for(1000000);
+    assert_int_equal(woke_at, t1); /* still asleep: its second sleep did not end at once */
+    assert_int_equal(ta.state, SCHED_SLEEPING);
+    assert_true(ta.deadline - t1 == SCHED_MAX_WAIT_US);
 }
 
 int main(void)
