@@ -20,7 +20,6 @@ summary. docs/PERFORMANCE.md, "Exactly-once actuation under line faults", has th
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 
@@ -54,15 +53,7 @@ def main():
         relay = Relay(sim.pty, tmp + "/relay.tty", seed=a.seed).start()
         picod = harness.Picod(tmp, [relay.link_path], extra=[
             "--heartbeat-ms", "1000", "--poll-ms", "2000", "--request-timeout-ms", "500"]).start()
-
-        def online():
-            c = harness.Client(picod.socket)
-            try:
-                r = c.call("status", board=board)
-                return r["ok"] and r["result"]["boards"][0]["state"] == "online"
-            finally:
-                c.close()
-        harness.wait_until(online, 20, "board online")
+        harness.wait_online(picod.socket, board)
         c = harness.Client(picod.socket)
         assert c.call("led", board=board, mode="off")["ok"]
         c.close()
@@ -88,13 +79,8 @@ def main():
             "relay_h2b": relay.stats(H2B), "relay_b2h": relay.stats(B2H),
         }
     finally:
-        if picod:
-            picod.stop()
-        if relay:
-            relay.close()
-        if sim:
-            sim.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        from line_faults_bench import stop_all
+        stop_all(tmp, picod, relay, sim)
     if a.json:
         print(json.dumps(out))
     else:

@@ -7,45 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#define CTL_LINE_MAX ((size_t)16 * 1024 * 1024) /* a status of hundreds of boards fits easily */
-
 void ctl_conn_default_path(const char *explicit_path, char *out, size_t cap)
 {
-    const char *env = getenv("PICOD_SOCKET");
-
-    if (explicit_path && *explicit_path)
-        snprintf(out, cap, "%s", explicit_path);
-    else if (env && *env)
-        snprintf(out, cap, "%s", env);
-    else /* not $RUNTIME_DIRECTORY: that is the directory of whatever service runs picoctl */
-        snprintf(out, cap, "/run/picod/picod.sock");
+    picod_client_default_path(explicit_path, out, cap);
 }
 
 int ctl_conn_open(ctl_conn_t *c, const char *path)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int r;
+    int fd;
 
     memset(c, 0, sizeof(*c));
-    c->fd = -1;
     snprintf(c->path, sizeof(c->path), "%s", path);
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return -ENAMETOOLONG;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        return -errno;
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        r = -errno;
-        close(c->fd);
-        c->fd = -1;
-        return r;
-    }
-    return 0;
+    fd = picod_client_connect(path, false);
+    c->fd = fd < 0 ? -1 : fd;
+    return fd < 0 ? fd : 0;
 }
 
 void ctl_conn_close(ctl_conn_t *c)
@@ -53,34 +31,38 @@ void ctl_conn_close(ctl_conn_t *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = 0;
+    picod_client_buf_free(&c->in);
 }
 
-int ctl_conn_send(ctl_conn_t *c, const json_t *msg)
+static int ctl_send_all(ctl_conn_t *c, const char *s, size_t len)
 {
-    char *s = json_dumps(msg, JSON_COMPACT);
-    size_t len, off = 0;
+    size_t off = 0;
 
-    if (!s)
-        return -ENOMEM;
-    len = strlen(s);
-    s[len++] = '\n'; /* replaces the NUL; we track the length ourselves */
     while (off < len) {
         ssize_t n = send(c->fd, s + off, len - off, MSG_NOSIGNAL);
 
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int e = -errno;
-            free(s);
-            return e;
-        }
+        if (n < 0)
+            return -errno;
         off += (size_t)n;
     }
-    free(s);
     return 0;
+}
+
+int ctl_conn_send(ctl_conn_t *c, const json_t *msg)
+{
+    char *s = json_dumps(msg, JSON_COMPACT);
+    size_t len;
+    int r;
+
+    if (!s)
+        return -ENOMEM;
+    len = strlen(s);
+    s[len++] = '\n'; /* replaces the NUL; we track the length ourselves */
+    r = ctl_send_all(c, s, len);
+    free(s);
+    return r;
 }
 
 static long long ctl_now_ms(void)
@@ -91,98 +73,82 @@ static long long ctl_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Pop one complete line from the buffer as JSON, if there is one. */
-static json_t *ctl_take_line(ctl_conn_t *c, int *err, int *have)
+/* Wait until readable within the deadline, then read what is there into the buffer. */
+static int ctl_fill(ctl_conn_t *c, int timeout_ms, long long deadline)
 {
-    char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
-    size_t n;
-    json_t *j;
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    int wait = -1, r;
+    ssize_t n;
 
-    *have = nl != NULL;
-    if (!nl)
-        return NULL;
-    n = (size_t)(nl - c->buf);
-    j = json_loadb(c->buf, n, 0, NULL);
-    memmove(c->buf, nl + 1, c->len - n - 1);
-    c->len -= n + 1;
-    if (!j)
-        *err = -EBADMSG;
-    return j;
+    if (timeout_ms >= 0) {
+        long long left = deadline - ctl_now_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        wait = (int)left;
+    }
+    r = poll(&pfd, 1, wait);
+    if (r < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (r == 0)
+        return 0;
+    r = picod_client_buf_reserve(&c->in, 65536);
+    if (r < 0)
+        return r == -EMSGSIZE ? -ENOMEM : r;
+    n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (n == 0)
+        return -EPIPE;
+    c->in.len += (size_t)n;
+    return 0;
 }
 
 json_t *ctl_conn_recv(ctl_conn_t *c, int timeout_ms, int *err)
 {
     long long deadline = ctl_now_ms() + timeout_ms;
-    int have;
 
     *err = 0;
     for (;;) {
-        json_t *j = ctl_take_line(c, err, &have);
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        int wait = -1, r;
-        ssize_t n;
+        json_t *j = NULL;
+        int r = picod_client_buf_take(&c->in, &j);
 
-        if (have)
+        if (r > 0)
             return j;
-        if (timeout_ms >= 0) {
-            long long left = deadline - ctl_now_ms();
-            if (left <= 0) {
-                *err = -ETIMEDOUT;
-                return NULL;
-            }
-            wait = (int)left;
-        }
-        r = poll(&pfd, 1, wait);
-        if (r < 0 && errno == EINTR)
-            continue;
         if (r < 0) {
-            *err = -errno;
+            *err = r;
             return NULL;
         }
-        if (r == 0)
-            continue;
-        if (c->cap - c->len < 65536) {
-            size_t cap = c->cap ? c->cap * 2 : 131072;
-            char *p = cap <= CTL_LINE_MAX ? realloc(c->buf, cap) : NULL;
-            if (!p) {
-                *err = -ENOMEM;
-                return NULL;
-            }
-            c->buf = p;
-            c->cap = cap;
-        }
-        n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            *err = n == 0 ? -EPIPE : -errno;
+        r = ctl_fill(c, timeout_ms, deadline);
+        if (r < 0) {
+            *err = r;
             return NULL;
         }
-        c->len += (size_t)n;
     }
 }
 
 json_t *ctl_conn_call(ctl_conn_t *c, const char *cmd, json_t *args, int timeout_ms, int *err)
 {
-    json_t *req = args ? json_deep_copy(args) : json_object();
+    size_t len;
+    char *line = picod_client_encode(cmd, 1, args, &len);
     int r;
 
-    json_object_set_new(req, "cmd", json_string(cmd));
-    json_object_set_new(req, "id", json_integer(1));
-    r = ctl_conn_send(c, req);
-    json_decref(req);
+    if (!line) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    r = ctl_send_all(c, line, len);
+    free(line);
     if (r < 0) {
         *err = r;
         return NULL;
     }
     for (;;) {
         json_t *resp = ctl_conn_recv(c, timeout_ms, err);
-        json_t *id;
 
         if (!resp)
             return NULL;
-        id = json_object_get(resp, "id");
-        if (json_is_integer(id) && json_integer_value(id) == 1)
+        if (picod_client_classify(resp) == PICOD_MSG_RESPONSE &&
+            picod_client_response_id(resp) == 1)
             return resp;
         json_decref(resp); /* an event or someone else's line: not ours */
     }

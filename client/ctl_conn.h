@@ -1,7 +1,9 @@
 /*
  * ctl_conn.h - picoctl's connection to picod: connect, send one request, read JSON lines.
  *
- * Blocking I/O bounded by poll() timeouts: picoctl is a one-shot command, not a loop.
+ * Blocking I/O bounded by poll() timeouts: picoctl is a one-shot command, not a loop. The
+ * socket path, request encoding and line splitting are picod_client.h's, shared with
+ * picod-mqtt.
  */
 #ifndef PICOCTL_CTL_CONN_H
 #define PICOCTL_CTL_CONN_H
@@ -9,11 +11,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "picod_client.h"
+
 typedef struct ctl_conn {
     int fd;
     char path[256];
-    char *buf; /* received bytes not yet returned as lines */
-    size_t len, cap;
+    picod_client_buf_t in; /* received bytes not yet returned as lines */
 } ctl_conn_t;
 
 /* Socket path: explicit, else $PICOD_SOCKET, else /run/picod/picod.sock. Never

@@ -1,56 +1,181 @@
 /*
- * picoctl.c - the command-line client of picod.
+ * picoctl.c - the command-line client of picod: options, the command table, requests and
+ * their errors. The commands are in ctl_cmd_info.c (reading) and ctl_cmd_act.c (acting).
  *
- * Exit status: 0 success, 1 the request failed (picod answered an error, or no answer in
- * time), 2 usage error, 3 picod is not reachable on its socket.
+ * Global options are taken before or after the command (`picoctl status --json`); `--`
+ * ends the options. Exit status: see ctl.h (and `picoctl --help`).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "ctl_conn.h"
+#include "ctl.h"
+#include "ctl_doctor.h"
 #include "ctl_print.h"
+#include "ctl_select.h"
+#include "ctl_table.h"
 
 #ifndef PICOD_VERSION
 #define PICOD_VERSION "0.0.0"
 #endif
 
-enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NO_DAEMON = 3 };
+static const ctl_cmd_t ctl_cmds[] = {
+    {"status", "[BOARD] [--wide]",
+     "every board (or one): state, uptime, firmware, link quality, last error, LED, button and "
+     "every sensor with units and age; --wide adds a trend line of each sensor",
+     "picoctl status\npicoctl status bench --wide\npicoctl status --json", ctl_cmd_status},
+    {"list", "", "the boards picod serves: id, name, state, platform, firmware, device",
+     "picoctl list", ctl_cmd_list},
+    {"led", "BOARD on|off|toggle|blink [PERIOD_MS [DUTY]]|auto", "set the LED",
+     "picoctl led bench on\npicoctl led 0123 blink 200 25\npicoctl led /dev/ttyACM0 auto",
+     ctl_cmd_led},
+    {"button", "BOARD", "the button's state and its recent presses (from picod's event history)",
+     "picoctl button bench", ctl_cmd_button},
+    {"sensor", "BOARD [N] [--history DURATION]",
+     "current readings of a board's sensors (or sensor N); --history draws a chart of the "
+     "last DURATION (30s, 10m, 1h, 2d)",
+     "picoctl sensor bench\npicoctl sensor bench 0 --history 1h", ctl_cmd_sensor},
+    {"i2c", "BOARD scan|read ADDR LEN|write ADDR HEX..|xfer ADDR HEX.. LEN",
+     "raw I2C on the board's bus: scan prints i2cdetect's grid; xfer writes then reads "
+     "(repeated start)",
+     "picoctl i2c bench scan\npicoctl i2c bench read 0x76 2\npicoctl i2c bench write 0x76 "
+     "e0 00\npicoctl i2c bench xfer 0x76 d0 1",
+     ctl_cmd_i2c},
+    {"watch", "[--since SEQ] [--board BOARD] [--events LIST] [--count N]",
+     "print events as they happen (local time, board, event); --since replays held events "
+     "after SEQ; --board (repeatable) and --events (comma list) filter",
+     "picoctl watch\npicoctl watch --board bench --events button,fault\npicoctl --json watch "
+     "--since 0 --count 10",
+     ctl_cmd_watch},
+    {"history", "BOARD SENSOR [--since DURATION] [--points N]",
+     "picod's downsampled readings of one sensor (min/mean/max per time bucket)",
+     "picoctl history bench 0 --since 10m --points 20", ctl_cmd_history},
+    {"ping", "[BOARD] [-c N] [-i MS]",
+     "round trips to picod, or through it to a board, with ping(8)'s summary; -c 0 pings "
+     "until interrupted",
+     "picoctl ping\npicoctl ping bench -c 5 -i 200", ctl_cmd_ping},
+    {"stats", "[BOARD]",
+     "counters of picod and its boards; with BOARD the link counters of both sides, the "
+     "board's clock against picod's and its task timing table",
+     "picoctl stats\npicoctl stats bench", ctl_cmd_stats},
+    {"poll", "BOARD [SENSOR|all] MS", "make the board read its sensors every MS ms (0 stops)",
+     "picoctl poll bench all 500\npicoctl poll bench 1 0", ctl_cmd_poll},
+    {"reboot", "BOARD [--bootsel]", "reboot the board (--bootsel: into the USB bootloader)",
+     "picoctl reboot bench", ctl_cmd_reboot},
+    {"bootsel", "BOARD", "reboot the board into the USB bootloader (to copy a UF2 onto it)",
+     "picoctl bootsel bench", ctl_cmd_bootsel},
+    {"config", "", "picod's effective configuration: its options and [board] sections",
+     "picoctl config", ctl_cmd_config},
+    {"metrics", "", "picod's counters as OpenMetrics text (for scrapers)",
+     "picoctl metrics > /var/lib/node_exporter/picod.prom", ctl_cmd_metrics},
+    {"version", "", "versions of picoctl, picod and the protocol", "picoctl version",
+     ctl_cmd_version},
+    {"doctor", "[BOARD]",
+     "why a board is not working: picod, its socket, the USB view, the ttys, the udev rule and "
+     "each board, every finding with its fix",
+     "picoctl doctor\npicoctl doctor bench\npicoctl --json doctor", ctl_cmd_doctor},
+};
+#define CTL_N_CMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
-typedef struct ctl {
-    const char *socket;
-    bool json;
-    int timeout_ms;
-    ctl_conn_t conn;
-} ctl_t;
-
-typedef struct ctl_cmd {
-    const char *name;
-    const char *usage;
-    const char *help;
-    int (*fn)(ctl_t *ctl, int argc, char **argv);
-} ctl_cmd_t;
-
-static const ctl_cmd_t *ctl_find_cmd(const char *name);
-
-static void ctl_usage(FILE *f);
-
-static int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int ctl_fail(const char *fmt, ...)
+static const ctl_cmd_t *ctl_find_cmd(const char *name)
 {
+    for (size_t i = 0; i < CTL_N_CMDS; i++)
+        if (!strcmp(ctl_cmds[i].name, name))
+            return &ctl_cmds[i];
+    return NULL;
+}
+
+static void ctl_usage(FILE *f)
+{
+    fprintf(f, "usage: picoctl [OPTIONS] COMMAND [ARGS]   (options may also follow the "
+               "command; -- ends them)\n\n"
+               "Options:\n"
+               "  -s, --socket PATH   picod's socket (else $PICOD_SOCKET, else "
+               "/run/picod/picod.sock)\n"
+               "  -j, --json          print JSON: one object (JSON lines for watch), errors "
+               "too\n"
+               "  -t, --timeout MS    wait at most MS for an answer (default 5000)\n"
+               "      --no-color      no colour (also: NO_COLOR set, or stdout not a "
+               "terminal)\n"
+               "  -h, --help          this help; COMMAND --help: the command's, with "
+               "examples\n"
+               "  -V, --version       picoctl's version\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < CTL_N_CMDS; i++)
+        fprintf(f, *ctl_cmds[i].usage ? "  %-8s %s\n" : "  %s\n", ctl_cmds[i].name,
+                ctl_cmds[i].usage);
+    fprintf(f, "  %-8s %s\n", "help", "[COMMAND]");
+    fprintf(f, "\nBOARD is a board id, a unique prefix of it, its name (a [board NAME] section "
+               "of\npicod's config) or its device path; `picoctl list` shows them.\n\n"
+               "Exit status: 0 ok, 1 the request failed, 2 usage error, 3 picod not "
+               "reachable,\n4 board not found or ambiguous, 5 denied, 6 timeout.\n");
+}
+
+static void ctl_cmd_help(const ctl_cmd_t *c)
+{
+    printf("usage: picoctl %s%s%s\n\n%s.\n\nExamples:\n", c->name, *c->usage ? " " : "", c->usage,
+           c->help);
+    for (const char *p = c->examples; *p;) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+        printf("  %.*s\n", n, p);
+        p += n + (nl ? 1 : 0);
+    }
+    printf("\nGlobal options (--json, --socket, --timeout, --no-color) may come anywhere; "
+           "see picoctl --help.\n");
+}
+
+/* ---- errors and requests ------------------------------------------------------------------ */
+
+void ctl_emit_json(const json_t *v)
+{
+    json_dumpf(v, stdout, CTL_JSON_FLAGS | JSON_ENCODE_ANY);
+    fputc('\n', stdout);
+}
+
+/* The message with control characters escaped (it may quote a board or the user). */
+static int ctl_report(ctl_t *ctl, int exit, const char *code, const char *msg)
+{
+    json_t *m = json_string(msg ? msg : "?");
+
+    if (!m)
+        m = json_string("(message not valid UTF-8)");
+    ctl_print_make_safe(m);
+    snprintf(ctl->last_error, sizeof(ctl->last_error), "%s", json_string_value(m));
+    snprintf(ctl->last_code, sizeof(ctl->last_code), "%s", code);
+    if (!ctl->quiet)
+        fprintf(stderr, "picoctl: %s\n", json_string_value(m));
+    if (ctl->json && !ctl->quiet) {
+        json_t *o = json_pack("{s:b, s:{s:s, s:O}}", "ok", 0, "error", "code", code, "message", m);
+        ctl_emit_json(o);
+        json_decref(o);
+    }
+    json_decref(m);
+    return exit;
+}
+
+int ctl_error(ctl_t *ctl, int exit, const char *code, const char *fmt, ...)
+{
+    char msg[2048];
     va_list ap;
 
-    fputs("picoctl: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAILED;
+    return ctl_report(ctl, exit, code, msg);
+}
+
+int ctl_usage_error(ctl_t *ctl, const char *cmd, const char *why)
+{
+    const ctl_cmd_t *c = ctl_find_cmd(cmd);
+
+    return ctl_error(ctl, CTL_EXIT_USAGE, "usage", "%s: %s (usage: picoctl %s %s)", cmd, why, cmd,
+                     c ? c->usage : "");
 }
 
 static int ctl_connect(ctl_t *ctl)
@@ -58,86 +183,200 @@ static int ctl_connect(ctl_t *ctl)
     char path[256];
     int r;
 
+    if (ctl->connected)
+        return 0;
     ctl_conn_default_path(ctl->socket, path, sizeof(path));
     r = ctl_conn_open(&ctl->conn, path);
-    if (r < 0) {
-        fprintf(stderr, "picoctl: cannot connect to picod at %s: %s (is picod running?)\n", path,
-                strerror(-r));
-        return EXIT_NO_DAEMON;
-    }
+    if (r < 0)
+        return ctl_error(ctl, CTL_EXIT_UNREACHABLE, "unreachable",
+                         "cannot connect to picod at %s: %s (is picod running?)", path,
+                         strerror(-r));
+    ctl->connected = true;
     return 0;
 }
 
-/* Run one request; on success *result is a borrowed view into *resp (caller decrefs resp). */
-static int ctl_call(ctl_t *ctl, const char *cmd, json_t *args, json_t **resp, json_t **result)
+/* The exit status for an error code picod answered. */
+static int ctl_exit_for(const char *code)
 {
-    int err, r = ctl_connect(ctl);
-    json_t *e;
+    if (!code)
+        return CTL_EXIT_FAILED;
+    if (!strcmp(code, "denied"))
+        return CTL_EXIT_DENIED;
+    if (!strcmp(code, "timeout"))
+        return CTL_EXIT_TIMEOUT;
+    if (!strcmp(code, "unknown_board") || !strcmp(code, "ambiguous_board"))
+        return CTL_EXIT_NO_BOARD;
+    return CTL_EXIT_FAILED;
+}
 
-    if (r)
-        return r;
-    *resp = ctl_conn_call(&ctl->conn, cmd, args, ctl->timeout_ms, &err);
-    if (!*resp) {
-        if (err == -ETIMEDOUT)
-            return ctl_fail("%s: no answer from picod within %d ms", cmd, ctl->timeout_ms);
-        return ctl_fail("%s: %s", cmd,
-                        err == -EPIPE ? "picod closed the connection" : strerror(-err));
+double ctl_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+long long ctl_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The answer with id (events and other answers are skipped), or NULL: *exit says why. */
+static json_t *ctl_wait_answer(ctl_t *ctl, const char *cmd, long long id, int *exit)
+{
+    double deadline = ctl_mono_ms() + ctl->timeout_ms;
+
+    for (;;) {
+        int left = (int)(deadline - ctl_mono_ms()), err = 0;
+        json_t *m = left > 0 ? ctl_conn_recv(&ctl->conn, left, &err) : NULL;
+
+        if (!m) {
+            if (left <= 0 || err == -ETIMEDOUT)
+                *exit = ctl_error(ctl, CTL_EXIT_TIMEOUT, "timeout",
+                                  "%s: no answer from picod within %d ms", cmd, ctl->timeout_ms);
+            else
+                *exit = ctl_error(ctl, CTL_EXIT_UNREACHABLE, "unreachable", "%s: %s", cmd,
+                                  err == -EPIPE ? "picod closed the connection" : strerror(-err));
+            return NULL;
+        }
+        if (json_integer_value(json_object_get(m, "id")) == id && json_object_get(m, "ok"))
+            return m;
+        json_decref(m);
     }
+}
+
+int ctl_request(ctl_t *ctl, const char *cmd, json_t *args, json_t **resp, json_t **result)
+{
+    long long id = ++ctl->next_id;
+    json_t *msg = args ? args : json_object(), *e;
+    int r = ctl_connect(ctl);
+
+    *resp = NULL;
+    if (r) {
+        json_decref(msg);
+        return r;
+    }
+    json_object_set_new(msg, "cmd", json_string(cmd));
+    json_object_set_new(msg, "id", json_integer(id));
+    r = ctl_conn_send(&ctl->conn, msg);
+    json_decref(msg);
+    if (r < 0)
+        return ctl_error(ctl, CTL_EXIT_UNREACHABLE, "unreachable", "%s: cannot send: %s", cmd,
+                         strerror(-r));
+    *resp = ctl_wait_answer(ctl, cmd, id, &r);
+    if (!*resp)
+        return r;
     if (json_is_true(json_object_get(*resp, "ok"))) {
         *result = json_object_get(*resp, "result");
         return 0;
     }
     e = json_object_get(*resp, "error");
-    if (ctl->json) {
-        json_dumpf(*resp, stdout, JSON_COMPACT);
-        fputc('\n', stdout);
+    {
+        const char *code = json_string_value(json_object_get(e, "code"));
+        char msgbuf[1536];
+
+        snprintf(msgbuf, sizeof(msgbuf), "%s: %s: %s", cmd, code ? code : "error",
+                 json_string_value(json_object_get(e, "message"))
+                     ? json_string_value(json_object_get(e, "message"))
+                     : "");
+        r = ctl_report(ctl, ctl_exit_for(code), code ? code : "error", msgbuf);
     }
-    ctl_print_make_safe(e); /* the message goes to a terminal */
-    r = ctl_fail("%s: %s: %s", cmd, json_string_value(json_object_get(e, "code")),
-                 json_string_value(json_object_get(e, "message")));
     json_decref(*resp);
     *resp = NULL;
     return r;
 }
 
-/* Call, then print the result as JSON (--json) or with printer. args is consumed. */
-static int ctl_simple(ctl_t *ctl, const char *cmd, json_t *args,
-                      void (*printer)(ctl_t *ctl, const json_t *result))
+int ctl_simple(ctl_t *ctl, const char *cmd, json_t *args, void (*printer)(const json_t *result))
 {
     json_t *resp = NULL, *result = NULL;
-    int r = ctl_call(ctl, cmd, args, &resp, &result);
+    int r = ctl_request(ctl, cmd, args, &resp, &result);
 
-    json_decref(args);
     if (r)
         return r;
     if (ctl->json) {
-        json_dumpf(result, stdout, JSON_COMPACT);
-        fputc('\n', stdout);
+        ctl_emit_json(result);
     } else {
         ctl_print_make_safe(resp);
-        printer(ctl, result);
+        printer(result);
     }
     json_decref(resp);
     return 0;
 }
 
-static bool ctl_wants_help(int argc, char **argv)
+int ctl_board(ctl_t *ctl, const char *arg, const char **key, const json_t **entry)
 {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-            return true;
-    return false;
+    const json_t *boards;
+    char why[1536];
+    int i;
+
+    if (!ctl->boards) {
+        json_t *resp, *result;
+        int r = ctl_request(ctl, "list", NULL, &resp, &result);
+
+        if (r)
+            return r;
+        ctl->boards = json_incref(json_object_get(result, "boards"));
+        json_decref(resp);
+    }
+    boards = ctl->boards;
+    i = ctl_select_board(boards, arg, why, sizeof(why));
+    if (i < 0)
+        return ctl_report(ctl, CTL_EXIT_NO_BOARD,
+                          i == -EEXIST ? "ambiguous_board" : "unknown_board", why);
+    *key = ctl_select_key(json_array_get(boards, (size_t)i));
+    if (entry)
+        *entry = json_array_get(boards, (size_t)i);
+    return 0;
 }
 
-static int ctl_bad_usage(const char *cmd, const char *why)
+static ctl_flag_t *ctl_find_flag(ctl_flag_t *flags, size_t n, const char *a)
 {
-    const ctl_cmd_t *c = ctl_find_cmd(cmd);
-
-    fprintf(stderr, "picoctl: %s: %s\nusage: picoctl %s %s\n", cmd, why, cmd, c ? c->usage : "");
-    return EXIT_USAGE;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(a, flags[i].lng) || (flags[i].shrt && !strcmp(a, flags[i].shrt)))
+            return &flags[i];
+    return NULL;
 }
 
-static bool ctl_parse_long(const char *s, long min, long max, long *out)
+int ctl_args(ctl_t *ctl, int argc, char **argv, ctl_flag_t *flags, size_t nflags, char **pos,
+             int *npos, int maxpos)
+{
+    bool done = false;
+
+    *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        ctl_flag_t *fl;
+
+        if (!done && !strcmp(a, "--")) {
+            done = true;
+        } else if (!done && a[0] == '-' && a[1]) {
+            if (!(fl = ctl_find_flag(flags, nflags, a))) {
+                char why[128];
+                snprintf(why, sizeof(why), "unknown option '%s'", a);
+                return ctl_usage_error(ctl, argv[0], why);
+            }
+            if (fl->value && (i + 1 >= argc || fl->seen >= CTL_FLAG_VALUES)) {
+                char why[128];
+                snprintf(why, sizeof(why), "%s needs a value", a);
+                return ctl_usage_error(ctl, argv[0], why);
+            }
+            if (fl->value)
+                fl->vals[fl->seen] = argv[++i];
+            fl->seen++;
+        } else if (*npos < maxpos) {
+            pos[(*npos)++] = argv[i];
+        } else {
+            return ctl_usage_error(ctl, argv[0], "too many arguments");
+        }
+    }
+    return 0;
+}
+
+bool ctl_parse_long(const char *s, long min, long max, long *out)
 {
     char *end;
     long v;
@@ -150,424 +389,136 @@ static bool ctl_parse_long(const char *s, long min, long max, long *out)
     return true;
 }
 
-/* ---- printers ----------------------------------------------------------------------------- */
-
-static void ctl_print_status_cb(ctl_t *ctl, const json_t *r)
+bool ctl_parse_duration(const char *s, long long *ms)
 {
-    (void)ctl;
-    ctl_print_status(stdout, r);
-}
+    static const struct {
+        const char *suffix;
+        long long ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1000}};
+    char *end;
+    double v;
 
-static void ctl_print_list_cb(ctl_t *ctl, const json_t *r)
-{
-    (void)ctl;
-    ctl_print_list(stdout, r);
-}
-
-static void ctl_print_tree_cb(ctl_t *ctl, const json_t *r)
-{
-    (void)ctl;
-    ctl_print_tree(stdout, r, "");
-}
-
-static void ctl_print_version_cb(ctl_t *ctl, const json_t *r)
-{
-    (void)ctl;
-    printf("picoctl %s\npicod %s (protocol %s, api %lld)\n", PICOD_VERSION,
-           json_string_value(json_object_get(r, "version")),
-           json_string_value(json_object_get(r, "protocol")),
-           (long long)json_integer_value(json_object_get(r, "api")));
-}
-
-static void ctl_print_led_cb(ctl_t *ctl, const json_t *r)
-{
-    const json_t *led = json_object_get(r, "led");
-
-    (void)ctl;
-    printf("%s: led %s (mode %s)\n", json_string_value(json_object_get(r, "board")),
-           json_is_true(json_object_get(led, "on")) ? "on" : "off",
-           json_string_value(json_object_get(led, "mode")));
-}
-
-static void ctl_print_ping_cb(ctl_t *ctl, const json_t *r)
-{
-    (void)ctl;
-    if (json_object_get(r, "board"))
-        printf("%s: reply in %.3f ms\n", json_string_value(json_object_get(r, "board")),
-               json_number_value(json_object_get(r, "rtt_ms")));
-    else
-        printf("picod is alive\n");
-}
-
-static void ctl_print_i2c_cb(ctl_t *ctl, const json_t *r)
-{
-    const json_t *addrs = json_object_get(r, "addresses"), *a;
-    size_t i;
-
-    (void)ctl;
-    if (addrs) {
-        if (json_array_size(addrs) == 0)
-            printf("no devices\n");
-        for (i = 0; i < json_array_size(addrs) && (a = json_array_get(addrs, i)); i++)
-            printf("0x%02llx\n", (long long)json_integer_value(a));
-        return;
-    }
-    printf("%s\n", json_integer_value(json_object_get(r, "len"))
-                       ? json_string_value(json_object_get(r, "data"))
-                       : "ok");
-}
-
-/* ---- commands ----------------------------------------------------------------------------- */
-
-static int ctl_cmd_version(ctl_t *ctl, int argc, char **argv)
-{
-    (void)argv;
-    if (argc != 1)
-        return ctl_bad_usage("version", "takes no arguments");
-    return ctl_simple(ctl, "version", NULL, ctl_print_version_cb);
-}
-
-static int ctl_cmd_list(ctl_t *ctl, int argc, char **argv)
-{
-    (void)argv;
-    if (argc != 1)
-        return ctl_bad_usage("list", "takes no arguments");
-    return ctl_simple(ctl, "list", NULL, ctl_print_list_cb);
-}
-
-static json_t *ctl_board_arg(int argc, char **argv)
-{
-    return argc > 1 ? json_pack("{s:s}", "board", argv[1]) : json_object();
-}
-
-static int ctl_cmd_status(ctl_t *ctl, int argc, char **argv)
-{
-    if (argc > 2)
-        return ctl_bad_usage("status", "too many arguments");
-    return ctl_simple(ctl, "status", ctl_board_arg(argc, argv), ctl_print_status_cb);
-}
-
-static void ctl_print_board_stats_cb(ctl_t *ctl, const json_t *r)
-{
-    (void)ctl;
-    ctl_print_board_stats(stdout, r);
-}
-
-static int ctl_cmd_stats(ctl_t *ctl, int argc, char **argv)
-{
-    if (argc > 2)
-        return ctl_bad_usage("stats", "too many arguments");
-    /* One board: a readable report with its task table; all: every counter, one per line. */
-    return ctl_simple(ctl, "stats", ctl_board_arg(argc, argv),
-                      argc == 2 ? ctl_print_board_stats_cb : ctl_print_tree_cb);
-}
-
-static void ctl_print_poll_cb(ctl_t *ctl, const json_t *r)
-{
-    const json_t *sensor = json_object_get(r, "sensor");
-    long long ms = json_integer_value(json_object_get(r, "interval_ms"));
-    char which[32];
-
-    (void)ctl;
-    if (json_is_integer(sensor))
-        snprintf(which, sizeof(which), "sensor %lld", (long long)json_integer_value(sensor));
-    else
-        snprintf(which, sizeof(which), "all sensors");
-    if (ms)
-        printf("%s: board reads %s every %lld ms\n", json_string_value(json_object_get(r, "board")),
-               which, ms);
-    else
-        printf("%s: board polling of %s stopped\n", json_string_value(json_object_get(r, "board")),
-               which);
-}
-
-static int ctl_cmd_poll(ctl_t *ctl, int argc, char **argv)
-{
-    json_t *args;
-    long sensor = -1, ms;
-
-    if (argc < 3 || argc > 4)
-        return ctl_bad_usage("poll", "needs BOARD, optionally SENSOR, and MS");
-    if (argc == 4 && strcmp(argv[2], "all") != 0 && !ctl_parse_long(argv[2], 0, 255, &sensor))
-        return ctl_bad_usage("poll", "SENSOR must be a sensor index or 'all'");
-    if (!ctl_parse_long(argv[argc - 1], 0, 0xffffffffL, &ms))
-        return ctl_bad_usage("poll", "MS must be milliseconds (0 stops)");
-    args = json_pack("{s:s, s:I}", "board", argv[1], "interval_ms", (json_int_t)ms);
-    json_object_set_new(args, "sensor", sensor < 0 ? json_string("all") : json_integer(sensor));
-    return ctl_simple(ctl, "poll", args, ctl_print_poll_cb);
-}
-
-static void ctl_print_reboot_cb(ctl_t *ctl, const json_t *r)
-{
-    (void)ctl;
-    printf("%s: rebooting (%s)\n", json_string_value(json_object_get(r, "board")),
-           json_string_value(json_object_get(r, "mode")));
-}
-
-static int ctl_cmd_reboot(ctl_t *ctl, int argc, char **argv)
-{
-    const char *mode = "normal";
-
-    if (argc == 3 && !strcmp(argv[2], "--bootsel"))
-        mode = "bootsel";
-    else if (argc != 2)
-        return ctl_bad_usage("reboot", argc < 2 ? "needs BOARD" : "unexpected argument");
-    return ctl_simple(ctl, "reboot", json_pack("{s:s, s:s}", "board", argv[1], "mode", mode),
-                      ctl_print_reboot_cb);
-}
-
-static int ctl_cmd_ping(ctl_t *ctl, int argc, char **argv)
-{
-    if (argc > 2)
-        return ctl_bad_usage("ping", "too many arguments");
-    return ctl_simple(ctl, "ping", ctl_board_arg(argc, argv), ctl_print_ping_cb);
-}
-
-static int ctl_cmd_led(ctl_t *ctl, int argc, char **argv)
-{
-    static const char *const modes[] = {"on", "off", "toggle", "blink", "auto"};
-    json_t *args;
-    long v;
-    size_t i;
-
-    if (argc < 3)
-        return ctl_bad_usage("led", "needs BOARD and a mode");
-    for (i = 0; i < 5 && strcmp(argv[2], modes[i]) != 0; i++)
-        ;
-    if (i == 5)
-        return ctl_bad_usage("led", "mode must be on, off, toggle, blink or auto");
-    if (argc > (i == 3 ? 5 : 3))
-        return ctl_bad_usage("led", "too many arguments");
-    args = json_pack("{s:s, s:s}", "board", argv[1], "mode", argv[2]);
-    if (argc > 3) {
-        if (!ctl_parse_long(argv[3], 10, 60000, &v)) {
-            json_decref(args);
-            return ctl_bad_usage("led", "PERIOD_MS must be 10..60000");
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return false;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (!strcmp(end, units[i].suffix)) {
+            *ms = (long long)(v * (double)units[i].ms);
+            return *ms > 0 && *ms <= 400LL * 86400000;
         }
-        json_object_set_new(args, "period_ms", json_integer(v));
-    }
-    if (argc > 4) {
-        if (!ctl_parse_long(argv[4], 1, 99, &v)) {
-            json_decref(args);
-            return ctl_bad_usage("led", "DUTY must be 1..99 (percent)");
-        }
-        json_object_set_new(args, "duty_pct", json_integer(v));
-    }
-    return ctl_simple(ctl, "led", args, ctl_print_led_cb);
+    return false;
 }
 
-/* Hex bytes given as separate words ("0a 1b") or one word ("0a1b") -> one hex string. */
-static json_t *ctl_hex_words(int argc, char **argv)
+/* ---- main --------------------------------------------------------------------------------- */
+
+typedef struct ctl_opts {
+    bool help, version, no_color;
+    int argc; /* the command and its own arguments, global options removed */
+    char **argv;
+} ctl_opts_t;
+
+/* Take the global options wherever they are; "--" ends them (what follows is kept for the
+ * command, "--" included, so the command knows its arguments end there too). 0 or exit. */
+static int ctl_parse_global(ctl_t *ctl, ctl_opts_t *o, int argc, char **argv)
 {
-    char buf[1024] = "";
-    size_t n = 0;
+    bool done = false;
 
-    for (int i = 0; i < argc; i++) {
-        const char *w = argv[i];
-        if (!strncmp(w, "0x", 2) || !strncmp(w, "0X", 2))
-            w += 2;
-        if (strlen(w) % 2 == 1 && n + 1 < sizeof(buf))
-            buf[n++] = '0'; /* "a" means 0a */
-        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s", w);
-        if (n >= sizeof(buf))
-            return NULL;
-    }
-    return json_string(buf);
-}
-
-static int ctl_cmd_i2c(ctl_t *ctl, int argc, char **argv)
-{
-    json_t *args;
-    long addr, len;
-    const char *op;
-
-    if (argc < 3)
-        return ctl_bad_usage("i2c", "needs BOARD and an operation");
-    op = argv[2];
-    args = json_pack("{s:s}", "board", argv[1]);
-    if (!strcmp(op, "scan") && argc == 3) {
-        json_object_set_new(args, "op", json_string("scan"));
-        return ctl_simple(ctl, "i2c", args, ctl_print_i2c_cb);
-    }
-    if (argc < 5 || !ctl_parse_long(argv[3], 0, 0x7f, &addr)) {
-        json_decref(args);
-        return ctl_bad_usage("i2c", "bad arguments");
-    }
-    json_object_set_new(args, "addr", json_integer(addr));
-    if (!strcmp(op, "read") && argc == 5 && ctl_parse_long(argv[4], 1, 128, &len)) {
-        json_object_set_new(args, "op", json_string("read"));
-        json_object_set_new(args, "len", json_integer(len));
-    } else if (!strcmp(op, "write")) {
-        json_object_set_new(args, "op", json_string("write"));
-        json_object_set_new(args, "data", ctl_hex_words(argc - 4, argv + 4));
-    } else if (!strcmp(op, "xfer") && argc >= 6 && ctl_parse_long(argv[argc - 1], 1, 128, &len)) {
-        json_object_set_new(args, "op", json_string("write_read"));
-        json_object_set_new(args, "data", ctl_hex_words(argc - 5, argv + 4));
-        json_object_set_new(args, "len", json_integer(len));
-    } else {
-        json_decref(args);
-        return ctl_bad_usage("i2c", "bad arguments");
-    }
-    return ctl_simple(ctl, "i2c", args, ctl_print_i2c_cb);
-}
-
-static int ctl_cmd_watch(ctl_t *ctl, int argc, char **argv)
-{
-    json_t *resp = NULL, *result;
-    long count = -1, seen = 0;
-    int r, err;
-
+    o->argv = calloc((size_t)argc + 1, sizeof(char *));
+    if (!o->argv)
+        return ctl_error(ctl, CTL_EXIT_FAILED, "internal", "out of memory");
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--count") && i + 1 < argc &&
-            ctl_parse_long(argv[i + 1], 1, 1000000000, &count))
-            i++;
-        else
-            return ctl_bad_usage("watch", "unexpected argument");
-    }
-    r = ctl_call(ctl, "watch", NULL, &resp, &result);
-    if (r)
-        return r;
-    json_decref(resp);
-    setvbuf(stdout, NULL, _IOLBF, 0); /* one line per event, even into a pipe */
-    while (count < 0 || seen < count) {
-        json_t *ev = ctl_conn_recv(&ctl->conn, -1, &err);
+        const char *a = argv[i], *val = NULL;
+        bool takes = false;
+        long v;
 
-        if (!ev)
-            return ctl_fail("watch: %s",
-                            err == -EPIPE ? "picod closed the connection" : strerror(-err));
-        if (json_object_get(ev, "event")) {
-            if (ctl->json) {
-                json_dumpf(ev, stdout, JSON_COMPACT);
-                fputc('\n', stdout);
-            } else {
-                ctl_print_make_safe(ev);
-                ctl_print_event(stdout, ev);
-            }
-            seen++;
+        if (done || a[0] != '-' || !a[1]) {
+            o->argv[o->argc++] = argv[i];
+            continue;
         }
-        json_decref(ev);
+        if (!strcmp(a, "--")) {
+            done = true;
+            o->argv[o->argc++] = argv[i];
+        } else if (!strcmp(a, "-j") || !strcmp(a, "--json"))
+            ctl->json = true;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            o->help = true;
+        else if (!strcmp(a, "-V") || !strcmp(a, "--version"))
+            o->version = true;
+        else if (!strcmp(a, "--no-color") || !strcmp(a, "--no-colour"))
+            o->no_color = true;
+        else if (!strcmp(a, "-s") || !strcmp(a, "--socket") || !strcmp(a, "-t") ||
+                 !strcmp(a, "--timeout"))
+            takes = true;
+        else if (!strncmp(a, "--socket=", 9) || !strncmp(a, "--timeout=", 10))
+            takes = true, val = strchr(a, '=') + 1;
+        else
+            o->argv[o->argc++] = argv[i]; /* the command's own option */
+        if (!takes)
+            continue;
+        if (!val && ++i >= argc)
+            return ctl_error(ctl, CTL_EXIT_USAGE, "usage", "%s needs a value", a);
+        val = val ? val : argv[i];
+        if (a[1] == 's' || !strncmp(a, "--s", 3)) {
+            ctl->socket = val;
+        } else if (!ctl_parse_long(val, 1, 3600000, &v)) {
+            return ctl_error(ctl, CTL_EXIT_USAGE, "usage",
+                             "--timeout: expected milliseconds 1..3600000, not '%s'", val);
+        } else {
+            ctl->timeout_ms = (int)v;
+        }
     }
     return 0;
 }
 
-/* OpenMetrics text as picod wrote it, e.g. for node_exporter's textfile collector. Raw:
- * the lines are the format; any other control character (none expected: picod escapes label
- * values) is shown as '?' so nothing reaches the terminal as a control sequence. */
-static int ctl_cmd_metrics(ctl_t *ctl, int argc, char **argv)
+int ctl_cmd_doctor(ctl_t *ctl, int argc, char **argv)
 {
-    json_t *resp = NULL, *result = NULL;
-    const char *text;
-    int r;
+    ctl_doctor_opts_t o = {.socket = ctl->socket,
+                           .board = argc > 1 ? argv[1] : NULL,
+                           .timeout_ms = ctl->timeout_ms,
+                           .json = ctl->json,
+                           .color = ctl_colour_is_on()};
 
-    (void)argv;
-    if (argc != 1)
-        return ctl_bad_usage("metrics", "takes no arguments");
-    if (ctl->json)
-        return ctl_simple(ctl, "metrics", NULL, ctl_print_tree_cb);
-    r = ctl_call(ctl, "metrics", NULL, &resp, &result);
-    if (r)
-        return r;
-    text = json_string_value(json_object_get(result, "text"));
-    for (const char *p = text ? text : ""; *p; p++)
-        fputc((unsigned char)*p < 0x20 && *p != '\n' ? '?' : *p, stdout);
-    json_decref(resp);
-    return 0;
-}
-
-static const ctl_cmd_t ctl_cmds[] = {
-    {"status", "[BOARD]", "boards with state, LED, button and sensor readings", ctl_cmd_status},
-    {"list", "", "boards picod knows, with device and firmware", ctl_cmd_list},
-    {"led", "BOARD on|off|toggle|blink [PERIOD_MS [DUTY]]|auto", "set the LED", ctl_cmd_led},
-    {"watch", "[--count N]", "print events (button, sensor, board_*) as they happen",
-     ctl_cmd_watch},
-    {"i2c", "BOARD scan|read ADDR LEN|write ADDR HEX..|xfer ADDR HEX.. LEN",
-     "raw I2C on the board's bus", ctl_cmd_i2c},
-    {"ping", "[BOARD]", "round trip to picod, or through it to a board", ctl_cmd_ping},
-    {"stats", "[BOARD]", "counters of picod and its boards; with BOARD also the board's tasks",
-     ctl_cmd_stats},
-    {"poll", "BOARD [SENSOR|all] MS", "make the board read its sensors every MS ms (0 stops)",
-     ctl_cmd_poll},
-    {"reboot", "BOARD [--bootsel]", "reboot the board (--bootsel: into the USB bootloader)",
-     ctl_cmd_reboot},
-    {"metrics", "", "picod's counters as OpenMetrics text (for scrapers)", ctl_cmd_metrics},
-    {"version", "", "versions of picoctl, picod and the protocol", ctl_cmd_version},
-};
-
-static const ctl_cmd_t *ctl_find_cmd(const char *name)
-{
-    for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
-        if (!strcmp(ctl_cmds[i].name, name))
-            return &ctl_cmds[i];
-    return NULL;
-}
-
-static void ctl_usage(FILE *f)
-{
-    fprintf(f, "usage: picoctl [--socket PATH] [--json] [--timeout MS] COMMAND [ARGS]\n\n"
-               "Commands:\n");
-    for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
-        fprintf(f, "  %-8s %s\n           %s\n", ctl_cmds[i].name, ctl_cmds[i].usage,
-                ctl_cmds[i].help);
-    fprintf(f, "\nBOARD is a board id, its device path, its name (a [board NAME] section of\n"
-               "picod's config), or a unique prefix of the id.\n"
-               "Socket: --socket, else $PICOD_SOCKET, else /run/picod/picod.sock.\n"
-               "Exit status: 0 ok, 1 request failed, 2 usage, 3 picod not reachable.\n");
+    if (argc > 2)
+        return ctl_usage_error(ctl, "doctor", "too many arguments");
+    return ctl_doctor_run(&o, stdout);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'},  {"json", no_argument, NULL, 'j'},
-        {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
-    };
-    ctl_t ctl = {.timeout_ms = 5000};
-    const ctl_cmd_t *cmd;
-    long v;
-    int c, r;
+    ctl_t ctl = {.timeout_ms = 5000, .conn = {.fd = -1}};
+    ctl_opts_t o = {0};
+    const ctl_cmd_t *cmd = NULL;
+    int r;
 
     signal(SIGPIPE, SIG_IGN);
-    while ((c = getopt_long(argc, argv, "+s:jt:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            ctl.socket = optarg;
-            break;
-        case 'j':
-            ctl.json = true;
-            break;
-        case 't':
-            if (!ctl_parse_long(optarg, 1, 3600000, &v)) {
-                fprintf(stderr, "picoctl: --timeout: expected milliseconds 1..3600000\n");
-                return EXIT_USAGE;
-            }
-            ctl.timeout_ms = (int)v;
-            break;
-        case 'h':
+    r = ctl_parse_global(&ctl, &o, argc, argv);
+    ctl_colour_init(o.no_color || ctl.json);
+    if (!r && o.argc > 0 && !(cmd = ctl_find_cmd(o.argv[0])) && strcmp(o.argv[0], "help") != 0)
+        r = ctl_error(&ctl, CTL_EXIT_USAGE, "usage", "unknown command '%s' (see picoctl --help)",
+                      o.argv[0]);
+    if (!r && o.argc > 0 && !cmd) { /* "help [COMMAND]" */
+        const ctl_cmd_t *c = o.argc > 1 ? ctl_find_cmd(o.argv[1]) : NULL;
+        if (c)
+            ctl_cmd_help(c);
+        else
             ctl_usage(stdout);
-            return 0;
-        case 'V':
-            printf("picoctl %s\n", PICOD_VERSION);
-            return 0;
-        default:
-            ctl_usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
+    } else if (!r && o.help) {
+        if (cmd)
+            ctl_cmd_help(cmd);
+        else
+            ctl_usage(stdout);
+    } else if (!r && o.version && !cmd) {
+        printf("picoctl %s\n", PICOD_VERSION);
+    } else if (!r && !cmd) {
         ctl_usage(stderr);
-        return EXIT_USAGE;
+        r = CTL_EXIT_USAGE;
+    } else if (!r) {
+        r = cmd->fn(&ctl, o.argc, o.argv);
     }
-    cmd = ctl_find_cmd(argv[optind]);
-    if (!cmd) {
-        fprintf(stderr, "picoctl: unknown command '%s' (see picoctl --help)\n", argv[optind]);
-        return EXIT_USAGE;
-    }
-    if (ctl_wants_help(argc - optind, argv + optind)) {
-        printf("usage: picoctl %s %s\n%s\n", cmd->name, cmd->usage, cmd->help);
-        return 0;
-    }
-    ctl.conn.fd = -1;
-    r = cmd->fn(&ctl, argc - optind, argv + optind);
-    ctl_conn_close(&ctl.conn);
+    if (ctl.connected)
+        ctl_conn_close(&ctl.conn);
+    json_decref(ctl.boards);
+    free(o.argv);
     return r;
 }

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "board_json.h"
+#include "config_json.h"
+#include "json_out.h"
 #include "metrics.h"
 #include "picod.h"
 
@@ -481,10 +483,10 @@ static void api_send_boards(api_req_t *r, bool status)
     out.len = 0;
     if (r->id) {
         char small[256], *d = small;
-        size_t n = json_dumpb(r->id, small, sizeof(small), JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t n = json_dumpb(r->id, small, sizeof(small), PICOD_JSON_FLAGS | JSON_ENCODE_ANY);
 
         if (n > sizeof(small) && (d = malloc(n)) != NULL)
-            json_dumpb(r->id, d, n, JSON_COMPACT | JSON_ENCODE_ANY);
+            json_dumpb(r->id, d, n, PICOD_JSON_FLAGS | JSON_ENCODE_ANY);
         e = board_json_buf_add(&out, "{\"id\":", 6);
         if (e == 0)
             e = d ? board_json_buf_add(&out, d, n) : -ENOMEM;
@@ -864,7 +866,7 @@ static void api_cmd_history(api_req_t *r)
                     (json_int_t)bucket, "samples", (json_int_t)in_range, "held",
                     (json_int_t)(s ? s->count : 0), "points", a);
     /* An answer the client's output bound would not take is refused, not a disconnect. */
-    size = res ? json_dumpb(res, NULL, 0, JSON_COMPACT) : 0;
+    size = res ? json_dumpb(res, NULL, 0, PICOD_JSON_FLAGS) : 0;
     if (size + 256 > r->pd->opt.client_out_max) {
         json_decref(res);
         api_err(r, "too_large",
@@ -1065,6 +1067,12 @@ static void api_cmd_reboot(api_req_t *r)
 }
 
 /* acts: changes something on a board; only peers api_may_act() allows (i2c: except scan). */
+/* The effective configuration (config_json.h): read-only, nothing secret in it. */
+static void api_cmd_config(api_req_t *r)
+{
+    api_ok(r, config_json(&r->pd->opt));
+}
+
 static const struct api_cmd {
     const char *name;
     void (*fn)(api_req_t *r);
@@ -1076,6 +1084,7 @@ static const struct api_cmd {
     {"ping", api_cmd_ping, false},       {"stats", api_cmd_stats, false},
     {"poll", api_cmd_poll, true},        {"reboot", api_cmd_reboot, true},
     {"metrics", api_cmd_metrics, false}, {"history", api_cmd_history, false},
+    {"config", api_cmd_config, false},
 };
 
 /* ---- access ------------------------------------------------------------------------------- */

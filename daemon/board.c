@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -188,14 +189,91 @@ static bool board_clients_full(board_t *b)
     return true;
 }
 
+/* A client request waiting for a slot (board_request). */
+typedef struct board_wait {
+    struct board_wait *next;
+    reqtrack_done_cb cb;
+    void *ud;
+    size_t len;
+    uint8_t type;
+    uint8_t body[];
+} board_wait_t;
+
+static bool board_clients_have_slot(const board_t *b)
+{
+    return reqtrack_pending(&b->rt) + BOARD_RESERVED_SLOTS < REQTRACK_MAX;
+}
+
+static board_wait_t *board_wait_pop(board_t *b)
+{
+    board_wait_t *w = b->wait_head;
+
+    if (w) {
+        b->wait_head = w->next;
+        if (!b->wait_head)
+            b->wait_tail = NULL;
+        b->wait_len--;
+    }
+    return w;
+}
+
+/* Send what waits while the clients have slots; fail it all if the board is out of reach.
+ * Runs from the request timer (the loop), never inside a call of the owner's. */
+static void board_wait_drain(board_t *b)
+{
+    while (b->wait_head && (b->closing || !board_is_reachable(b) || board_clients_have_slot(b))) {
+        board_wait_t *w = board_wait_pop(b);
+        int r = -ENOTCONN;
+
+        if (!b->closing && board_is_reachable(b))
+            r = reqtrack_submit(&b->rt, w->type, w->body, w->len, board_now(b), w->cb, w->ud);
+        if (r < 0)
+            w->cb(w->ud, r, NULL);
+        free(w);
+    }
+}
+
+/* The board's requests were cancelled with status: so are those waiting for a slot. */
+static void board_wait_fail_all(board_t *b, int status)
+{
+    board_wait_t *w;
+
+    while ((w = board_wait_pop(b)) != NULL) {
+        w->cb(w->ud, status, NULL);
+        free(w);
+    }
+}
+
 int board_request(board_t *b, uint8_t type, const uint8_t *body, size_t len, reqtrack_done_cb cb,
                   void *ud)
 {
+    board_wait_t *w;
+
     if (b->closing || !board_is_reachable(b))
         return -ENOTCONN;
-    if (board_clients_full(b))
+    if (!b->wait_head && !board_clients_full(b))
+        return board_submit(b, type, body, len, cb, ud);
+    if (b->wait_len >= BOARD_WAIT_MAX)
         return -EBUSY;
-    return board_submit(b, type, body, len, cb, ud);
+    if (len > PROTO_MAX_BODY)
+        return -EINVAL;
+    w = malloc(sizeof(*w) + len);
+    if (!w)
+        return -ENOMEM;
+    w->next = NULL;
+    w->cb = cb;
+    w->ud = ud;
+    w->len = len;
+    w->type = type;
+    if (len)
+        memcpy(w->body, body, len);
+    if (b->wait_tail)
+        b->wait_tail->next = w;
+    else
+        b->wait_head = w;
+    b->wait_tail = w;
+    b->wait_len++;
+    return 0;
 }
 
 static void board_reboot_done(void *ud, int status, const proto_frame_t *f)
@@ -252,6 +330,7 @@ static void board_req_timer_cb(uv_timer_t *t)
     board_t *b = t->data;
 
     reqtrack_expire(&b->rt, board_now(b));
+    board_wait_drain(b);
     board_rearm_requests(b);
 }
 
@@ -261,6 +340,8 @@ static void board_rearm_requests(board_t *b)
 
     if (b->closing)
         return;
+    if (b->wait_head && (!board_is_reachable(b) || board_clients_have_slot(b)))
+        next = now; /* what waits goes (or fails) from the timer, soon */
     if (next == UINT64_MAX) {
         uv_timer_stop(&b->req_timer);
         return;
@@ -385,6 +466,7 @@ static void board_accept_hello(board_t *b, const proto_frame_t *f)
                    b->link.path, id);
         b->cnt.identity_changes++;
         reqtrack_cancel_all(&b->rt, -ESTALE);
+        board_wait_fail_all(b, -ESTALE);
         board_set_state(b, BOARD_OFFLINE);
         b->uptime_at_ms = 0;
         clocksync_restart(&b->clock);
@@ -648,7 +730,11 @@ static void board_frame_cb(link_t *l, int status, const proto_frame_t *f)
         return;
     }
     if (f->type == PROTO_MSG_ACK(PROTO_MSG_HELLO)) {
-        board_accept_hello(b, f); /* unsolicited: the board announced itself after a reset */
+        /* Unsolicited. Seq 0 (no request has it): the board announced itself after a reset.
+         * Any other seq is the late or replayed answer to an old HELLO of ours (counted as
+         * unmatched): taken as news it reported a reset that did not happen. */
+        if (f->seq == 0)
+            board_accept_hello(b, f);
         return;
     }
     if (proto_type_is_event(f->type))
@@ -672,6 +758,7 @@ static void board_link_cb(link_t *l, bool up)
     log_warning("%s: lost (%s), reopening", l->path, strerror(l->last_errno));
     board_reboot_done_by_reset(b, false); /* a USB board re-enumerating after REBOOT */
     reqtrack_cancel_all(&b->rt, -ECONNABORTED);
+    board_wait_fail_all(b, -ECONNABORTED);
     board_set_state(b, b->id[0] ? BOARD_OFFLINE : BOARD_CONNECTING);
 }
 
@@ -725,6 +812,7 @@ void board_set_options(board_t *b, const options_t *opt)
 static void board_part_closed(board_t *b)
 {
     reqtrack_cancel_all(&b->rt, -ECANCELED);
+    board_wait_fail_all(b, -ECANCELED);
     if (--b->pending_closes == 0) {
         board_json_cache_free(b);
         if (b->close_cb)

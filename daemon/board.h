@@ -109,6 +109,10 @@ struct board {
     int64_t rx_us;      /* monotonic us the frame being handled arrived */
     struct board_json_cache *json_cache; /* status/list bytes by rev (board_json.c), or NULL */
     void *data;                          /* owner's */
+
+    /* Client requests waiting for a slot (board_request), first in first out. */
+    struct board_wait *wait_head, *wait_tail;
+    unsigned wait_len;
 };
 
 /* Start a board on path (opening is asynchronous). Returns 0 or a negative libuv error. */
@@ -123,8 +127,14 @@ void board_close(board_t *b, board_close_cb cb);
  * READ_SENSORS (at most one of each is outstanding). */
 #define BOARD_RESERVED_SLOTS 4
 
+/* Client requests that wait (in order) for a slot when the clients' share of the table is
+ * taken: a client flooding one board delays the others' requests instead of failing them. */
+#define BOARD_WAIT_MAX 64
+
 /* Send a request on behalf of a client. Same contract as reqtrack_submit(), plus -ENOTCONN
- * when the board is not online or stale and -EBUSY when only the reserved slots are left.
+ * when the board is not online or stale and -EBUSY when only the reserved slots are left and
+ * BOARD_WAIT_MAX requests already wait for a slot (else the request waits; it is sent when a
+ * slot frees, or fails with -ENOTCONN if the board is no longer reachable by then).
  * Completion statuses besides reqtrack's: -ECONNABORTED (the tty was lost), -ECANCELED (the
  * board was removed), -ESTALE (another board appeared on the tty). Never completes from
  * inside this call. */

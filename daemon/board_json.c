@@ -10,6 +10,7 @@
 
 #include "board.h"
 #include "board_text.h"
+#include "json_out.h"
 
 const char *board_json_led_mode(uint8_t op)
 {
@@ -269,11 +270,11 @@ int board_json_buf_add(board_json_buf_t *o, const char *p, size_t n)
 
 static char *bj_dump(const json_t *v, size_t *len)
 {
-    size_t n = v ? json_dumpb(v, NULL, 0, JSON_COMPACT) : 0;
+    size_t n = v ? json_dumpb(v, NULL, 0, PICOD_JSON_FLAGS) : 0;
     char *d = n ? malloc(n) : NULL;
 
     if (d)
-        json_dumpb(v, d, n, JSON_COMPACT);
+        json_dumpb(v, d, n, PICOD_JSON_FLAGS);
     *len = d ? n : 0;
     return d;
 }

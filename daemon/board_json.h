@@ -26,7 +26,7 @@ json_t *board_json_board_stats(const proto_stats_t *s); /* the board's GET_STATS
 /* One GET_TASK_STATS answer; idle: it is the firmware's idle pseudo-task (index task_count). */
 /* status/list served from bytes: each board's JSON is serialised once per rev (and HELLO, name),
  * the time-dependent fields (*_age_ms, uptime_ms) spliced in per answer. The bytes appended
- * equal json_dumpb(board_json_status(b) / board_json_summary(b), JSON_COMPACT). */
+ * equal json_dumpb(board_json_status(b) / board_json_summary(b), PICOD_JSON_FLAGS). */
 typedef struct board_json_buf {
     char *data;
     size_t len, cap;

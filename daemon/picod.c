@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json_out.h"
 #include "log.h"
 
 static size_t picod_index(const picod_t *pd, const board_t *b)
@@ -180,9 +181,11 @@ static void picod_describe(picod_t *pd, board_t *b, const json_t *ev, hist_event
     e->is_sensor = true;
     e->sensor = (uint8_t)idx;
     e->v.status = r->status;
-    e->v.flags =
-        r->status ? 0
-                  : (uint8_t)(r->flags & (HIST_HAS_TEMP | HIST_HAS_HUMIDITY | HIST_HAS_PRESSURE));
+    /* The protocol's bits are not the history's (PRESSURE and HUMIDITY swap places). */
+    e->v.flags = r->status ? 0
+                           : (uint8_t)((r->flags & PROTO_READING_TEMP ? HIST_HAS_TEMP : 0) |
+                                       (r->flags & PROTO_READING_HUMIDITY ? HIST_HAS_HUMIDITY : 0) |
+                                       (r->flags & PROTO_READING_PRESSURE ? HIST_HAS_PRESSURE : 0));
     e->v.temp_centi_c = r->temp_centi_c;
     e->v.humidity_mpc = r->humidity_milli_pct;
     e->v.pressure_pa = r->pressure_pa;
@@ -200,13 +203,13 @@ void picod_emit(picod_t *pd, board_t *b, json_t *ev)
 
     if (json_object_set_new(ev, "seq", json_integer((json_int_t)e.seq)) < 0)
         return;
-    len = json_dumpb(ev, NULL, 0, JSON_COMPACT);
+    len = json_dumpb(ev, NULL, 0, PICOD_JSON_FLAGS);
     e.line = len ? hist_line_new(NULL, len + 1) : NULL;
     if (!e.line) {
         json_object_del(ev, "seq"); /* not emitted: the seq stays free, no hole */
         return;
     }
-    json_dumpb(ev, e.line->data, len, JSON_COMPACT);
+    json_dumpb(ev, e.line->data, len, PICOD_JSON_FLAGS);
     e.line->data[len] = '\n';
     picod_describe(pd, b, ev, &e);
     if (pd->hist_ready)

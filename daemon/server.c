@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "history.h"
+#include "json_out.h"
 #include "log.h"
 
 #ifndef SO_PEERGROUPS
@@ -204,7 +205,7 @@ int server_send(client_t *c, const json_t *msg)
 
     if (c->closing || c->shutting)
         return -ENOTCONN;
-    len = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+    len = json_dumpb(msg, NULL, 0, PICOD_JSON_FLAGS);
     size = sizeof(*w) + len + 1;
     if (len == 0 || server_make_room(c, size) < 0)
         return -ENOBUFS;
@@ -213,7 +214,7 @@ int server_send(client_t *c, const json_t *msg)
         server_drop_client(c);
         return -ENOBUFS;
     }
-    json_dumpb(msg, w->data, len, JSON_COMPACT);
+    json_dumpb(msg, w->data, len, PICOD_JSON_FLAGS);
     w->data[len] = '\n';
     w->size = size;
     w->line = NULL;

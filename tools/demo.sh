@@ -93,7 +93,7 @@ for _ in $(seq 600); do
 done
 # The first sensor poll follows HELLO within a couple of seconds: show it when it is there.
 for _ in $(seq 50); do
-    "$picoctl" --socket "$sock" status 2>/dev/null | grep -q ' C ' && break
+    "$picoctl" --socket "$sock" status 2>/dev/null | grep -q ' °C ' && break
     sleep 0.1
 done
 "$picoctl" --socket "$sock" status

@@ -13,6 +13,7 @@ packages=(
     socat umockdev libumockdev-dev gir1.2-umockdev-1.0 python3 python3-gi
     systemd nodejs npm
     mosquitto mosquitto-clients libmosquitto-dev scdoc bash-completion
+    groff-base
 )
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -77,6 +77,8 @@ static struct {
 
     /* Exactly-once window: the answers to the last PROTO_SEQ_WINDOW request seqs. */
     win_slot_t win[PROTO_SEQ_WINDOW];
+    uint16_t newest;  /* the newest request seq of this session (valid if have_newest) */
+    bool have_newest; /* a request was heard since the window was last emptied */
 
     /* RX, one bounded step per run (link_receive): feed bytes, handle a frame, frame an answer */
     proto_decoder_t dec;
@@ -245,6 +247,22 @@ static void win_clear(void)
 {
     for (unsigned i = 0; i < PROTO_SEQ_WINDOW; i++)
         lk.win[i].state = WIN_EMPTY;
+    lk.have_newest = false;
+}
+
+/* A request older than the window: PROTO_SEQ_WINDOW or more (and less than half the seq space)
+ * behind the newest seq of the session. The host never sends one (its rule 2 keeps retries in
+ * the window), so it is a frame replayed from further back, or damaged: never executed. A seq
+ * ahead becomes the newest. */
+static bool win_stale(uint16_t seq)
+{
+    uint16_t behind = (uint16_t)(lk.newest - seq);
+    if (lk.have_newest && behind >= PROTO_SEQ_WINDOW && behind < 0x8000u)
+        return true;
+    if (!lk.have_newest || behind >= 0x8000u)
+        lk.newest = seq;
+    lk.have_newest = true;
+    return false;
 }
 
 /* Keep the answer of request (seq, req_type) if its slot is still waiting for it: a HELLO
@@ -539,7 +557,12 @@ static void handle_request(const proto_frame_t *f)
     host_heard();
     if (f->type == PROTO_MSG_HELLO) {
         win_clear(); /* a new session: its seqs start afresh; HELLO itself is never kept */
+        (void)win_stale(f->seq);
     } else {
+        if (win_stale(f->seq)) {
+            lk.ctr.rx_duplicates++; /* a replay from beyond the window: dropped unanswered */
+            return;
+        }
         win_slot_t *w = win_slot(f->seq);
         if (w->state != WIN_EMPTY && w->seq == f->seq && w->type == f->type) {
             lk.ctr.rx_duplicates++;

@@ -290,6 +290,14 @@ class PicodTestCase(unittest.TestCase):
         cls.sims.append(sim)
         return sim
 
+    def call(self, cmd, **args):
+        """One request on a connection of its own; the response."""
+        c = Client(self.picod.socket)
+        try:
+            return c.call(cmd, **args)
+        finally:
+            c.close()
+
     def status(self, board=None):
         c = Client(self.picod.socket)
         try:
@@ -311,3 +319,26 @@ class PicodTestCase(unittest.TestCase):
             except AssertionError:
                 return None
         wait_until(lambda: state_now() == state, timeout, f"{board} {state}")
+
+
+class RelayCase(PicodTestCase):
+    """Base for classes with a relay.Relay (fault injector) in cls.relay: closed after picod."""
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.relay.close()
+
+
+def wait_online(sock, board, timeout=20.0):
+    """Wait until picod on sock reports board online (for scripts: benchmarks)."""
+    def online():
+        c = Client(sock)
+        try:
+            r = c.call("status", board=board)
+            return r["ok"] and r["result"]["boards"][0]["state"] == "online"
+        finally:
+            c.close()
+    wait_until(online, timeout, f"{board} online")

@@ -24,6 +24,8 @@ class PtyPeer:
         os.symlink(os.ttyname(self._slave), path)
         self.lock = threading.Lock()
         self.running = True
+        self.reading = threading.Event()  # cleared: the peer stops reading its tty (a wedged board)
+        self.reading.set()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
     def start(self):
@@ -45,6 +47,7 @@ class PtyPeer:
     def _serve(self):
         buf = b""
         while self.running:
+            self.reading.wait()
             try:
                 buf += os.read(self.master, 4096)
             except OSError:
@@ -63,5 +66,6 @@ class PtyPeer:
 
     def close(self):
         self.running = False
+        self.reading.set()
         os.close(self.master)
         os.close(self._slave)

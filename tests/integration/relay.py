@@ -11,11 +11,15 @@ LINK for picod to open. Bytes are copied both ways; each direction has its own f
   - drop:     each byte is lost with this probability (delimiters included)
   - garbage:  before each byte, with this probability, a burst of 1..garbage_max random bytes
   - truncate: each frame, with this probability, loses a random tail (its delimiter stays)
-  - replay:   after each frame, with this probability, an old frame (one of the last 16) again
+  - replay:   after each frame, with this probability, an old frame again: one of the last
+              replay_depth (default 16) frames, or with replay_min_age, one at least that many
+              frames old (replay_min_age 40 > PROTO_SEQ_WINDOW: older than the board's window)
 
 and a scripted mode: drop_next(direction, type) drops the next whole frame of that message
 type (the frame found by decoding the COBS frames, with the independent Python protocol code
-in tools/proto_vectors.py) and sets the returned event when it did.
+in tools/proto_vectors.py) and sets the returned event when it did; replay(direction, pred)
+sends an old frame again (the newest with pred(type, seq)) after the next frame;
+fault_next(direction, fn) sends the next frame as fn(raw) (one fault, at a chosen frame).
 
 Faults are seeded (one random.Random per direction, seeded from seed and the direction's name)
 and decided byte by byte and frame by frame, so the same byte stream meets the same faults
@@ -44,18 +48,23 @@ from proto_vectors import cobs_decode, crc16_ccitt_false  # noqa: E402
 H2B = "h2b"  # host (picod) -> board
 B2H = "b2h"  # board -> host
 MAX_PENDING = 4096  # a "frame" longer than this without a 0x00 is passed on as it is
+HISTORY = 1024  # frames kept for replays
 
 
 class Faults:
     """Fault rates of one direction (all probabilities, 0 = off)."""
 
-    def __init__(self, ber=0.0, drop=0.0, garbage=0.0, garbage_max=16, truncate=0.0, replay=0.0):
+    def __init__(self, ber=0.0, drop=0.0, garbage=0.0, garbage_max=16, truncate=0.0, replay=0.0,
+                 replay_depth=16, replay_min_age=0):
         self.ber, self.drop, self.garbage = ber, drop, garbage
         self.garbage_max, self.truncate, self.replay = garbage_max, truncate, replay
+        self.replay_depth = max(replay_depth, replay_min_age + 1)
+        self.replay_min_age = replay_min_age
 
     def __repr__(self):
         return (f"Faults(ber={self.ber}, drop={self.drop}, garbage={self.garbage}, "
-                f"truncate={self.truncate}, replay={self.replay})")
+                f"truncate={self.truncate}, replay={self.replay}, "
+                f"replay_depth={self.replay_depth}, replay_min_age={self.replay_min_age})")
 
 
 def parse_frame(raw):
@@ -79,9 +88,12 @@ class Direction:
         self.rng = random.Random(f"{seed}-{name}")
         self.faults = Faults()
         self.pending = bytearray()  # clean bytes of the frame being collected
-        self.history = collections.deque(maxlen=16)
+        self.history = collections.deque(maxlen=HISTORY)  # clean frames, newest last
         self.log = collections.deque(maxlen=100000)  # (monotonic time, type, seq)
         self.scripted = []  # [type, threading.Event]
+        self.scripted_replays = []  # [predicate(type, seq), threading.Event]
+        self.scripted_faults = []  # [fn(raw frame) -> bytes sent instead, threading.Event]
+        self.replays = collections.deque(maxlen=100000)  # replayed frames: (time, type, seq)
         self.bit_skip = None  # clean bits until the next flip (geometric), None = recompute
         self.stats = collections.Counter()
 
@@ -120,16 +132,38 @@ class Direction:
                     self.stats["scripted_drops"] += 1
                     ev.set()
                     return b""
+        if self.scripted_faults:
+            fn, ev = self.scripted_faults.pop(0)
+            self.stats["scripted_faults"] += 1
+            self.history.append(raw)
+            ev.set()
+            return fn(raw)
         f = self.faults
         out = raw
         if f.truncate and len(raw) > 1 and self.rng.random() < f.truncate:
             out = raw[:self.rng.randrange(1, len(raw))]
             self.stats["truncated"] += 1
         out = out + b"\0"
-        if f.replay and self.history and self.rng.random() < f.replay:
-            out += b"\0" + self.rng.choice(self.history) + b"\0"
-            self.stats["replayed"] += 1
+        if f.replay and self.rng.random() < f.replay:
+            # age 1 = the frame just before this one
+            ages = range(max(1, f.replay_min_age), min(f.replay_depth, len(self.history)) + 1)
+            if ages:
+                old = self.history[-self.rng.choice(ages)]
+                out += b"\0" + old + b"\0"
+                self.stats["replayed"] += 1
+                p = parse_frame(old)
+                if p:
+                    self.replays.append((time.monotonic(), p[0], p[1]))
         self.history.append(raw)
+        for i, (pred, ev) in enumerate(self.scripted_replays):
+            old = next((h for h in reversed(self.history) if (p := parse_frame(h)) and pred(*p)),
+                       None)
+            if old is not None:
+                del self.scripted_replays[i]
+                out += b"\0" + old + b"\0"
+                self.stats["scripted_replays"] += 1
+                ev.set()
+                break
         return out
 
     # ---- byte level (what leaves the relay) ----
@@ -204,10 +238,31 @@ class Relay:
             self.dirs[direction].scripted.append([msg_type, ev])
         return ev
 
+    def replay(self, direction, pred):
+        """After the next frame going that way, send again the newest earlier frame for which
+        pred(type, seq) is true; the event is set when it is sent."""
+        ev = threading.Event()
+        with self.lock:
+            self.dirs[direction].scripted_replays.append([pred, ev])
+        return ev
+
+    def fault_next(self, direction, fn):
+        """The next frame going that way (raw COBS bytes, no delimiters) is sent as fn(raw)
+        instead of raw + 0x00 (one scripted fault); the event is set when it is."""
+        ev = threading.Event()
+        with self.lock:
+            self.dirs[direction].scripted_faults.append([fn, ev])
+        return ev
+
     def frames(self, direction):
         """The clean frames seen so far: a list of (monotonic time, type, seq)."""
         with self.lock:
             return list(self.dirs[direction].log)
+
+    def replays(self, direction):
+        """The good frames replayed so far: a list of (monotonic time, type, seq)."""
+        with self.lock:
+            return list(self.dirs[direction].replays)
 
     def stats(self, direction):
         with self.lock:
@@ -267,7 +322,8 @@ class Relay:
 
 def faults_from_args(a):
     return Faults(ber=a.ber, drop=a.drop, garbage=a.garbage, garbage_max=a.garbage_max,
-                  truncate=a.truncate, replay=a.replay)
+                  truncate=a.truncate, replay=a.replay, replay_depth=a.replay_depth,
+                  replay_min_age=a.replay_min_age)
 
 
 def main():
@@ -281,6 +337,9 @@ def main():
     p.add_argument("--garbage-max", type=int, default=16)
     p.add_argument("--truncate", type=float, default=0.0)
     p.add_argument("--replay", type=float, default=0.0)
+    p.add_argument("--replay-depth", type=int, default=16, help="replay one of the last N frames")
+    p.add_argument("--replay-min-age", type=int, default=0,
+                   help="replay only frames at least this many frames old")
     p.add_argument("--only", choices=[H2B, B2H], help="faults in one direction only")
     p.add_argument("--drop-next", action="append", default=[], metavar="DIR:TYPE",
                    help="drop the next frame of TYPE (e.g. b2h:0x85) going DIR")

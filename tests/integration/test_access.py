@@ -119,7 +119,7 @@ class TestAccess(PicodTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(BOARD, r.stdout)
         r = self.as_user([PICOCTL, "--socket", self.picod.socket, "led", BOARD, "on"])
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 5, r.stderr)  # picoctl's exit status for denied
         self.assertIn("denied", r.stderr)
         self.assertIn(f"uid {NOBODY}", r.stderr)
 

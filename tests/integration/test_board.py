@@ -1,5 +1,6 @@
 """A live simulated board as a user sees it through picoctl and the socket API."""
 import json
+import re
 import subprocess
 import unittest
 
@@ -49,14 +50,13 @@ class TestLiveBoard(PicodTestCase):
         wait_until(lambda: self.sensor_value("temp_c") == 21.5, 10, "temp 21.5 in status")
         r = picoctl(self.picod.socket, "status", check=True)
         lines = r.stdout.splitlines()
-        self.assertIn("BOARD", lines[0])
-        self.assertIn("TEMPERATURE", lines[0])
-        row = [line for line in lines if line.startswith(BOARD)]
-        self.assertEqual(len(row), 1, r.stdout)
-        self.assertIn("online", row[0])
-        self.assertIn("21.50 C", row[0])
-        self.assertIn(" Pa ", row[0])
-        self.assertIn(" % ", row[0])
+        self.assertTrue(lines[0].startswith(BOARD + "  online for "), r.stdout)
+        hdr = next(i for i, line in enumerate(lines) if line.lstrip().startswith("SENSOR"))
+        self.assertIn("TEMPERATURE", lines[hdr])
+        row = lines[hdr + 1]
+        self.assertIn("21.50 °C", row)
+        self.assertIn(" hPa ", row)
+        self.assertIn(" %RH ", row)
 
     def test_status_json_and_list(self):
         r = picoctl(self.picod.socket, "--json", "status", BOARD[:6], check=True)
@@ -108,7 +108,9 @@ class TestLiveBoard(PicodTestCase):
     def test_watch_count_exits_after_n_events(self):
         r = picoctl(self.picod.socket, "watch", "--count", "2", timeout=20, check=True)
         self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)
-        self.assertTrue(all(line.startswith(BOARD) for line in r.stdout.splitlines()))
+        # Local time, then the board (it has no name here), then the event.
+        self.assertTrue(all(re.match(r"\d\d:\d\d:\d\d\.\d{3} " + BOARD + " ", line)
+                            for line in r.stdout.splitlines()), r.stdout)
 
     def test_rev_increases_per_board(self):
         c = Client(self.picod.socket)
@@ -163,7 +165,7 @@ class TestLiveBoard(PicodTestCase):
 
     def test_i2c_scan_and_read_chip_id(self):
         r = picoctl(self.picod.socket, "i2c", BOARD, "scan", check=True)
-        self.assertIn("0x76", r.stdout.split())
+        self.assertIn("70: -- -- -- -- -- -- 76 --", r.stdout.splitlines())  # i2cdetect's grid
         # BME280 chip id register 0xD0 reads 0x60.
         r = picoctl(self.picod.socket, "i2c", BOARD, "xfer", "0x76", "d0", "1", check=True)
         self.assertEqual(r.stdout.strip(), "60")
@@ -176,9 +178,10 @@ class TestLiveBoard(PicodTestCase):
 
     def test_ping_stats_version(self):
         r = picoctl(self.picod.socket, "ping", BOARD, check=True)
-        self.assertIn("reply in", r.stdout)
+        self.assertIn(f"reply from {BOARD}: seq=1 time=", r.stdout)
+        self.assertIn("1 requests, 1 replies, 0% loss", r.stdout)
         r = picoctl(self.picod.socket, "ping", check=True)
-        self.assertIn("alive", r.stdout)
+        self.assertIn("reply from picod: seq=1", r.stdout)
         r = picoctl(self.picod.socket, "--json", "stats", BOARD, check=True)
         b = json.loads(r.stdout)["boards"][0]
         self.assertGreater(b["decoder"]["frames"], 0)
@@ -188,10 +191,11 @@ class TestLiveBoard(PicodTestCase):
 
     def test_unknown_and_ambiguous_board(self):
         r = picoctl(self.picod.socket, "led", "ffff", "on")
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("unknown_board", r.stderr)
+        self.assertEqual(r.returncode, 4)
+        self.assertIn("no board matches 'ffff'", r.stderr)
+        self.assertIn(BOARD, r.stderr)  # the candidates
         r = picoctl(self.picod.socket, "status", "nope")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 4)
         self.assertEqual(len(r.stderr.splitlines()), 1)
 
     def test_help_and_usage(self):
@@ -214,8 +218,8 @@ class TestTwoBoards(PicodTestCase):
         self.wait_state("aaaa000000000001", "online")
         self.wait_state("aaaa000000000002", "online")
         r = picoctl(self.picod.socket, "led", "aaaa", "on")
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("ambiguous_board", r.stderr)
+        self.assertEqual(r.returncode, 4)
+        self.assertIn("'aaaa' is ambiguous: it matches aaaa000000000001", r.stderr)
         picoctl(self.picod.socket, "led", "aaaa000000000002", "on", check=True)
         self.assertEqual(self.b.control("led"), "on")
 

@@ -198,13 +198,6 @@ class ConfigCase(PicodTestCase):
             f.write(text)
         os.replace(tmp, cls.conf)
 
-    def call(self, cmd, **args):
-        c = Client(self.picod.socket)
-        try:
-            return c.call(cmd, **args)
-        finally:
-            c.close()
-
     def daemon_config(self):
         return self.call("stats")["result"]["daemon"]["config"]
 

@@ -107,10 +107,11 @@ class UdevTestCase(PicodTestCase):
         cls.picod.start(env=env)
 
     @classmethod
-    def plug(cls, port, tty, ident, serial, pty=None, minor=0, links=()):
+    def plug(cls, port, tty, ident, serial, pty=None, minor=0, links=(), props=()):
         """Add USB device <port> (vid, pid, manufacturer, product) with its CDC interface 00
         and tty. pty: a path whose target becomes the tty node (a picosim pty); without it a
-        new pty is the node and its master fd is returned (nobody has the slave open)."""
+        new pty is the node and its master fd is returned (nobody has the slave open).
+        props: more udev properties of the tty ("KEY=value"), e.g. what a rule would set."""
         vid, pid, manufacturer, product = ident
         node = os.path.join(cls.root, "dev", tty)
         master = None
@@ -138,7 +139,7 @@ class UdevTestCase(PicodTestCase):
                 "".join(f"S: {link}\n" for link in links) +
                 f"A: dev={major}:{minor}\nE: DEVNAME=/dev/{tty}\nE: SUBSYSTEM=tty\n"
                 f"E: ID_VENDOR_ID={vid}\nE: ID_MODEL_ID={pid}\nE: ID_SERIAL_SHORT={serial}\n"
-                "E: ID_USB_INTERFACE_NUM=00\n")
+                "E: ID_USB_INTERFACE_NUM=00\n" + "".join(f"E: {p}\n" for p in props))
         if links:
             text += "E: DEVLINKS=" + " ".join("/dev/" + link for link in links) + "\n"
         cls.tb.add_from_string(text)

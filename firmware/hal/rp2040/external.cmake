@@ -42,3 +42,9 @@ ExternalProject_Add(picod_firmware
     BUILD_ALWAYS ON
     INSTALL_COMMAND ""
     DEPENDS picod-uf2)
+
+# What a user flashes (firmware.uf2) and debugs with (firmware.elf), installed where picoctl
+# doctor's fixes and picod(8) name it: share/picod/firmware/.
+include(GNUInstallDirs)
+install(FILES ${PICOD_FW_OUTPUT_DIR}/firmware.uf2 ${PICOD_FW_OUTPUT_DIR}/firmware.elf
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/picod/firmware)

@@ -186,15 +186,75 @@ static void test_retry_after_other_requests_answered_from_window(void **state)
     assert_memory_equal(frames[0].body, "b", 1);
     assert_int_equal(link_counters()->rx_duplicates, 2);
 
-    /* PROTO_SEQ_WINDOW seqs later the slot belongs to another seq: the window's limit, which
-     * the host's rule (never that far ahead of a request it may retry) keeps it inside. */
+    /* PROTO_SEQ_WINDOW seqs later the slot belongs to another seq and seq 10 is older than the
+     * window: a frame replayed from that far back (the host never retries one) is dropped,
+     * neither executed nor answered. */
     send_req(PROTO_MSG_HEARTBEAT, 10 + PROTO_SEQ_WINDOW, NULL, 0);
     fake_run_for(1000);
+    collect();
     toggle(10);
     fake_run_for(1000);
     collect();
-    assert_int_equal(fake_led, before); /* executed: seq 10 was no longer remembered */
-    assert_int_equal(link_counters()->rx_duplicates, 2);
+    assert_int_equal(nframes, 0);
+    assert_int_equal(fake_led, !before); /* not executed again */
+    assert_int_equal(link_counters()->rx_duplicates, 3);
+}
+
+/* The newest seq is taken modulo 2^16: after 65535 (picod skips 0) seq 1 is newer, and 65535
+ * is then still inside the window; half the seq space behind is ahead again (a new counter). */
+static void test_stale_seq_across_the_wrap(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(65530, 60000);
+    fake_run_for(1000);
+    bool before = fake_led;
+    toggle(65535);
+    fake_run_for(1000);
+    send_req(PROTO_MSG_HEARTBEAT, 1, NULL, 0);
+    fake_run_for(1000);
+    collect();
+    toggle(65535); /* a retry across the wrap: answered from the window */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_SET_LED)), 1);
+    assert_int_equal(fake_led, !before);
+    for (uint16_t seq = 2; seq < 2 + PROTO_SEQ_WINDOW; seq++) {
+        send_req(PROTO_MSG_HEARTBEAT, seq, NULL, 0);
+        fake_run_for(1000);
+    }
+    collect();
+    toggle(65535); /* now beyond the window: dropped */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(nframes, 0);
+    assert_int_equal(fake_led, !before);
+    toggle((uint16_t)(1 + PROTO_SEQ_WINDOW + 0x8000u)); /* half the space ahead of 33: new */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_SET_LED)), 1);
+    assert_int_equal(fake_led, before);
+}
+
+/* A HELLO starts the session afresh whatever its seq: a restarted host numbering from 1 again
+ * after seq 5000 is served, not taken for a replay. */
+static void test_hello_restarts_the_newest_seq(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 60000);
+    fake_run_for(1000);
+    send_req(PROTO_MSG_HEARTBEAT, 5000, NULL, 0);
+    fake_run_for(1000);
+    bool before = fake_led;
+    hello(1, 60000);
+    fake_run_for(1000);
+    collect();
+    toggle(2);
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_SET_LED)), 1);
+    assert_int_equal(fake_led, !before);
 }
 
 /* An ERROR answer is kept too: the retry of a refused request gets the same refusal. */
@@ -523,6 +583,8 @@ int main(void)
         cmocka_unit_test(test_full_tx_queue_drops_events_not_responses),
         cmocka_unit_test(test_duplicate_answered_from_cache),
         cmocka_unit_test(test_retry_after_other_requests_answered_from_window),
+        cmocka_unit_test(test_stale_seq_across_the_wrap),
+        cmocka_unit_test(test_hello_restarts_the_newest_seq),
         cmocka_unit_test(test_error_answer_kept),
         cmocka_unit_test(test_hello_empties_window),
         cmocka_unit_test(test_deferred_duplicate_dropped),
