@@ -516,8 +516,8 @@ json_t *board_json_board_stats(const proto_stats_t *s)
 {
     const proto_hw_info_t *h = &s->hw;
     json_t *o = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, "
-        "s:i, s:i}",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:i}",
         "uptime_ms", (json_int_t)s->uptime_ms, "rx_frames", (json_int_t)s->rx_frames,
         "rx_crc_errors", (json_int_t)s->rx_crc_errors, "rx_cobs_errors",
         (json_int_t)s->rx_cobs_errors, "rx_oversize", (json_int_t)s->rx_oversize, "rx_short",
@@ -525,7 +525,8 @@ json_t *board_json_board_stats(const proto_stats_t *s)
         (json_int_t)s->rx_unknown, "rx_duplicates", (json_int_t)s->rx_duplicates, "tx_frames",
         (json_int_t)s->tx_frames, "tx_events_dropped", (json_int_t)s->tx_events_dropped,
         "host_lost_count", (json_int_t)s->host_lost_count, "i2c_errors", (json_int_t)s->i2c_errors,
-        "ram_used", s->ram_used, "ram_total", s->ram_total, "task_count", s->task_count);
+        "ram_used", (json_int_t)s->ram_used, "ram_total", (json_int_t)s->ram_total, "task_count",
+        s->task_count);
 
     /* Protocol 1.1: silicon facts (0 = unknown, e.g. a 1.0 board or picosim). Integers, so that
      * `picoctl stats BOARD` prints them on its "board says" line. */

@@ -13,7 +13,7 @@
 
 static sched_task_t blink;
 
-static void blink_fn(sched_task_t *t)
+static sched_ret_t blink_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {

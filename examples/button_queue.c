@@ -24,7 +24,7 @@ static struct {
     uint32_t last_ms, delay;
 } main_ctx;
 
-static void blink_fn(sched_task_t *t)
+static sched_ret_t blink_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     blink.delay_ms = 0;
@@ -39,7 +39,7 @@ static void blink_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void main_fn(sched_task_t *t)
+static sched_ret_t main_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     sched_queue_init(&q, qbuf, sizeof(uint32_t), 4);

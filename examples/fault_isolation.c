@@ -22,7 +22,7 @@ static struct {
 static sched_task_t bar, blink;
 static sched_task_t *const awaited[1] = {&foo.task};
 
-static void foo_fn(sched_task_t *t)
+static sched_ret_t foo_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     foo.error = 0;
@@ -36,7 +36,7 @@ static void foo_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void bar_fn(sched_task_t *t)
+static sched_ret_t bar_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     sched_task_add(&foo.task, foo_fn, "foo");
@@ -46,7 +46,7 @@ static void bar_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void blink_fn(sched_task_t *t)
+static sched_ret_t blink_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {

@@ -19,7 +19,7 @@ static struct worker {
 } workers[3] = {{.i = 1}, {.i = 2}, {.i = 3}};
 static sched_task_t killer;
 
-static void worker_fn(sched_task_t *t)
+static sched_ret_t worker_fn(sched_task_t *t)
 {
     struct worker *w = (struct worker *)(void *)t;
     TASK_BEGIN(t);
@@ -35,7 +35,7 @@ static void worker_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void killer_fn(sched_task_t *t)
+static sched_ret_t killer_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_SLEEP_MS(t, 10000);

@@ -22,7 +22,7 @@ static struct {
     int32_t result;
 } consumer;
 
-static void producer_fn(sched_task_t *t)
+static sched_ret_t producer_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (producer.result = 0;; producer.result++) {
@@ -32,7 +32,7 @@ static void producer_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void consumer_fn(sched_task_t *t)
+static sched_ret_t consumer_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {

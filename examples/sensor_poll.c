@@ -28,7 +28,7 @@ static struct {
         }                                                                                          \
     } while (0)
 
-static void sensor_fn(sched_task_t *t)
+static sched_ret_t sensor_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     /* scan_i2c(): print("I2C devices:", i2c.scan()) */

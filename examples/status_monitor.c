@@ -13,7 +13,7 @@ static struct {
 } button;
 static int32_t beats;
 
-static void led_fn(sched_task_t *t)
+static sched_ret_t led_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {
@@ -23,7 +23,7 @@ static void led_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void button_fn(sched_task_t *t)
+static sched_ret_t button_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     button.last = hal_button_is_down();
@@ -39,7 +39,7 @@ static void button_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void heartbeat_fn(sched_task_t *t)
+static sched_ret_t heartbeat_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {

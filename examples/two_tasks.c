@@ -11,7 +11,7 @@ static sched_task_t led_task, heartbeat_task, main_task;
 static int32_t count; /* survives waits: a static, not a local */
 static sched_task_t *const both[2] = {&led_task, &heartbeat_task};
 
-static void led_fn(sched_task_t *t)
+static sched_ret_t led_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {
@@ -22,7 +22,7 @@ static void led_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void heartbeat_fn(sched_task_t *t)
+static sched_ret_t heartbeat_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (count = 1;; count++) {
@@ -32,7 +32,7 @@ static void heartbeat_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void main_fn(sched_task_t *t)
+static sched_ret_t main_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     sched_task_add(&led_task, led_fn, "led");

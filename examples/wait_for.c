@@ -17,7 +17,7 @@
 static sched_task_t forever, foo;
 static sched_task_t *const awaited[1] = {&forever};
 
-static void forever_fn(sched_task_t *t)
+static sched_ret_t forever_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     ex_puts("Starting\r\n");
@@ -30,7 +30,7 @@ static void forever_fn(sched_task_t *t)
     TASK_END(t);
 }
 
-static void foo_fn(sched_task_t *t)
+static sched_ret_t foo_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     /* await asyncio.wait_for(forever(), 5): start it, wait for it to finish or 5 s */

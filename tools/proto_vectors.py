@@ -3,6 +3,7 @@
 proto/vectors/vectors.txt. It shares no code with proto/src: if the C library and this
 script disagree, a vector test fails. Run: python3 tools/proto_vectors.py > proto/vectors/vectors.txt
 """
+import struct
 
 
 def crc16_ccitt_false(data: bytes) -> int:
@@ -43,11 +44,24 @@ def cobs_decode(data: bytes) -> bytes:
 
 
 def frame(type_: int, seq: int, body: bytes) -> bytes:
-    pkt = bytes([0x12, type_, seq & 0xFF, seq >> 8]) + body  # protocol 1.2
+    pkt = bytes([0x13, type_, seq & 0xFF, seq >> 8]) + body  # protocol 1.3
     crc = crc16_ccitt_false(pkt)
     pkt += bytes([crc & 0xFF, crc >> 8])
     # A delimiter before the frame as well as after it (PROTOCOL.md, section 2).
     return b"\x00" + cobs_encode(pkt) + b"\x00"
+
+
+def stats_body(ram_used: int, ram_total: int, minor: int = 3) -> bytes:
+    """A STATS body as a board of protocol 1.<minor> sends it (PROTOCOL.md, STATS): counters
+    1..13, the RAM sizes as u16 saturated at 65535, task_count 6, link_state 1; 1.1: the
+    silicon facts; 1.3: the RAM sizes again as u32."""
+    body = struct.pack("<13I", *range(1, 14))
+    body += struct.pack("<HHBB", min(ram_used, 0xFFFF), min(ram_total, 0xFFFF), 6, 1)
+    if minor >= 1:
+        body += struct.pack("<BBBI5I", 1, 0, 1, 0x100, 125000, 12000, 125000, 48000, 6500)
+    if minor >= 3:
+        body += struct.pack("<II", ram_used, ram_total)
+    return body
 
 
 def h(b: bytes) -> str:
@@ -59,6 +73,7 @@ def main() -> None:
     print("# crc16 <input hex> <CRC-16/CCITT-FALSE hex>")
     print("# cobs <raw hex> <encoded hex, no delimiter>   ('-' = empty)")
     print("# frame <type hex> <seq dec> <body hex> <wire bytes hex incl. leading and trailing 00>")
+    print("# stats <minor> <ram_used dec> <ram_total dec> <STATS body hex of a 1.<minor> board>")
     for data in [b"123456789", b"", b"\x00", b"\xff" * 4, bytes(range(256))]:
         print(f"crc16 {h(data)} {crc16_ccitt_false(data):04x}")
     cobs_cases = [
@@ -70,7 +85,7 @@ def main() -> None:
     for data in cobs_cases:
         print(f"cobs {h(data)} {h(cobs_encode(data))}")
     frames = [
-        (0x01, 1, bytes([1, 2, 0xB8, 0x0B])),            # HELLO v1.2, host timeout 3000 ms
+        (0x01, 1, bytes([1, 3, 0xB8, 0x0B])),            # HELLO v1.3, host timeout 3000 ms
         (0x02, 2, b"ping"),                               # PING
         (0x03, 0xFFFF, b""),                              # HEARTBEAT, seq wraps
         # HEARTBEAT_ACK 1.2: uptime 5000 ms, online, 0 pending, uptime_us 0x1_2A05_F2C8
@@ -83,6 +98,11 @@ def main() -> None:
     ]
     for t, seq, body in frames:
         print(f"frame {t:02x} {seq} {h(body)} {h(frame(t, seq, body))}")
+    # STATS: an RP2040 (264 KiB: the u16 field saturates), more than 64 KiB used, and the
+    # bodies of older boards (no u32 fields: the u16 ones count)
+    for minor, used, total in [(3, 17064, 270336), (3, 70000, 270336), (3, 9000, 16384),
+                               (1, 9000, 16384), (0, 9000, 16384)]:
+        print(f"stats {minor} {used} {total} {h(stats_body(used, total, minor))}")
 
 
 if __name__ == "__main__":

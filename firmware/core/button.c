@@ -128,7 +128,7 @@ static uint32_t next_timeout(uint32_t now)
     return sched_time_before(now, deadline) ? deadline - now : 0;
 }
 
-static void button_fn(sched_task_t *t)
+static sched_ret_t button_fn(sched_task_t *t)
 {
     uint32_t now;
     TASK_BEGIN(t);

@@ -9,7 +9,7 @@ __attribute__((weak)) uint16_t hal_stack_high_water(void)
     return 0; /* unknown */
 }
 
-__attribute__((weak)) void hal_ram_usage(uint16_t *used, uint16_t *total)
+__attribute__((weak)) void hal_ram_usage(uint32_t *used, uint32_t *total)
 {
     *used = 0; /* unknown */
     *total = 0;

@@ -1,7 +1,8 @@
 /*
  * led.c - LED task. Every mode is reduced to "level now, hold it for hold_us"; the task
- * waits for that long or for a change request (led.ev), whichever comes first, so a new mode
- * takes effect at once and a steady LED costs no wake-ups at all.
+ * sleeps that long, and a change request wakes it (sched_task_wake), so a new mode takes
+ * effect at once; a steady LED waits for a change request (led.ev) and costs no wake-ups at
+ * all. (A repeating sleep is the scheduler's cheapest timed wait: no event test per toggle.)
  */
 #include "led.h"
 
@@ -56,7 +57,8 @@ uint8_t led_mode(void)
 static void changed(void)
 {
     led.step = 0;
-    sched_event_set(&led.ev);
+    sched_event_set(&led.ev);   /* a steady LED waits for it */
+    sched_task_wake(&led_task); /* a blinking one sleeps */
 }
 
 void led_set_link_state(uint8_t state)
@@ -150,7 +152,7 @@ static uint32_t led_step(bool *on)
     return step_us;
 }
 
-static void led_fn(sched_task_t *t)
+static sched_ret_t led_fn(sched_task_t *t)
 {
     bool on = false;
     uint32_t hold;
@@ -158,7 +160,11 @@ static void led_fn(sched_task_t *t)
     for (;;) {
         hold = led_step(&on);
         hal_led_set(on);
-        TASK_AWAIT(t, &led.ev, hold);
+        if (hold == SCHED_FOREVER) {
+            TASK_AWAIT(t, &led.ev, SCHED_FOREVER);
+        } else {
+            TASK_SLEEP_US(t, hold); /* (a set of led.ev meanwhile costs a steady LED one look) */
+        }
     }
     TASK_END(t);
 }

@@ -684,7 +684,7 @@ static uint32_t link_wait_us(void)
     return w < cap ? w : cap;
 }
 
-static void link_fn(sched_task_t *t)
+static sched_ret_t link_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {

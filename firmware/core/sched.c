@@ -104,9 +104,9 @@ static sched_task_t feeder;
  * (no NULL test on the hot path). */
 static sched_task_t far_timer;
 
-static void sched_far_fn(sched_task_t *t)
+static sched_ret_t sched_far_fn(sched_task_t *t)
 {
-    sched_sleep_(t, SCHED_MAX_WAIT_US);
+    return sched_sleep_lc_(t, SCHED_MAX_WAIT_US, 0);
 }
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -124,10 +124,10 @@ static void sched_far_fn(sched_task_t *t)
 #define WORK_WAKE_ONLY 0x0001u
 #endif
 
-static void sched_feed_fn(sched_task_t *t)
+static sched_ret_t sched_feed_fn(sched_task_t *t)
 {
     hal_watchdog_feed();
-    sched_sleep_(t, FEED_INTERVAL_US);
+    return sched_sleep_lc_(t, FEED_INTERVAL_US, 0);
 }
 
 void sched_init(void)
@@ -313,6 +313,15 @@ bool sched_await_slow_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us)
     return false;
 }
 
+void sched_task_wake(sched_task_t *t)
+{
+    if (t->state != SCHED_SLEEPING)
+        return;
+    timer_unlink(t); /* (a sleeping task is always TIMED) */
+    t->flags = 0;
+    ready_push(t);
+}
+
 void sched_cancel(sched_task_t *t)
 {
     if (t->state == SCHED_DONE)
@@ -484,11 +493,12 @@ COLD void account_slow(sched_task_t *t, sched_task_stats_t *st, uint32_t dur)
 }
 
 /* Call t's function (its state is already RUNNING) and account for the run, which started at
- * start. Returns the clock at the end of the run. */
-ALWAYS_INLINE uint32_t call(sched_task_t *t, sched_task_stats_t *st, uint32_t start)
+ * start. Returns the clock at the end of the run; *req: the task's wait request. */
+ALWAYS_INLINE uint32_t call(sched_task_t *t, sched_task_stats_t *st, uint32_t start,
+                            sched_ret_t *req)
 {
     S.running_off = t->stat_off; /* cleared by idle(), see sched.h */
-    t->fn(t);
+    *req = t->fn(t);
     uint32_t end = HAL_TIME_US_INLINE();
     uint32_t dur = end - start;
     st->runs++;
@@ -500,18 +510,28 @@ ALWAYS_INLINE uint32_t call(sched_task_t *t, sched_task_stats_t *st, uint32_t st
     return end;
 }
 
-/* File t after a run that did not start at the timer list's head. */
-ALWAYS_INLINE void file_after_run(sched_task_t *t)
+/* The deadline a wait request asks for: req us from when the run was due (a sleep longer than
+ * SCHED_MAX_WAIT_US is clamped here, not in the task's inline code); 0: the TCB's. */
+ALWAYS_INLINE uint32_t requested_deadline(const sched_task_t *t, sched_ret_t req)
 {
+    if (UNLIKELY(req > SCHED_MAX_WAIT_US))
+        req = SCHED_MAX_WAIT_US;
+    return t->deadline + req;
+}
+
+/* File t after a run that did not start at the timer list's head; req: its wait request. */
+ALWAYS_INLINE void file_after_run(sched_task_t *t, sched_ret_t req)
+{
+    t->deadline = requested_deadline(t, req);
     if (t->flags & SCHED_F_TIMED)
         timer_insert(t);
     else if (t->state == SCHED_RUNNING) /* yielded, or cancelled itself */
         ready_push(t);
 }
 
-static __attribute__((noinline)) void file_after_run_call(sched_task_t *t)
+static __attribute__((noinline)) void file_after_run_call(sched_task_t *t, sched_ret_t req)
 {
-    file_after_run(t);
+    file_after_run(t, req);
 }
 
 /* The ISR -> task path: nothing is ready and the task marked last has its event (taken): run
@@ -523,8 +543,9 @@ ALWAYS_INLINE uint32_t run_marked(sched_task_t *t, uint32_t now)
     t->deadline = now; /* its waits count from the run's start */
     t->state = SCHED_RUNNING;
     t->flags = 0;
-    now = call(t, stats_of(t), now);
-    file_after_run_call(t);
+    sched_ret_t req;
+    now = call(t, stats_of(t), now, &req);
+    file_after_run_call(t, req);
     if (UNLIKELY(marks_left()))
         deliver_rest();
     return now;
@@ -557,8 +578,9 @@ HOT uint32_t run_fifo(uint32_t now)
         t->deadline = now; /* not due by a timer: its waits count from the run's start */
     }
     t->state = SCHED_RUNNING;
-    now = call(t, st, now);
-    file_after_run(t);
+    sched_ret_t req;
+    now = call(t, st, now, &req);
+    file_after_run(t, req);
     return now;
 }
 
@@ -582,6 +604,24 @@ ALWAYS_INLINE sched_task_t *take_marked(bool none_ready)
     return NULL;
 }
 
+/* run_head's filing for every request but a plain timed one: 0 (the TCB says: filed by the
+ * task itself, a yield, done, an untimed wait) or a sleep beyond SCHED_MAX_WAIT_US. */
+COLD void file_head_slow(sched_task_t *t, sched_ret_t req)
+{
+    t->deadline = requested_deadline(t, req);
+    sched_task_t *n = t->next;
+    if (t->flags & SCHED_F_TIMED) {
+        if (!sched_time_before(t->deadline, n->deadline)) {
+            timer_pop_head(t);
+            timer_insert_from(&n->next, t);
+        }
+    } else {
+        timer_pop_head(t);
+        if (t->state == SCHED_RUNNING) /* yielded, or cancelled itself */
+            ready_push(t);
+    }
+}
+
 /* Run the timer list's head t, due since late us, and file it. t stays at the head while it
  * runs (nothing else files a task meanwhile): a periodic task that asks for a deadline
  * before the next timer's is already in place, so the common case neither unlinks nor walks.
@@ -594,19 +634,20 @@ ALWAYS_INLINE uint32_t run_head(sched_task_t *t, uint32_t now, int32_t late)
     note_lateness(st, late);
     t->state = SCHED_RUNNING;
     t->flags = SCHED_F_TIMEDOUT; /* a wait that ends here timed out (a sleep ignores it) */
-    now = call(t, st, now);
-    uint32_t f = t->flags;
+    sched_ret_t req;
+    now = call(t, st, now, &req);
     sched_task_t *n = t->next; /* (never NULL: the feeder and the far sentinel, see above) */
-    /* (f & SCHED_F_TIMED as a shift into the sign bit: no mask register) */
-    if (LIKELY((int32_t)(f << (31 - __builtin_ctz(SCHED_F_TIMED))) < 0)) {
-        if (UNLIKELY(!sched_time_before(t->deadline, n->deadline))) {
+    /* req in 1..SCHED_MAX_WAIT_US: a sleep or a timed wait's fast path, req us from when this
+     * run was due (one sign test); anything else is file_head_slow's */
+    if (LIKELY((int32_t)req > 0)) {
+        uint32_t d = t->deadline + req;
+        t->deadline = d;
+        if (UNLIKELY(!sched_time_before(d, n->deadline))) {
             timer_pop_head(t);
             timer_insert_from(&n->next, t);
         }
     } else {
-        timer_pop_head(t);
-        if (t->state == SCHED_RUNNING) /* yielded, or cancelled itself */
-            ready_push_call(t);
+        file_head_slow(t, req);
     }
     return now;
 }
@@ -789,7 +830,7 @@ bool sched_all_done(sched_task_t *const *tasks, size_t n)
  * The delay's task waits on its kick event with the time left as timeout; a trigger or a stop
  * kicks it to look again. The task is the first member of sched_delay_t. */
 
-static void delay_fn(sched_task_t *t)
+static sched_ret_t delay_fn(sched_task_t *t)
 {
     sched_delay_t *d = (sched_delay_t *)(void *)t;
     TASK_BEGIN(t);

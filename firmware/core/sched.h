@@ -9,7 +9,7 @@
  * live across a wait in the task's own static context struct.
  *
  *     static struct { sched_task_t task; int n; } blink;   // state that survives waits
- *     static void blink_fn(sched_task_t *t)
+ *     static sched_ret_t blink_fn(sched_task_t *t)
  *     {
  *         TASK_BEGIN(t);
  *         for (blink.n = 0;; blink.n++) {
@@ -25,6 +25,11 @@
  * switch); a helper that needs to wait is a sub-coroutine (SUB_* macros, its own resume
  * point) called with TASK_CALL/SUB_CALL. The macros contain `return`: this is the price of a
  * stackless coroutine and is why they are spelled in capitals.
+ *
+ * A task function returns its wait request (sched_ret_t): the macros return it, a task never
+ * returns otherwise (TASK_END finishes it). A timed wait's fast path returns its timeout and
+ * the dispatcher files the task with it: the task's own code stores only its resume point and
+ * state; 0 means "as the task control block says" (every other wait, yield, exit).
  *
  * Time is the HAL's wrapping 32-bit microsecond counter; every comparison is a signed
  * difference, so a deadline is valid as long as it is less than 2^31 us (~35 min) away.
@@ -44,7 +49,11 @@ extern "C" {
 #endif
 
 struct sched_task;
-typedef void (*sched_fn_t)(struct sched_task *t);
+/* What a task function returns: 1..SCHED_MAX_WAIT_US = "file me in the timer list, due that many
+ * us after this run was due" (TASK_SLEEP_US, TASK_AWAIT's fast path); 0 = "as my TCB says". Only
+ * the TASK_* macros produce it. */
+typedef uint32_t sched_ret_t;
+typedef sched_ret_t (*sched_fn_t)(struct sched_task *t);
 
 enum sched_state {
     SCHED_READY = 0,    /* in the ready queue */
@@ -187,6 +196,13 @@ int sched_task_add(sched_task_t *t, sched_fn_t fn, const char *name);
  * TASK_CLEANUP point, or finishes at once if it has none. Cancelling a DONE task does
  * nothing. Task context only. */
 void sched_cancel(sched_task_t *t);
+
+/* End t's sleep now (TASK_SLEEP_*): it becomes ready and goes on after its sleep, as if the
+ * time had come (sched_now() in that run is its start). Nothing happens to a task that is not
+ * SCHED_SLEEPING. Task context only. For a periodic task that must also react to a change at
+ * once: it sleeps (a repeating sleep is the cheapest wait) and whoever changes its input wakes
+ * it, instead of its waiting on an event with a timeout. */
+void sched_task_wake(sched_task_t *t);
 
 /* Set or clear an event. sched_event_set is ISR-safe (two byte stores); waiters run later
  * from the scheduler loop. */
@@ -368,44 +384,55 @@ void sched_exit_(sched_task_t *t);
  * which while the task runs is when the run was due (see sched_now()). The *_lc_ forms also
  * set the task's resume point (TASK_* macros); the plain ones leave it (SUB_* macros, whose
  * resume point is the sub-coroutine's). */
-static inline void sched_sleep_until_lc_(sched_task_t *t, uint32_t deadline, uint16_t lc)
+static inline void sched_sleep_word_(sched_task_t *t, uint16_t lc)
 {
-    t->deadline = deadline;
     t->state = SCHED_SLEEPING;
     t->flags = SCHED_F_TIMED;
     t->lc = lc;
 }
 
-static inline void sched_sleep_lc_(sched_task_t *t, uint32_t us, uint16_t lc)
+static inline void sched_sleep_until_lc_(sched_task_t *t, uint32_t deadline, uint16_t lc)
 {
-    if (us > SCHED_MAX_WAIT_US)
-        us = SCHED_MAX_WAIT_US;
-    sched_sleep_until_lc_(t, t->deadline + us, lc);
+    t->deadline = deadline;
+    sched_sleep_word_(t, lc);
 }
 
-/* true: no need to wait (the event was set: consumed if auto-clear; or timeout 0: timed out).
- * false: the task is filed as waiting (resume point lc); it must return to the scheduler.
+/* Returns the task's wait request: the dispatcher adds it to t->deadline (0: the deadline is
+ * already right, a sleep of 0; more than SCHED_MAX_WAIT_US: the dispatcher clamps it). */
+static inline sched_ret_t sched_sleep_lc_(sched_task_t *t, uint32_t us, uint16_t lc)
+{
+    sched_sleep_word_(t, lc);
+    return us;
+}
+
+/* sched_await_lc_'s "no need to wait: go on in this run" (never a wait request) */
+#define SCHED_GO_ON_ 0xffffffffu
+
+/* SCHED_GO_ON_: no need to wait (the event was set: consumed if auto-clear; or timeout 0: timed
+ * out). Else the task is filed as waiting (resume point lc) and must return the value to the
+ * scheduler: the timeout (the dispatcher adds it to the deadline) or 0 (all filed).
  * The straight path is a task that waits on the same event again (t->wait == ev: ev's waiter
  * record is t or "shared", see sched_register_), not set, with a timeout in 1..2^31-1: one
- * test for the first two (no branch to lay out badly at -Os), the deadline and one word store
- * (state, flags and resume point); everything else is out of line. */
-static inline bool sched_await_lc_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us,
-                                   uint16_t lc)
+ * test for the first two (no branch to lay out badly at -Os) and one word store (state, flags
+ * and resume point); everything else is out of line. */
+static inline sched_ret_t sched_await_lc_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us,
+                                          uint16_t lc)
 {
     uintptr_t other = ((uintptr_t)t->wait ^ (uintptr_t)ev) | ev->set;
     if (__builtin_expect(other != 0 || timeout_us - 1u >= SCHED_MAX_WAIT_US, 0)) {
         if (sched_await_slow_(t, ev, timeout_us))
-            return true;
+            return SCHED_GO_ON_;
         t->lc = lc;
-        return false;
+        return 0;
     }
-    t->deadline += timeout_us;
     t->state = SCHED_WAITING;
     t->flags = SCHED_F_TIMED;
     t->lc = lc;
-    return false;
+    return timeout_us;
 }
 
+/* The forms for sub-coroutines (SUB_* macros), whose wait request does not reach the
+ * dispatcher: they file the deadline themselves. */
 static inline void sched_sleep_until_(sched_task_t *t, uint32_t deadline)
 {
     sched_sleep_until_lc_(t, deadline, t->lc);
@@ -413,12 +440,18 @@ static inline void sched_sleep_until_(sched_task_t *t, uint32_t deadline)
 
 static inline void sched_sleep_(sched_task_t *t, uint32_t us)
 {
-    sched_sleep_lc_(t, us, t->lc);
+    if (us > SCHED_MAX_WAIT_US)
+        us = SCHED_MAX_WAIT_US;
+    t->deadline += sched_sleep_lc_(t, us, t->lc);
 }
 
 static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t timeout_us)
 {
-    return sched_await_lc_(t, ev, timeout_us, t->lc);
+    sched_ret_t r = sched_await_lc_(t, ev, timeout_us, t->lc);
+    if (r == SCHED_GO_ON_)
+        return true;
+    t->deadline += r;
+    return false;
 }
 
 #if defined(__GNUC__)
@@ -437,7 +470,7 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
 #define TASK_YIELD(t)                                                                              \
     do {                                                                                           \
         (t)->lc = (uint16_t)__LINE__;                                                              \
-        return;                                                                                    \
+        return 0;                                                                                  \
     case __LINE__:;                                                                                \
     } while (0)
 
@@ -446,8 +479,7 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
  * sleep_us, but drift-free). */
 #define TASK_SLEEP_US(t, us)                                                                       \
     do {                                                                                           \
-        sched_sleep_lc_((t), (us), (uint16_t)__LINE__);                                            \
-        return;                                                                                    \
+        return sched_sleep_lc_((t), (us), (uint16_t)__LINE__);                                     \
     case __LINE__:;                                                                                \
     } while (0)
 #define TASK_SLEEP_MS(t, ms) TASK_SLEEP_US(t, (uint32_t)(ms)*1000u)
@@ -456,7 +488,7 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
 #define TASK_SLEEP_UNTIL(t, when)                                                                  \
     do {                                                                                           \
         sched_sleep_until_lc_((t), (when), (uint16_t)__LINE__);                                    \
-        return;                                                                                    \
+        return 0;                                                                                  \
     case __LINE__:;                                                                                \
     } while (0)
 
@@ -464,10 +496,7 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
  * Afterwards sched_timed_out(t) tells which (asyncio.wait_for(ev.wait(), timeout)). */
 #define TASK_AWAIT(t, ev, timeout_us)                                                              \
     do {                                                                                           \
-        if (!sched_await_lc_((t), (ev), (timeout_us), (uint16_t)__LINE__))                         \
-            return;                                                                                \
-        SCHED_FALLTHROUGH;                                                                         \
-    case __LINE__:;                                                                                \
+        TASK_AWAIT_LINE_(t, ev, timeout_us);                                                       \
     } while (0)
 
 /* Take the oldest element of q into *out, waiting up to timeout_us for one to arrive.
@@ -537,8 +566,11 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
 
 /* Same as TASK_AWAIT; used inside other macros (one resume point per source line). */
 #define TASK_AWAIT_LINE_(t, ev, timeout_us)                                                        \
-    if (!sched_await_lc_((t), (ev), (timeout_us), (uint16_t)__LINE__))                             \
-        return;                                                                                    \
+    {                                                                                              \
+        sched_ret_t sched_r_ = sched_await_lc_((t), (ev), (timeout_us), (uint16_t)__LINE__);       \
+        if (sched_r_ != SCHED_GO_ON_)                                                              \
+            return sched_r_;                                                                       \
+    }                                                                                              \
     SCHED_FALLTHROUGH;                                                                             \
     case __LINE__:
 
@@ -551,7 +583,7 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
     case __LINE__:                                                                                 \
         (res) = (expr);                                                                            \
         if ((res) == SCHED_PENDING)                                                                \
-            return;                                                                                \
+            return 0;                                                                              \
     } while (0)
 
 /* The defined cleanup point: after sched_cancel() the task resumes here (instead of where
@@ -566,13 +598,14 @@ static inline bool sched_await_(sched_task_t *t, sched_event_t *ev, uint32_t tim
 #define TASK_EXIT(t)                                                                               \
     do {                                                                                           \
         sched_exit_(t);                                                                            \
-        return;                                                                                    \
+        return 0;                                                                                  \
     } while (0)
 
 /* End of the task function: the task becomes SCHED_DONE. */
 #define TASK_END(t)                                                                                \
     }                                                                                              \
-    sched_exit_(t)
+    sched_exit_(t);                                                                                \
+    return 0
 
 /* ---- sub-coroutine macros: a helper with its own resume point *lcp (a uint16_t in the
  * helper's context, zero to start) that waits on behalf of task t. Returns SCHED_PENDING while

@@ -247,7 +247,7 @@ static int find_due(uint32_t now)
     return -1;
 }
 
-static void sensors_fn(sched_task_t *t)
+static sched_ret_t sensors_fn(sched_task_t *t)
 {
     int rc = 0;
     int due;

@@ -29,7 +29,8 @@ extern "C" {
 /* ---- versioning ------------------------------------------------------------------------ */
 
 #define PROTO_VERSION_MAJOR 1
-#define PROTO_VERSION_MINOR 2 /* 1.1: silicon facts in HELLO_ACK and STATS; 1.2: uptime_us */
+/* 1.1: silicon facts in HELLO_ACK and STATS; 1.2: uptime_us; 1.3: u32 RAM sizes in STATS */
+#define PROTO_VERSION_MINOR 3
 /* Header version byte: major in the high nibble, minor in the low nibble. */
 #define PROTO_VERSION_BYTE        ((uint8_t)((PROTO_VERSION_MAJOR << 4) | PROTO_VERSION_MINOR))
 #define PROTO_VERSION_MAJOR_OF(b) ((uint8_t)((b) >> 4))
@@ -501,7 +502,9 @@ typedef struct proto_stats {
     uint32_t tx_frames, tx_events_dropped;
     uint32_t host_lost_count;
     uint32_t i2c_errors;
-    uint16_t ram_used, ram_total; /* static RAM in bytes */
+    /* static RAM in bytes. On the wire as u16 (saturated at 65535: the RP2040 has 264 KiB) and,
+     * since 1.3, appended as u32; decoded from the u32 fields when present, else the u16 ones */
+    uint32_t ram_used, ram_total;
     uint8_t task_count;
     uint8_t link_state;
     proto_hw_info_t hw; /* 1.1 (all 0 from a shorter 1.0 body) */

@@ -357,6 +357,11 @@ int proto_i2c_xfer_ack_decode(const uint8_t *body, size_t len, proto_i2c_xfer_ac
 
 /* ---- statistics ---------------------------------------------------------------------------- */
 
+static uint16_t sat_u16_(uint32_t v)
+{
+    return v > 0xffffu ? (uint16_t)0xffffu : (uint16_t)v;
+}
+
 int proto_stats_encode(const proto_stats_t *m, uint8_t *out, size_t cap)
 {
     proto_buf_t b = writer(out, cap);
@@ -366,8 +371,8 @@ int proto_stats_encode(const proto_stats_t *m, uint8_t *out, size_t cap)
                           m->i2c_errors};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         put_u32_(&b, v[i]);
-    put_u16_(&b, m->ram_used);
-    put_u16_(&b, m->ram_total);
+    put_u16_(&b, sat_u16_(m->ram_used)); /* what a 1.0-1.2 host reads */
+    put_u16_(&b, sat_u16_(m->ram_total));
     put_u8_(&b, m->task_count);
     put_u8_(&b, m->link_state);
     const proto_hw_info_t *h = &m->hw;
@@ -379,6 +384,8 @@ int proto_stats_encode(const proto_stats_t *m, uint8_t *out, size_t cap)
                           h->rosc_khz};
     for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
         put_u32_(&b, k[i]);
+    put_u32_(&b, m->ram_used); /* 1.3 */
+    put_u32_(&b, m->ram_total);
     return w_end(&b);
 }
 
@@ -407,6 +414,10 @@ int proto_stats_decode(const uint8_t *body, size_t len, proto_stats_t *m)
                                &h->rosc_khz};
         for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
             *k[i] = get_u32_(&b);
+    }
+    if (!b.err && b.pos < len) { /* 1.3: the RAM sizes unsaturated; absent from older boards */
+        m->ram_used = get_u32_(&b);
+        m->ram_total = get_u32_(&b);
     }
     return r_end(&b);
 }

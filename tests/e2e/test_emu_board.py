@@ -284,6 +284,8 @@ class TestEmulatedPico(unittest.TestCase):
         self.assertGreater(idle["runs"], 0, "the core sleeps (WFI) between events")
         self.assertGreater(idle["stack_hwm"], 0, "the painted main stack shows its high water")
         self.assertGreater(b["board_reported"]["ram_used"], 0)
+        # the RP2040's SRAM, not a u16 field's 65535 (protocol 1.3 carries it as u32)
+        self.assertEqual(b["board_reported"]["ram_total"], 264 * 1024)
         r = picoctl(self.picod.socket, "--timeout", "30000", "stats", self.id, check=True)
         self.assertIn("TASK", r.stdout)
         self.assertIn("sensors", r.stdout)

@@ -50,3 +50,18 @@ test('SET_LED on holds GP25 high; blink follows the period; auto returns to the 
   board.run(3_000_000);
   assert.ok(board.ledEdges(t2).length >= 2, 'heartbeat again');
 });
+
+test('a new blink takes effect at once, also in the middle of a long blink phase', () => {
+  // The LED task sleeps through each phase; a change request wakes it (sched_task_wake).
+  const { board, client } = bootBoard(fw, { sensors: false });
+  settle(board, 20);
+  hello(client, 60_000);
+  client.request(MSG.SET_LED, ledReq(3, 20_000, 50)); // 10 s on, 10 s off
+  board.run(200_000);
+  const t0 = board.timeUs();
+  client.request(MSG.SET_LED, ledReq(3, 100, 50));
+  board.run(300_000);
+  const edges = board.ledEdges(t0);
+  assert.ok(edges.length >= 5, `${edges.length} edges in 300 ms after the change, want >= 5`);
+  assert.ok(edges[0].tUs - t0 <= 60_000, `first edge ${(edges[0].tUs - t0) / 1000} ms after the change`);
+});

@@ -148,6 +148,19 @@ test('the chip revision is read from SYSINFO and reported in HELLO and STATS', (
   }
 });
 
+test('STATS reports the RP2040\'s 264 KiB of SRAM and the RAM the image uses, unsaturated', () => {
+  // The u16 fields of 1.0-1.2 saturate (ram_total read 65535); 1.3 appends them as u32.
+  const end = elfSymbols(fw.replace(/\.bin$/, '.elf')).get('__ram_used_end');
+  assert.ok(end, '__ram_used_end in the symbol table');
+  const { board, client } = bootBoard(fw);
+  settle(board, 20);
+  const s = stats(client);
+  assert.equal(s.ramTotal, 264 * 1024);
+  assert.equal(s.ramUsed, end - 0x20000000);
+  assert.equal(s.ramTotal16, 0xffff); // what an older host reads: saturated, not wrapped
+  assert.equal(s.ramUsed16, Math.min(s.ramUsed, 0xffff));
+});
+
 test('I2C runs at 100 kHz by default (internal pull-ups cannot do 400 kHz)', () => {
   const { board } = bootBoard(fw);
   settle(board, 20);

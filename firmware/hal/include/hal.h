@@ -135,7 +135,7 @@ int hal_reboot(uint8_t mode);
 /* Bytes of the main stack ever used (painted-stack high-water mark); 0 = unknown. */
 uint16_t hal_stack_high_water(void);
 /* Static RAM used by the image and available in total, in bytes; 0/0 = unknown. */
-void hal_ram_usage(uint16_t *used, uint16_t *total);
+void hal_ram_usage(uint32_t *used, uint32_t *total);
 /* Whether hal_reboot(mode) can do mode here (checked before a REBOOT is acknowledged, and
  * for PROTO_CAP_BOOTSEL in HELLO). Default: NORMAL only. RP2040: BOOTSEL when the bootrom's
  * reset_usb_boot exists (not in rp2040js). */

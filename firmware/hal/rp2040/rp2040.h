@@ -85,7 +85,7 @@ void rp2040_stack_scan_slice(void);
 /* Optional HAL functions (core's hal_weak.c has defaults; declared here too so this port's
  * definitions have a prototype whichever hal.h revision is in the tree). */
 uint16_t hal_stack_high_water(void);
-void hal_ram_usage(uint16_t *used, uint16_t *total);
+void hal_ram_usage(uint32_t *used, uint32_t *total);
 void hal_debug_fault(void);
 bool hal_can_reboot(uint8_t mode);
 

@@ -348,11 +348,11 @@ uint16_t hal_stack_high_water(void)
 
 extern uint8_t __ram_used_end;
 
-void hal_ram_usage(uint16_t *used, uint16_t *total)
+void hal_ram_usage(uint32_t *used, uint32_t *total)
 {
     /* Static RAM: stack + .noinit + .ram_text + .data + .bss, all below __ram_used_end. */
-    *used = (uint16_t)((uintptr_t)&__ram_used_end - 0x20000000u);
-    *total = (uint16_t)((264u * 1024u) > 0xffffu ? 0xffffu : 264u * 1024u);
+    *used = (uint32_t)((uintptr_t)&__ram_used_end - 0x20000000u);
+    *total = 264u * 1024u; /* SRAM0-5: 4 x 64 KiB striped + 2 x 4 KiB */
 }
 
 void hal_debug_fault(void)

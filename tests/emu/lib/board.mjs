@@ -200,9 +200,11 @@ export class EmuBoard {
 
   // Run the CPU for us microseconds of emulated time (WFI skips ahead to the next alarm).
   run(us) {
-    const end = this.timeUs() + us;
-    while (this.timeUs() < end) {
-      const target = end * 1000 - this.baseNanos; // in this instance's clock
+    // (in ns, the clock's unit: an end in us converted back could miss the clock by a double's
+    // rounding, and the loop would spin without time passing)
+    const end = this.baseNanos + this.clock.nanos + us * 1000;
+    while (this.baseNanos + this.clock.nanos < end) {
+      const target = end - this.baseNanos; // in this instance's clock
       this.runInstance(target);
       if (this.pendingReset) this.reboot();
       if (this.pendingBootrom) this.bootromReboot();

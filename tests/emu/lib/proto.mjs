@@ -165,6 +165,11 @@ export function decodeStats(body) {
       roscKhz: r.u32(),
     };
   }
+  if (r.p < body.length) { // 1.3: the RAM sizes as u32 (the u16 ones saturate at 65535)
+    m.ramUsed16 = m.ramUsed;
+    m.ramTotal16 = m.ramTotal;
+    Object.assign(m, { ramUsed: r.u32(), ramTotal: r.u32() });
+  }
   return m;
 }
 

@@ -36,21 +36,21 @@ static int setup(void **state)
 
 /* ---- sleepers: wake in deadline order, not creation order ---- */
 static sched_task_t ta, tb, tc;
-static void sleeper_a(sched_task_t *t)
+static sched_ret_t sleeper_a(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_SLEEP_US(t, 300);
     mark('a');
     TASK_END(t);
 }
-static void sleeper_b(sched_task_t *t)
+static sched_ret_t sleeper_b(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_SLEEP_US(t, 100);
     mark('b');
     TASK_END(t);
 }
-static void sleeper_c(sched_task_t *t)
+static sched_ret_t sleeper_c(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_SLEEP_US(t, 200);
@@ -73,7 +73,7 @@ static void test_sleep_order(void **state)
 
 /* ---- fairness: yielding tasks alternate round-robin ---- */
 static int count_x, count_y;
-static void yielder_x(sched_task_t *t)
+static sched_ret_t yielder_x(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (count_x = 0; count_x < 5; count_x++) {
@@ -82,7 +82,7 @@ static void yielder_x(sched_task_t *t)
     }
     TASK_END(t);
 }
-static void yielder_y(sched_task_t *t)
+static sched_ret_t yielder_y(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (count_y = 0; count_y < 5; count_y++) {
@@ -104,7 +104,7 @@ static void test_round_robin(void **state)
 /* ---- events: wait with timeout, ISR set, auto-clear wakes one ---- */
 static sched_event_t ev;
 static int woke_timeout;
-static void waiter(sched_task_t *t)
+static sched_ret_t waiter(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_AWAIT(t, &ev, 5000);
@@ -178,7 +178,7 @@ static void test_wraparound(void **state)
 }
 
 /* ---- cancellation: the task resumes at its cleanup point ---- */
-static void cancellable(sched_task_t *t)
+static sched_ret_t cancellable(sched_task_t *t)
 {
     TASK_BEGIN(t);
     mark('s');
@@ -227,7 +227,7 @@ static uint32_t qstore[3];
 static sched_queue_t q;
 static uint32_t got[8];
 static int ngot;
-static void consumer(sched_task_t *t)
+static sched_ret_t consumer(sched_task_t *t)
 {
     static uint32_t v;
     TASK_BEGIN(t);
@@ -295,7 +295,7 @@ static void on_fault(uint8_t kind, uint8_t task, uint32_t detail)
     fault_kind = kind;
     fault_task = task;
 }
-static void hog(sched_task_t *t)
+static sched_ret_t hog(sched_task_t *t)
 {
     TASK_BEGIN(t);
     fake_now += 5000; /* "runs" 5 ms without yielding */
@@ -322,7 +322,7 @@ static void test_overrun_reported(void **state)
     assert_true(sched_task_stats(ta.id)->max_late_us >= 4700);
 }
 
-static void ticker(sched_task_t *t)
+static sched_ret_t ticker(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;)
@@ -346,7 +346,7 @@ static void test_watchdog_fed_by_loop(void **state)
 /* The budget check rides on the max-run update (sched_task_t.watch_us): every run over the
  * budget is still reported, not only the ones that set a new maximum. */
 static int hog_runs;
-static void steady_hog(sched_task_t *t)
+static sched_ret_t steady_hog(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (hog_runs = 0; hog_runs < 3; hog_runs++) {
@@ -370,7 +370,7 @@ static void test_every_overrun_reported(void **state)
 }
 
 /* Lowering the budget after runs took place takes effect at once. */
-static void short_runs(sched_task_t *t)
+static sched_ret_t short_runs(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {
@@ -397,7 +397,7 @@ static void test_budget_lowered_later(void **state)
  * by another task's long run keeps its grid (no drift), and its lateness is measured. */
 static uint32_t tick_at[8];
 static int nticks;
-static void grid_ticker(sched_task_t *t)
+static sched_ret_t grid_ticker(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (nticks = 0; nticks < 8; nticks++) {
@@ -406,7 +406,7 @@ static void grid_ticker(sched_task_t *t)
     }
     TASK_END(t);
 }
-static void late_hog(sched_task_t *t)
+static sched_ret_t late_hog(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_SLEEP_US(t, 19000);
@@ -444,7 +444,7 @@ static sched_task_t *const workers[3] = {&ta, &tb, &tc};
 static uint32_t gathered_at;
 static bool gather_timed_out;
 static uint32_t gather_timeout_us;
-static void gatherer(sched_task_t *t)
+static sched_ret_t gatherer(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_GATHER(t, workers, 3, gather_timeout_us);
@@ -512,7 +512,7 @@ static struct locker {
     char id;
     int rounds;
 } lk1 = {.id = '1'}, lk2 = {.id = '2'}, lk3 = {.id = '3'};
-static void locker_fn(sched_task_t *t)
+static sched_ret_t locker_fn(sched_task_t *t)
 {
     struct locker *me = (struct locker *)(void *)t;
     TASK_BEGIN(t);
@@ -529,7 +529,7 @@ static void locker_fn(sched_task_t *t)
     TASK_END(t);
 }
 static bool lock_timed_out;
-static void impatient(sched_task_t *t)
+static sched_ret_t impatient(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_LOCK(t, &lock, 200);
@@ -574,7 +574,7 @@ static sched_any_t any;
 static int which_seen[8];
 static uint32_t which_at[8];
 static int nwhich;
-static void any_waiter(sched_task_t *t)
+static sched_ret_t any_waiter(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (nwhich = 0; nwhich < 4; nwhich++) {
@@ -672,14 +672,14 @@ static void test_delay_retrigger(void **state)
  * keeps waking next to another marked one. */
 static sched_event_t ev2;
 static int got_a, got_b;
-static void ev_waiter_a(sched_task_t *t) /* waits on ev once */
+static sched_ret_t ev_waiter_a(sched_task_t *t) /* waits on ev once */
 {
     TASK_BEGIN(t);
     TASK_AWAIT(t, &ev, SCHED_FOREVER);
     got_a++;
     TASK_END(t);
 }
-static void ev_waiter_b_timed(sched_task_t *t) /* waits on ev with a timeout, for good */
+static sched_ret_t ev_waiter_b_timed(sched_task_t *t) /* waits on ev with a timeout, for good */
 {
     TASK_BEGIN(t);
     for (;;) {
@@ -710,7 +710,7 @@ static void test_waiter_record_overwritten(void **state)
 
 /* A's record on ev stays after A moved on to ev2; B then waits on ev: ev is not shared (A is
  * not waiting on it) and B gets ev's set; A still gets ev2's. */
-static void moves_on(sched_task_t *t)
+static sched_ret_t moves_on(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_AWAIT(t, &ev, 0); /* only looks: the record says a */
@@ -720,7 +720,7 @@ static void moves_on(sched_task_t *t)
     }
     TASK_END(t);
 }
-static void ev_once(sched_task_t *t)
+static sched_ret_t ev_once(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_AWAIT(t, &ev, SCHED_FOREVER);
@@ -751,7 +751,7 @@ static void test_waiter_record_stale(void **state)
  * not waiting on ev, so ev does not become shared), then A waits on ev again and must get the
  * next set at once, not at its timeout. Likewise after ev is initialised again. */
 static uint32_t a_woke_at;
-static void waits_sleeps_waits(sched_task_t *t)
+static sched_ret_t waits_sleeps_waits(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_AWAIT(t, &ev, 100); /* times out at +100 */
@@ -761,7 +761,7 @@ static void waits_sleeps_waits(sched_task_t *t)
     mark(sched_timed_out(t) ? 't' : 'A');
     TASK_END(t);
 }
-static void takes_record(sched_task_t *t)
+static sched_ret_t takes_record(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_SLEEP_US(t, 120); /* while A sleeps */
@@ -802,7 +802,7 @@ static void test_waiter_record_after_event_init(void **state)
 
 /* Three tasks marked by one "interrupt", a fourth already ready: all run, each once. */
 static sched_event_t evs3[3];
-static void own_event(sched_task_t *t)
+static sched_ret_t own_event(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {
@@ -842,7 +842,7 @@ static void test_several_marks(void **state)
 /* A task whose interrupt fires again after each of its runs must not keep another marked task
  * from running: the other is queued before the first can run again. */
 static int self_runs;
-static void rewoken(sched_task_t *t)
+static sched_ret_t rewoken(sched_task_t *t)
 {
     TASK_BEGIN(t);
     for (;;) {
@@ -852,7 +852,7 @@ static void rewoken(sched_task_t *t)
     }
     TASK_END(t);
 }
-static void ev2_waiter(sched_task_t *t)
+static sched_ret_t ev2_waiter(sched_task_t *t)
 {
     TASK_BEGIN(t);
     TASK_AWAIT(t, &ev2, SCHED_FOREVER);
@@ -876,6 +876,46 @@ static void test_rewoken_task_does_not_starve(void **state)
     }
     assert_string_equal(trace, "s2");
     assert_int_equal(self_runs, 1);
+}
+
+/* ---- sched_task_wake ends a sleep early; a sleep's request is clamped by the dispatcher ---- */
+static uint32_t woke_at;
+static sched_ret_t long_sleeper(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_SLEEP_MS(t, 1000);
+    woke_at = fake_now;
+    TASK_SLEEP_US(t, 0xfffffff0u); /* more than SCHED_MAX_WAIT_US: clamped, not "in the past" */
+    woke_at = fake_now;
+    TASK_END(t);
+}
+static sched_ret_t waker(sched_task_t *t)
+{
+    TASK_BEGIN(t);
+    TASK_SLEEP_US(t, 100);
+    sched_task_wake(&tb); /* waits on an event: not a sleeper, nothing happens */
+    sched_task_wake(&ta);
+    TASK_END(t);
+}
+
+static void test_task_wake(void **state)
+{
+    (void)state;
+    woke_at = 0;
+    sched_event_init(&ev2, true); /* never set: tb waits for good */
+    sched_task_add(&ta, long_sleeper, "sleep");
+    sched_task_add(&tb, ev2_waiter, "ev");
+    sched_task_add(&tc, waker, "waker");
+    uint32_t t0 = fake_now;
+    fake_run_for(5000);
+    assert_int_equal(woke_at - t0, 100); /* not 1 s */
+    assert_int_equal(tb.state, SCHED_WAITING);
+    assert_string_equal(trace, "");
+    uint32_t t1 = woke_at;
+    fake_run_for(1000000);
+    assert_int_equal(woke_at, t1); /* still asleep: its second sleep did not end at once */
+    assert_int_equal(ta.state, SCHED_SLEEPING);
+    assert_true(ta.deadline - t1 == SCHED_MAX_WAIT_US);
 }
 
 int main(void)
@@ -907,6 +947,7 @@ int main(void)
         cmocka_unit_test_setup(test_waiter_record_after_event_init, setup),
         cmocka_unit_test_setup(test_several_marks, setup),
         cmocka_unit_test_setup(test_rewoken_task_does_not_starve, setup),
+        cmocka_unit_test_setup(test_task_wake, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,7 +150,7 @@ static sched_task_t task;
 static bme280_t dev;
 static proto_reading_t reading;
 static int result;
-static void measure_fn(sched_task_t *t)
+static sched_ret_t measure_fn(sched_task_t *t)
 {
     TASK_BEGIN(t);
     dev.lc = 0;

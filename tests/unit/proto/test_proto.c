@@ -187,6 +187,37 @@ static void test_frame_vectors(void **state)
     assert_true(for_each_vector("frame", check_frame) >= 5);
 }
 
+/* STATS bodies of boards of several minor versions (the 1.3 u32 RAM sizes, or only the
+ * saturating u16 ones): decoded to the true sizes; a 1.3 body encodes back byte for byte, an
+ * older one is the start of what we send (fields are only appended). */
+static void check_stats(char **fld, int n)
+{
+    static uint8_t body[PROTO_MAX_BODY], out[PROTO_MAX_BODY];
+    assert_int_equal(n, 5);
+    unsigned long minor = strtoul(fld[1], NULL, 10);
+    uint32_t used = (uint32_t)strtoul(fld[2], NULL, 10);
+    uint32_t total = (uint32_t)strtoul(fld[3], NULL, 10);
+    size_t bl = unhex(fld[4], body, sizeof(body));
+    proto_stats_t s;
+    memset(&s, 0xaa, sizeof(s));
+    assert_int_equal(proto_stats_decode(body, bl, &s), 0);
+    assert_int_equal(s.ram_used, used);
+    assert_int_equal(s.ram_total, total);
+    assert_int_equal(s.i2c_errors, 13);
+    assert_int_equal(s.task_count, 6);
+    assert_int_equal(s.hw.chip_rev, minor >= 1 ? 1 : 0);
+    int got = proto_stats_encode(&s, out, sizeof(out));
+    assert_int_equal(got, 93);
+    assert_true(bl <= (size_t)got);
+    assert_memory_equal(out, body, bl);
+}
+
+static void test_stats_vectors(void **state)
+{
+    (void)state;
+    assert_true(for_each_vector("stats", check_stats) >= 4);
+}
+
 /* ---- decoder on bad input ------------------------------------------------------------------ */
 
 static size_t make_frame(uint8_t *out, uint8_t type, uint16_t seq, const char *body)
@@ -584,7 +615,7 @@ static void test_small_messages_roundtrip(void **state)
                               .rosc_khz = 6543}},
                   s2;
     int n = proto_stats_encode(&s, buf, sizeof(buf));
-    assert_int_equal(n, 85); /* 58 in 1.0, + the silicon facts in 1.1 */
+    assert_int_equal(n, 93); /* 58 in 1.0, + the silicon facts in 1.1, + u32 RAM sizes in 1.3 */
     memset(&s2, 0xaa, sizeof(s2));
     assert_int_equal(proto_stats_decode(buf, 58, &s2), 0); /* a 1.0 board */
     assert_int_equal(s2.hw.chip_rev, 0);
@@ -651,6 +682,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_crc_table_matches_definition),
         cmocka_unit_test(test_cobs_vectors),
         cmocka_unit_test(test_frame_vectors),
+        cmocka_unit_test(test_stats_vectors),
         cmocka_unit_test(test_decoder_any_chunking),
         cmocka_unit_test(test_decoder_resync_after_garbage),
         cmocka_unit_test(test_decoder_truncated_and_corrupt),
