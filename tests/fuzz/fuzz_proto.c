@@ -2,9 +2,9 @@
  * fuzz_proto.c - fuzz target for everything a board or host parses: the incremental frame
  * decoder and every message body decoder.
  *
- * Built two ways: with clang -fsanitize=fuzzer (tools/fuzz.sh) to search for new inputs, and as a
- * plain program (REPLAY_MAIN) that ctest runs over the committed corpus under ASan+UBSan, so every
- * input ever found stays a regression test.
+ * Built two ways (tests/fuzz/CMakeLists.txt): with clang -fsanitize=fuzzer (tools/fuzz.sh) to
+ * search for new inputs, and with replay_main.c as a plain program that ctest runs over the
+ * committed corpus under ASan+UBSan, so every input ever found stays a regression test.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -100,24 +100,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)proto_cobs_decode(data, size, out, sizeof(out));
     return 0;
 }
-
-#ifdef REPLAY_MAIN
-int main(int argc, char **argv)
-{
-    int files = 0;
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) {
-            perror(argv[i]);
-            return 2;
-        }
-        static uint8_t buf[1 << 20];
-        size_t n = fread(buf, 1, sizeof(buf), f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, n);
-        files++;
-    }
-    printf("fuzz_proto: replayed %d inputs\n", files);
-    return files > 0 ? 0 : 1;
-}
-#endif
