@@ -48,12 +48,16 @@ seeds=()
 opts=(-max_total_time="$secs" -print_final_stats=1 -close_fd_mask=3 -rss_limit_mb=4096
       -artifact_prefix="$build/artifacts/$target-")
 [[ -f $dict ]] && opts+=(-dict="$dict")
-mkdir -p "$corpus" "$build/artifacts" "$build/logs"
+# libFuzzer writes new inputs into its first corpus directory: a scratch one in the build tree
+# (kept between runs), seeded with the committed corpus and the regression inputs.
+work=$build/corpus/$target
+mkdir -p "$corpus" "$work" "$build/artifacts" "$build/logs"
 log=$build/logs/$target.log
 cd "$build" # libFuzzer's own files (fuzz-*.log with -jobs) stay in the build tree
 start=$SECONDS
 set +e
-nice -n 10 "$build/tests/fuzz/fuzz_$target" "${opts[@]}" "$@" "$corpus" "${seeds[@]}" >"$log" 2>&1
+nice -n 10 "$build/tests/fuzz/fuzz_$target" "${opts[@]}" "$@" "$work" "$corpus" "${seeds[@]}" \
+    >"$log" 2>&1
 rc=$?
 set -e
 took=$((SECONDS - start))
@@ -71,7 +75,7 @@ ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 
 min=$(mktemp -d)
 trap 'rm -rf "$min"' EXIT
-nice -n 10 "$build/tests/fuzz/fuzz_$target" -merge=1 -close_fd_mask=3 "$min" "$corpus" \
+nice -n 10 "$build/tests/fuzz/fuzz_$target" -merge=1 -close_fd_mask=3 "$min" "$corpus" "$work" \
     >"$build/logs/$target-merge.log" 2>&1
 rm -f "$corpus"/*
 cp "$min"/* "$corpus"/
