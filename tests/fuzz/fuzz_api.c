@@ -32,11 +32,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uv_loop_t loop;
 static picod_t *pd;
+static char dir[] = "/tmp/picod-fuzz-XXXXXX";
 static char sock_path[108];
+
+static void cleanup(void)
+{
+    unlink(sock_path);
+    rmdir(dir);
+}
 
 static void start(void)
 {
-    static char dir[] = "/tmp/picod-fuzz-XXXXXX";
     signal(SIGPIPE, SIG_IGN);
     log_set_level(LOG_LEVEL_ERR - 1); /* nothing: the board's tty errors would flood */
     if (!mkdtemp(dir) || uv_loop_init(&loop) != 0)
@@ -54,9 +60,9 @@ static void start(void)
     if (server_listen(&pd->server, &loop, sock_path, -1, &lim, api_line, pd) != 0 ||
         picod_history_start(pd) != 0)
         abort();
+    atexit(cleanup);
     if (!picod_add_board(pd, "/nonexistent/picod-fuzz-tty"))
         abort();
-    /* a directory that vanishes with the process would be nicer; /tmp is cleaned at boot */
 }
 
 /* Check one line picod wrote. */
@@ -148,8 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(fd);
     if (eof && sent == size && out_len != 0)
         abort(); /* the last line picod wrote was cut */
-    if (eof && sent == size && lines < requests &&
-        pd->server.stats.lines_too_long == too_long)
+    if (eof && sent == size && lines < requests && pd->server.stats.lines_too_long == too_long)
         abort(); /* a request went unanswered */
     /* let picod see the close before the next client */
     for (int i = 0; i < 4; i++)

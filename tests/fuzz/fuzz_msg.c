@@ -43,14 +43,14 @@ typedef struct codec {
 } codec_t;
 
 /* One pair of adapters per message: the table below cannot hold the typed functions. */
-#define CODEC(name, field)                                                                     \
-    static int name##_dec(const uint8_t *b, size_t n, msg_t *m)                                \
-    {                                                                                          \
-        return proto_##name##_decode(b, n, &m->field);                                         \
-    }                                                                                          \
-    static int name##_enc(const msg_t *m, uint8_t *out, size_t cap)                            \
-    {                                                                                          \
-        return proto_##name##_encode(&m->field, out, cap);                                     \
+#define CODEC(name, field)                                                                         \
+    static int name##_dec(const uint8_t *b, size_t n, msg_t *m)                                    \
+    {                                                                                              \
+        return proto_##name##_decode(b, n, &m->field);                                             \
+    }                                                                                              \
+    static int name##_enc(const msg_t *m, uint8_t *out, size_t cap)                                \
+    {                                                                                              \
+        return proto_##name##_encode(&m->field, out, cap);                                         \
     }
 CODEC(hello_req, hello_req)
 CODEC(hello_ack, hello_ack)
@@ -70,7 +70,10 @@ CODEC(fault_event, fault)
 CODEC(error, error)
 #undef CODEC
 
-#define ENTRY(name) {name##_dec, name##_enc}
+#define ENTRY(name)                                                                                \
+    {                                                                                              \
+        name##_dec, name##_enc                                                                     \
+    }
 static const codec_t codecs[] = {
     ENTRY(hello_req),    ENTRY(hello_ack),    ENTRY(heartbeat_ack), ENTRY(set_led_req),
     ENTRY(state),        ENTRY(readings),     ENTRY(reading),       ENTRY(set_poll_req),

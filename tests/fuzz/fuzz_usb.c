@@ -28,10 +28,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            abort();                                                                           \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            abort();                                                                               \
     } while (0)
 
 /* ---- the fake controller ----------------------------------------------------------------- */
@@ -227,8 +227,8 @@ static void nothing(void)
 {
 }
 
-static const hal_events_t events = {.link_rx_cb = nothing, .link_tx_cb = nothing,
-                                    .link_state_cb = on_state};
+static const hal_events_t events = {
+    .link_rx_cb = nothing, .link_tx_cb = nothing, .link_state_cb = on_state};
 
 /* ---- the host ---------------------------------------------------------------------------- */
 
