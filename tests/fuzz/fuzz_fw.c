@@ -43,6 +43,13 @@ static uint8_t next(void)
     return in_pos < in_len ? in[in_pos++] : 0;
 }
 
+/* Two bytes, little-endian (two next() in one expression: unspecified order). */
+static uint16_t next16(void)
+{
+    uint8_t lo = next();
+    return (uint16_t)(lo | next() << 8);
+}
+
 /* The I2C devices: each transfer takes the next script byte (none: no device there). */
 static int fuzz_i2c(const hal_i2c_xfer_t *x)
 {
@@ -107,7 +114,7 @@ static void op_frame(void)
     uint8_t t = next();
     /* mostly the requests the dispatcher knows (0x01..0x0f), sometimes any type */
     uint8_t type = t < 0xe0 ? (uint8_t)(t % 15 + 1) : t;
-    uint16_t seq = (uint16_t)(next() | next() << 8);
+    uint16_t seq = next16();
     size_t len = next();
     if (len > PROTO_MAX_BODY)
         len = PROTO_MAX_BODY;
@@ -152,13 +159,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 2:
-            fake_run_for((uint32_t)(next() | next() << 8) * 256u);
+            fake_run_for((uint32_t)next16() * 256u);
             break;
         case 3:
             fake_tx_space = (op & 0x80) ? SIZE_MAX : next();
             link_tx_isr();
             break;
         case 4:
+            /* a new opener of the port is a new host: its decoder starts afresh (what the
+             * board had half sent to the old one is dropped, rightly) */
+            proto_decoder_init(&host_rx);
             link_conn_isr((op & 0x80) != 0);
             break;
         case 5:

@@ -209,18 +209,24 @@ void hal_board_id(uint8_t id[PROTO_BOARD_ID_LEN])
         id[i] = (uint8_t)(0xe6 + i);
 }
 
-/* A disconnect discards the TX ring: the next bulk IN packet may continue the old stream (it
- * was armed before) or start where the task's writes resumed. */
-static bool resync;
-static uint8_t resync_at;
+/* A disconnect discards the TX ring, but not a packet already armed (up to 64 bytes of the old
+ * session still reach the next host; its decoder resynchronises at the next frame delimiter).
+ * So the next bulk IN packet either continues the stream or starts where the task's writes
+ * resumed after one of the disconnects since (the points are kept in order). */
+#define MAX_RESYNC 16
+static uint8_t resync_at[MAX_RESYNC];
+static size_t n_resync;
 static uint8_t task_tx_next; /* next byte of the stream the task writes */
 
 static void on_state(bool c)
 {
-    if (!c) {
-        resync = true;
-        resync_at = task_tx_next;
+    if (c)
+        return;
+    if (n_resync == MAX_RESYNC) {
+        memmove(resync_at, resync_at + 1, MAX_RESYNC - 1);
+        n_resync--;
     }
+    resync_at[n_resync++] = task_tx_next;
 }
 
 static void nothing(void)
@@ -270,9 +276,12 @@ static void host_in(uint8_t n)
         ctl_sent = (uint16_t)(ctl_sent + len);
         CHECK(ctl_sent <= ctl_len); /* never more than the host asked for */
     } else if (n == USB_EP_NUM(USB_CDC_EP_IN)) {
-        if (len > 0 && resync && pkt[0] == resync_at) {
-            resync = false;
-            host_in_next = resync_at;
+        for (size_t k = 0; len > 0 && pkt[0] != host_in_next && k < n_resync; k++) {
+            if (pkt[0] == resync_at[k]) { /* the stream restarted here: older points are gone */
+                host_in_next = pkt[0];
+                memmove(resync_at, resync_at + k + 1, n_resync - k - 1);
+                n_resync -= k + 1;
+            }
         }
         for (uint16_t i = 0; i < len; i++)
             CHECK(pkt[i] == host_in_next++);
@@ -337,7 +346,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)hal_link_read(drain, sizeof(drain));
     host_out_next = task_rx_next = 0;
     host_in_next = task_tx_next;
-    resync = false;
+    n_resync = 0;
     ctl_len = ctl_sent = 0;
 
     while (in_pos < in_len) {
