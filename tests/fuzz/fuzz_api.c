@@ -156,8 +156,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* the last line picod wrote was cut */
     if (eof && sent == size && lines < requests && pd->server.stats.lines_too_long == too_long)
         abort(); /* a request went unanswered */
-    /* let picod see the close before the next client */
-    for (int i = 0; i < 4; i++)
+    /* Let picod see the close before the next client. It does not read from a client after
+     * its EOF, so a watcher that then closed is only noticed when something is sent to it
+     * (the next event it watches; docs/RELIABILITY.md "Fuzzing"): send it a line now, or
+     * closed watchers would pile up to --max-clients over a run. */
+    json_t *poke = json_pack("{s:s}", "event", "fuzz");
+    for (client_t *c = pd->server.clients; c && poke; c = c->next)
+        if (c->watching && !c->closing)
+            (void)server_send(c, poke);
+    json_decref(poke);
+    for (int i = 0; i < 8; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
     return 0;
 }

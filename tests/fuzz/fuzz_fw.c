@@ -12,7 +12,8 @@
  *   4 the port closes / reopens      5 a button edge
  *   6 the next I2C answers           (anything else: as 1)
  * Checked: no sanitizer error, no hang, and everything the board writes is a good frame whose
- * answers (acks, ERROR) carry only seqs the host sent.
+ * answers (acks, ERROR) carry only seqs the host sent (after the port is reopened: from the
+ * first good frame on).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ static size_t in_len, in_pos;
 static size_t rx_total;
 static uint8_t seq_sent[65536 / 8]; /* seqs of every frame the host side sent */
 static proto_decoder_t host_rx, mirror;
+static bool reopened; /* the port was closed or opened: until the next good frame */
 static uint8_t i2c_script[32];
 static size_t i2c_script_len, i2c_script_pos;
 
@@ -101,8 +103,10 @@ static void check_output(void)
         size_t used = 0;
         int rc = proto_decoder_feed(&host_rx, fake_tx + pos, fake_tx_len - pos, &used, &f);
         pos += used;
-        if (rc < 0)
+        if (rc < 0 && !reopened)
             abort(); /* the board wrote a bad frame */
+        if (rc == 1)
+            reopened = false;
         if (rc == 1 && (f.type & 0x80) && !(seq_sent[f.seq / 8] & (1u << (f.seq % 8))))
             abort(); /* an answer to a request never sent */
     }
@@ -136,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(seq_sent, 0, sizeof(seq_sent));
     proto_decoder_init(&host_rx);
     proto_decoder_init(&mirror);
+    reopened = false;
     i2c_script_len = i2c_script_pos = 0;
 
     fake_hal_reset(0xfff00000u); /* the 32-bit microsecond counter wraps during a run */
@@ -166,9 +171,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             link_tx_isr();
             break;
         case 4:
-            /* a new opener of the port is a new host: its decoder starts afresh (what the
-             * board had half sent to the old one is dropped, rightly) */
+            /* A new opener is a new host, with a fresh decoder. It may first get the tail of
+             * a frame the board had half sent to the old one (the port closing does not cut
+             * the board's writes short); every frame starts with 0x00, which ends such a
+             * tail, so it costs the new host one bad frame and never a good one. */
             proto_decoder_init(&host_rx);
+            reopened = true;
             link_conn_isr((op & 0x80) != 0);
             break;
         case 5:
