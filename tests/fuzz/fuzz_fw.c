@@ -70,18 +70,26 @@ static int fuzz_i2c(const hal_i2c_xfer_t *x)
     }
 }
 
-/* The host side's copy of what it sends: which seqs are out there. */
-static void host_sent(const uint8_t *bytes, size_t n)
+/* Feed n bytes to d and hand every result (a frame, or an error) to on. */
+static void decode_all(proto_decoder_t *d, const uint8_t *bytes, size_t n,
+                       void (*on)(int rc, const proto_frame_t *f))
 {
     size_t pos = 0;
     while (pos < n) {
         proto_frame_t f;
         size_t used = 0;
-        int rc = proto_decoder_feed(&mirror, bytes + pos, n - pos, &used, &f);
+        int rc = proto_decoder_feed(d, bytes + pos, n - pos, &used, &f);
         pos += used;
-        if (rc == 1 || rc == -PROTO_E_VERSION)
-            seq_sent[f.seq / 8] |= (uint8_t)(1u << (f.seq % 8));
+        if (rc != 0)
+            on(rc, &f);
     }
+}
+
+/* The host side's copy of what it sends: which seqs are out there. */
+static void host_sent(int rc, const proto_frame_t *f)
+{
+    if (rc == 1 || rc == -PROTO_E_VERSION)
+        seq_sent[f->seq / 8] |= (uint8_t)(1u << (f->seq % 8));
 }
 
 static void push(const uint8_t *bytes, size_t n)
@@ -89,27 +97,25 @@ static void push(const uint8_t *bytes, size_t n)
     if (rx_total + n > RX_MAX)
         return;
     rx_total += n;
-    host_sent(bytes, n);
+    decode_all(&mirror, bytes, n, host_sent);
     fake_link_push(bytes, n);
     link_rx_isr();
 }
 
 /* What the board wrote: all good frames, answers only to what was asked. */
+static void board_wrote(int rc, const proto_frame_t *f)
+{
+    if (rc < 0 && !reopened)
+        abort(); /* the board wrote a bad frame */
+    if (rc == 1)
+        reopened = false;
+    if (rc == 1 && (f->type & 0x80) && !(seq_sent[f->seq / 8] & (1u << (f->seq % 8))))
+        abort(); /* an answer to a request never sent */
+}
+
 static void check_output(void)
 {
-    size_t pos = 0;
-    while (pos < fake_tx_len) {
-        proto_frame_t f;
-        size_t used = 0;
-        int rc = proto_decoder_feed(&host_rx, fake_tx + pos, fake_tx_len - pos, &used, &f);
-        pos += used;
-        if (rc < 0 && !reopened)
-            abort(); /* the board wrote a bad frame */
-        if (rc == 1)
-            reopened = false;
-        if (rc == 1 && (f.type & 0x80) && !(seq_sent[f.seq / 8] & (1u << (f.seq % 8))))
-            abort(); /* an answer to a request never sent */
-    }
+    decode_all(&host_rx, fake_tx, fake_tx_len, board_wrote);
     fake_tx_len = 0;
 }
 

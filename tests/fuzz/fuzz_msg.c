@@ -14,28 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_msgs.h"
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-typedef union msg {
-    proto_hello_req_t hello_req;
-    proto_hello_ack_t hello_ack;
-    proto_heartbeat_ack_t hb;
-    proto_set_led_req_t led;
-    proto_state_t state;
-    proto_readings_t readings;
-    proto_reading_t reading;
-    proto_set_poll_req_t poll;
-    proto_i2c_scan_ack_t scan;
-    proto_i2c_xfer_req_t xfer_req;
-    proto_i2c_xfer_ack_t xfer_ack;
-    proto_stats_t stats;
-    proto_task_stats_t task;
-    proto_button_event_t button;
-    proto_fault_event_t fault;
-    proto_error_t error;
-} msg_t;
+typedef fuzz_msg_t msg_t;
 
 typedef struct codec {
     int (*decode)(const uint8_t *body, size_t len, msg_t *m);
