@@ -4,8 +4,8 @@
 #
 # Builds the fuzz targets of tests/fuzz/ with clang (-fsanitize=fuzzer,address,undefined, in
 # build-fuzz/), runs TARGET (or each target in turn for "all") for SECONDS (default 60) on one
-# core under nice, then minimises tests/fuzz/corpus/TARGET to the inputs that add coverage
-# (-merge=1) and prints the run's figures: executions, exec/s, and coverage (libFuzzer's cov:
+# core under nice, then minimises tests/fuzz/corpus/TARGET to the inputs that keep every covered
+# edge (-merge=1 -use_counters=0: a few dozen to a few hundred files) and prints the run's figures: executions, exec/s, and coverage (libFuzzer's cov:
 # edges and ft: features), also appended to build-fuzz/fuzz-stats.txt. Commit the corpus: ctest
 # replays every input in the normal gcc build (fuzz.TARGET.replay). A crash leaves its input in
 # build-fuzz/artifacts/; copy it to tests/fuzz/regress/TARGET/ with the fix.
@@ -80,7 +80,8 @@ ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 
 min=$(mktemp -d)
 trap 'rm -rf "$min"' EXIT
-nice -n 10 "$build/tests/fuzz/fuzz_$target" -merge=1 -close_fd_mask=3 "$min" "$corpus" "$work" \
+nice -n 10 "$build/tests/fuzz/fuzz_$target" -merge=1 -use_counters=0 -close_fd_mask=3 "$min" "$corpus" \
+    "$work" \
     >"$build/logs/$target-merge.log" 2>&1
 rm -f "$corpus"/*
 cp "$min"/* "$corpus"/
