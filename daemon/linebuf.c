@@ -70,8 +70,10 @@ int linebuf_feed_part(linebuf_t *lb, const char *data, size_t n, linebuf_line_cb
                 return 1;
             }
         } else {
-            memcpy(lb->buf + lb->len, data, chunk);
-            lb->len += chunk;
+            if (chunk) { /* an empty line on a fresh buffer: buf is still NULL */
+                memcpy(lb->buf + lb->len, data, chunk);
+                lb->len += chunk;
+            }
             if (nl) {
                 size_t len = lb->len;
 

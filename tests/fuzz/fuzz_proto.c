@@ -2,39 +2,23 @@
  * fuzz_proto.c - fuzz target for everything a board or host parses: the incremental frame
  * decoder and every message body decoder.
  *
- * Built two ways: with clang -fsanitize=fuzzer (tools/fuzz.sh) to search for new inputs, and as a
- * plain program (REPLAY_MAIN) that ctest runs over the committed corpus under ASan+UBSan, so every
- * input ever found stays a regression test.
+ * Built two ways (tests/fuzz/CMakeLists.txt): with clang -fsanitize=fuzzer (tools/fuzz.sh) to
+ * search for new inputs, and with replay_main.c as a plain program that ctest runs over the
+ * committed corpus under ASan+UBSan, so every input ever found stays a regression test.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_msgs.h"
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void decode_body(const proto_frame_t *f)
 {
-    union {
-        proto_hello_req_t hello_req;
-        proto_hello_ack_t hello_ack;
-        proto_heartbeat_ack_t hb;
-        proto_set_led_req_t led;
-        proto_state_t state;
-        proto_readings_t readings;
-        proto_reading_t reading;
-        proto_set_poll_req_t poll;
-        proto_i2c_scan_ack_t scan;
-        proto_i2c_xfer_req_t xfer_req;
-        proto_i2c_xfer_ack_t xfer_ack;
-        proto_stats_t stats;
-        proto_task_stats_t task;
-        proto_button_event_t button;
-        proto_fault_event_t fault;
-        proto_error_t error;
-    } u;
+    fuzz_msg_t u;
     const uint8_t *b = f->body;
     size_t n = f->body_len;
     (void)proto_hello_req_decode(b, n, &u.hello_req);
@@ -100,24 +84,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)proto_cobs_decode(data, size, out, sizeof(out));
     return 0;
 }
-
-#ifdef REPLAY_MAIN
-int main(int argc, char **argv)
-{
-    int files = 0;
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) {
-            perror(argv[i]);
-            return 2;
-        }
-        static uint8_t buf[1 << 20];
-        size_t n = fread(buf, 1, sizeof(buf), f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, n);
-        files++;
-    }
-    printf("fuzz_proto: replayed %d inputs\n", files);
-    return files > 0 ? 0 : 1;
-}
-#endif

@@ -5,6 +5,7 @@
 #include "usb_desc.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define LO(x) ((uint8_t)((x)&0xffu))
 #define HI(x) ((uint8_t)(((x) >> 8) & 0xffu))
@@ -82,7 +83,7 @@ void usb_desc_init(const uint8_t id[8])
 {
     static const char hex[] = "0123456789abcdef";
     char serial[16];
-    for (unsigned i = 0; i < 8; i++) {
+    for (size_t i = 0; i < 8; i++) { /* size_t: the host build (tests/fuzz) indexes in 64 bits */
         serial[2 * i] = hex[id[i] >> 4];
         serial[2 * i + 1] = hex[id[i] & 0x0f];
     }
