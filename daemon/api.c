@@ -911,15 +911,16 @@ static json_t *api_daemon_stats(picod_t *pd)
     const server_stats_t *s = &pd->server.stats;
     const options_t *o = &pd->opt;
     json_t *d = json_pack(
-        "{s:s, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "{s:s, s:I, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:I}",
         "version", PICOD_VERSION, "uptime_ms", (json_int_t)(uv_now(pd->loop) - pd->started_ms),
-        "clients", (int)pd->server.n_clients, "boards", (int)pd->n_boards, "accepted",
-        (json_int_t)s->accepted, "rejected_full", (json_int_t)s->rejected_full, "dropped_slow",
-        (json_int_t)s->dropped_slow, "closed", (json_int_t)s->closed, "lines", (json_int_t)s->lines,
-        "responses", (json_int_t)s->responses, "errors", (json_int_t)s->errors, "events",
-        (json_int_t)s->events, "lines_too_long", (json_int_t)s->lines_too_long, "bytes_in",
-        (json_int_t)s->bytes_in, "bytes_out", (json_int_t)s->bytes_out);
+        "clients", (int)pd->server.n_clients, "half_closed", (int)pd->server.n_half_closed,
+        "boards", (int)pd->n_boards, "accepted", (json_int_t)s->accepted, "rejected_full",
+        (json_int_t)s->rejected_full, "dropped_slow", (json_int_t)s->dropped_slow, "closed",
+        (json_int_t)s->closed, "lines", (json_int_t)s->lines, "responses", (json_int_t)s->responses,
+        "errors", (json_int_t)s->errors, "events", (json_int_t)s->events, "lines_too_long",
+        (json_int_t)s->lines_too_long, "bytes_in", (json_int_t)s->bytes_in, "bytes_out",
+        (json_int_t)s->bytes_out);
 
     if (!d)
         return NULL;

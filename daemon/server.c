@@ -63,6 +63,8 @@ static void server_drop_client(client_t *c)
     if (c->next)
         c->next->prev = c->prev;
     s->n_clients--;
+    if (c->eof)
+        s->n_half_closed--;
     s->stats.closed++;
     if (s->closing)
         s->pending_closes++;
@@ -362,6 +364,7 @@ static void server_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n == UV_EOF) {
         /* Half-closed: answer what was asked (an unterminated last line too), then close. */
         c->eof = true;
+        c->srv->n_half_closed++;
         uv_read_stop(st);
         if (linebuf_finish(&c->in, server_line, c))
             server_maybe_finish(c);
@@ -437,6 +440,22 @@ static void server_refuse(server_t *s, client_t *c)
     uv_close((uv_handle_t *)&c->pipe, server_client_closed_cb);
 }
 
+/* Half-closed clients whose peer has since closed altogether: nothing reads them a read
+ * event, so only a write (the next event) or this look notices. Done when the table is full,
+ * so that such peers never keep others out. */
+static void server_reap_gone(server_t *s)
+{
+    client_t *next;
+
+    if (!s->n_half_closed)
+        return;
+    for (client_t *c = s->clients; c; c = next) {
+        next = c->next;
+        if (c->eof && server_peer_is_gone(c))
+            server_drop_client(c);
+    }
+}
+
 static void server_connection_cb(uv_stream_t *l, int status)
 {
     server_t *s = l->data;
@@ -459,6 +478,8 @@ static void server_connection_cb(uv_stream_t *l, int status)
         uv_close((uv_handle_t *)&c->pipe, server_client_closed_cb);
         return;
     }
+    if (s->n_clients >= s->lim.max_clients)
+        server_reap_gone(s);
     if (s->n_clients >= s->lim.max_clients) {
         server_refuse(s, c);
         return;

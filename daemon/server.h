@@ -114,6 +114,7 @@ struct server {
     ino_t path_ino;
     client_t *clients;
     uint32_t n_clients;
+    uint32_t n_half_closed; /* of them: shut down their writing side (still served) */
     server_limits_t lim;
     size_t out_bytes; /* all clients' unwritten output */
     bool has_peer_group;

@@ -489,6 +489,32 @@ class TestClientLimit(PicodTestCase):
             for c in held:
                 c.close()
 
+    def test_watchers_gone_after_a_half_close_free_their_places(self):
+        """A watcher that shut down its writing side (picod keeps it: it may still read
+        events) and then closed altogether must not hold its place until the next event:
+        on a quiet system such peers filled --max-clients for good (fuzzing found)."""
+        probe = Client(self.picod.socket)
+        watchers = []
+        try:
+            for _ in range(2):
+                w = Client(self.picod.socket)
+                watchers.append(w)
+                self.assertTrue(w.call("watch")["ok"])
+                w.sock.shutdown(socket.SHUT_WR)
+            wait_until(lambda: probe.call("stats")["result"]["daemon"]["half_closed"] == 2, 5,
+                       "both watchers half-closed in stats")
+            for w in watchers:
+                w.close()
+            c = Client(self.picod.socket)  # the 4th peer: picod is full unless it noticed
+            r = c.call("version")
+            self.assertTrue(r["ok"], r)
+            self.assertEqual(probe.call("stats")["result"]["daemon"]["half_closed"], 0)
+            c.close()
+        finally:
+            for w in watchers:
+                w.close()
+            probe.close()
+
     def test_max_clients_fits_the_open_file_limit(self):
         other = Picod(os.path.join(self.tmp, "nofile"), extra=["--max-clients", "100000"])
         os.makedirs(other.workdir)
