@@ -174,6 +174,33 @@ class TestLiveBoard(PicodTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("i2c_nack_addr", r.stderr)
 
+    def test_i2c_read_of_exactly_the_128_byte_maximum(self):
+        """128 bytes (PROTO_I2C_MAX_DATA) go through picoctl, picod, the protocol and the
+        firmware whole; 129 are refused before anything is sent to the board."""
+        # From the chip id register on: 0xD0 reads 0x60 (the BME280 wraps at 0xFF).
+        r = picoctl(self.picod.socket, "i2c", BOARD, "xfer", "0x76", "d0", "128", check=True)
+        data = r.stdout.strip()
+        self.assertEqual(len(data), 2 * 128, r.stdout)
+        self.assertTrue(data.startswith("60"), data)
+        c = Client(self.picod.socket)
+        try:
+            for op, extra in (("read", {}), ("write_read", {"data": "d0"})):
+                a = c.call("i2c", board=BOARD, op=op, addr=0x76, len=128, **extra)
+                self.assertTrue(a["ok"], a)
+                self.assertEqual((a["result"]["len"], len(a["result"]["data"])), (128, 256), a)
+                a = c.call("i2c", board=BOARD, op=op, addr=0x76, len=129, **extra)
+                self.assertEqual(a["error"]["code"], "invalid_argument", a)
+                self.assertIn("len", a["error"]["message"])
+            # The raw API answers the bytes picoctl printed.
+            a = c.call("i2c", board=BOARD, op="write_read", addr=0x76, len=128, data="d0")
+            self.assertEqual(a["result"]["data"], data)
+        finally:
+            c.close()
+        for args in (("read", "0x76", "129"), ("xfer", "0x76", "d0", "129")):
+            r = picoctl(self.picod.socket, "i2c", BOARD, *args)
+            self.assertEqual(r.returncode, 2, r)  # usage error: nothing was asked of picod
+            self.assertIn("usage: picoctl i2c", r.stderr)
+
     def test_ping_stats_version(self):
         r = picoctl(self.picod.socket, "ping", BOARD, check=True)
         self.assertIn("reply in", r.stdout)

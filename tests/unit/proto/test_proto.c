@@ -379,6 +379,21 @@ static void test_cobs_decode_rejects_bad_codes(void **state)
                      -PROTO_E_COBS);
 }
 
+/* A code that overruns the bytes REMAINING after it, though not the whole input: the second
+ * code (0x04) promises 3 bytes where 1 is left. The bytes after the input are non-zero and
+ * readable, so a check against the whole length would copy them and answer 4 instead. */
+static void test_cobs_decode_rejects_code_past_the_remaining_bytes(void **state)
+{
+    (void)state;
+    uint8_t out[16];
+    const uint8_t in[] = {0x02, 0x11, 0x04, 0x22, 0x33, 0x44};
+    assert_int_equal(proto_cobs_decode(in, 4, out, sizeof(out)), -PROTO_E_COBS);
+    /* The same code with its 3 bytes there decodes: the check is exact, not over-strict. */
+    assert_int_equal(proto_cobs_decode(in, 6, out, sizeof(out)), 5);
+    const uint8_t want[] = {0x11, 0x00, 0x22, 0x33, 0x44};
+    assert_memory_equal(out, want, sizeof(want));
+}
+
 static void test_frame_limits(void **state)
 {
     (void)state;
@@ -660,6 +675,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_decoder_version_mismatch),
         cmocka_unit_test(test_decoder_random_bytes),
         cmocka_unit_test(test_cobs_decode_rejects_bad_codes),
+        cmocka_unit_test(test_cobs_decode_rejects_code_past_the_remaining_bytes),
         cmocka_unit_test(test_frame_limits),
         cmocka_unit_test(test_frame_writer_matches_encode),
         cmocka_unit_test(test_hello_roundtrip),
