@@ -226,11 +226,18 @@ def main():
         raise SystemExit(f"mutate: duplicate ids: {', '.join(sorted(dup))}")
     if args.select:
         muts = [m for m in muts if re.search(args.select, m.id)]
-    if args.list_only:
+    if args.list_only:  # and whether each applies to the working tree
+        bad = 0
         for m in muts:
-            print(f"{m.id}\t{m.path}\t{m.desc}")
-        print(f"{len(muts)} mutations")
-        return 0
+            try:
+                with open(os.path.join(HERE, m.path)) as f:
+                    n = f.read().count(m.orig)
+            except OSError:
+                n = 0
+            bad += n != 1
+            print(f"{m.id}\t{m.path}\t{'' if n == 1 else f'(found {n} times) '}{m.desc}")
+        print(f"{len(muts)} mutations, {bad} do not apply")
+        return 1 if bad else 0
     if not muts:
         print("mutate: no mutation selected", file=sys.stderr)
         return 2
