@@ -125,6 +125,16 @@ class TestUnitContent(unittest.TestCase):
             self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
                              (int(uid[0]), int(gid[0]), 0o755))
 
+    def test_devices_limited_to_cdc_acm_ttys(self):
+        # The service's device cgroup: USB CDC-ACM ttys (char-ttyACM, major 166) and ptys for
+        # tests, nothing else (not ttyUSB, ttyS or any block device); picod itself takes only
+        # the ttys udev marks as ours (--udev; test_udev_rules, test_hotplug).
+        self.assertEqual(self.service["DevicePolicy"], ["closed"])
+        self.assertEqual(sorted(self.service["DeviceAllow"]),
+                         ["/dev/ptmx rw", "char-pts rw", "char-ttyACM rw"])
+        self.assertIn("--udev", self.service["ExecStart"][0].split())
+        self.assertNotIn("--device", self.service["ExecStart"][0])
+
     def test_access_group_and_socket_mode(self):
         self.assertIn("--actuate-group picod", self.service["ExecStart"][0])
         self.assertEqual(self.socket["SocketMode"], ["0666"])  # everyone reads
