@@ -7,8 +7,10 @@ Each mutation (tools/mutations/*.txt, one file per layer; format below) is appli
 time, to a scratch copy of the tree in /tmp (never to the working tree: `git archive` of REV,
 default HEAD plus the uncommitted changes to tracked files), which is built incrementally (one
 build dir, ASan+UBSan Debug like CI) and tested with `ctest --stop-on-failure` in stages, fast
-tests first: unit and fuzz-replay, then integration, then the emulator and the rest. lint.*
-are left out (they judge style, not behaviour). A mutation is
+tests first: unit and fuzz-replay, then integration, then the emulator and the rest (only
+that last stage for firmware/hal/rp2040/, which nothing else runs). lint.* are left out (they
+judge style, not behaviour). A --keep dir is reused: only what changed is rebuilt. A mutation
+is
 
   killed          a test failed (the first failing test is named)
   survived        every test passed: the suite misses that bug
@@ -46,6 +48,9 @@ STAGES = [
     ("rest", None),  # emu, e2e, rp2040: everything not above and not lint
 ]
 EXCLUDE = r"^lint\."
+# Code that only the RP2040 builds contain: only the emulator stage runs it (the unit and
+# integration tests run firmware/core on the host HAL), so only that stage is run for it.
+RP2040_ONLY = "firmware/hal/rp2040/"
 
 
 class Mutation:
@@ -123,6 +128,47 @@ def first_failure(log):
     return m.group(1) if m else "?"
 
 
+def same_file(a, b):
+    if os.path.islink(a) or os.path.islink(b):
+        return os.path.islink(a) and os.path.islink(b) and os.readlink(a) == os.readlink(b)
+    if not os.path.isfile(b) or os.path.getsize(a) != os.path.getsize(b):
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
+
+
+def sync_tree(src, dst):
+    """Make dst hold src's files; a file written gets a new time stamp, the others keep theirs
+    (git archive stamps every file with the commit's time, older than any build)."""
+    keep = {os.path.join("tests", "emu", "node_modules")}
+    for root, dirs, files in os.walk(src):
+        rel = os.path.relpath(root, src)
+        os.makedirs(os.path.join(dst, rel), exist_ok=True)
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            a, b = os.path.join(root, name), os.path.join(dst, rel, name)
+            if same_file(a, b):
+                continue
+            if os.path.lexists(b):
+                os.unlink(b)
+            if os.path.islink(a):
+                os.symlink(os.readlink(a), b)
+            else:
+                shutil.copyfile(a, b)
+                shutil.copymode(a, b)
+    for root, dirs, files in os.walk(dst, topdown=True):
+        rel = os.path.relpath(root, dst)
+        dirs[:] = [d for d in dirs if os.path.normpath(os.path.join(rel, d)) not in keep]
+        for name in files + [d for d in dirs if not os.path.lexists(os.path.join(src, rel, d))]:
+            if os.path.normpath(os.path.join(rel, name)) in keep:
+                continue
+            if not os.path.lexists(os.path.join(src, rel, name)):
+                path = os.path.join(root, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+
+
 class Scratch:
     def __init__(self, args):
         self.args = args
@@ -139,16 +185,21 @@ class Scratch:
         if rev is None:  # HEAD plus what is changed in tracked files, without touching them
             rev = subprocess.run(["git", "-C", HERE, "stash", "create"], capture_output=True,
                                  text=True, check=True).stdout.strip() or "HEAD"
-        if os.path.isdir(self.src):
-            shutil.rmtree(self.src)
-        os.makedirs(self.src)
+        new = os.path.join(self.dir, "new")
+        shutil.rmtree(new, ignore_errors=True)
+        os.makedirs(new)
         archive = subprocess.Popen(["git", "-C", HERE, "archive", rev], stdout=subprocess.PIPE)
-        subprocess.run(["tar", "-x", "-C", self.src], stdin=archive.stdout, check=True)
+        subprocess.run(["tar", "-x", "-C", new], stdin=archive.stdout, check=True)
         if archive.wait() != 0:
             raise SystemExit(f"mutate: git archive {rev} failed")
+        # A kept scratch tree is updated file by file: what did not change keeps its time
+        # stamp, so the kept build dir rebuilds only what the new revision changed.
+        sync_tree(new, self.src)
+        shutil.rmtree(new)
         nm = os.path.join(HERE, "tests", "emu", "node_modules")
-        if os.path.isdir(nm):  # the emulator's packages, read only
-            os.symlink(nm, os.path.join(self.src, "tests", "emu", "node_modules"))
+        link = os.path.join(self.src, "tests", "emu", "node_modules")
+        if os.path.isdir(nm) and not os.path.islink(link):  # the emulator's packages, read only
+            os.symlink(nm, link)
         return rev
 
     def configure(self):
@@ -159,10 +210,12 @@ class Scratch:
     def build_tree(self):
         return run(["cmake", "--build", self.build, f"-j{self.args.jobs}"], self.log)[0] == 0
 
-    def test(self, timeout):
-        """(passed, first failing test or None)."""
+    def test(self, timeout, path=None):
+        """(passed, first failing test or None) for a mutation of path (None: the baseline)."""
         deadline = time.monotonic() + timeout
         stages = [("selected", self.args.tests)] if self.args.tests else STAGES
+        if path and path.startswith(RP2040_ONLY):
+            stages = [st for st in stages if st[0] in ("rest", "selected")]
         for name, regex in stages:
             cmd = ["ctest", "--test-dir", self.build, "--stop-on-failure", "--output-on-failure",
                    f"-j{self.args.jobs}"]
@@ -267,7 +320,7 @@ def main():
             if not sc.build_tree():
                 verdict, detail = "build-failed", ""
             else:
-                ok, failed = sc.test(args.timeout)
+                ok, failed = sc.test(args.timeout, m.path)
                 verdict, detail = ("survived", "") if ok else ("killed", failed)
             restore(sc.src, m, text)
         secs = time.monotonic() - t0
