@@ -12,6 +12,17 @@
 
 #include "frames.h"
 
+/* The one FAULT event collected since the last collect(): its kind and detail. */
+static void assert_fault(uint8_t kind, uint32_t detail)
+{
+    assert_int_equal(count_type(PROTO_MSG_FAULT), 1);
+    const rx_frame_t *f = find_type(PROTO_MSG_FAULT, 0);
+    proto_fault_event_t fe;
+    assert_int_equal(proto_fault_event_decode(f->body, f->len, &fe), 0);
+    assert_int_equal(fe.kind, kind);
+    assert_int_equal(fe.detail, detail);
+}
+
 static void test_hello_then_host_watchdog(void **state)
 {
     (void)state;
@@ -47,6 +58,7 @@ static void test_hello_then_host_watchdog(void **state)
     const rx_frame_t *ls = find_type(PROTO_MSG_LINK_STATE, 0);
     assert_non_null(ls);
     assert_int_equal(ls->body[0], PROTO_LINK_HOST_LOST);
+    assert_fault(PROTO_FAULT_HOST_LOST, 1); /* and a FAULT saying so, with the count */
 
     /* any request brings it back */
     send_req(PROTO_MSG_HEARTBEAT, 3, NULL, 0);
@@ -57,6 +69,7 @@ static void test_hello_then_host_watchdog(void **state)
     ls = find_type(PROTO_MSG_LINK_STATE, 0);
     assert_non_null(ls);
     assert_int_equal(ls->body[0], PROTO_LINK_ONLINE);
+    assert_fault(PROTO_FAULT_HOST_BACK, 1);
 }
 
 static void test_full_tx_queue_drops_events_not_responses(void **state)
@@ -393,6 +406,32 @@ static void test_bad_requests(void **state)
     assert_true(ds->crc_errors + ds->cobs_errors + ds->short_frames > 0);
 }
 
+/* SET_POLL: 50 ms (CONFIG_POLL_MIN_MS, docs/API.md) is the shortest period taken; 49 is
+ * refused, and 0 (stop) is taken. */
+static void test_poll_interval_minimum(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 0);
+    const uint32_t ms[] = {49, 50, 0};
+    for (uint16_t i = 0; i < 3; i++) {
+        proto_set_poll_req_t p = {.sensor = 0xff, .interval_ms = ms[i]};
+        uint8_t b[16];
+        int n = proto_set_poll_req_encode(&p, b, sizeof(b));
+        send_req(PROTO_MSG_SET_POLL, (uint16_t)(10 + i), b, (size_t)n);
+    }
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ERROR), 1);
+    const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 0);
+    assert_int_equal(e->seq, 10);
+    proto_error_t err;
+    assert_int_equal(proto_error_decode(e->body, e->len, &err), 0);
+    assert_int_equal(err.code, PROTO_E_ARG);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_SET_POLL)), 2);
+    assert_int_equal(find_type(PROTO_MSG_ACK(PROTO_MSG_SET_POLL), 0)->seq, 11);
+}
+
 /* ---- fairness under load (issue 9): the work of one link run is bounded ---------------------- */
 
 /* Step the scheduler until the link task has run once more; returns how many bytes the
@@ -529,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_frames_start_with_a_delimiter),
         cmocka_unit_test(test_reboot_waits_for_the_ack_to_leave),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_poll_interval_minimum),
         cmocka_unit_test(test_garbage_flood_bounded_per_run),
         cmocka_unit_test(test_request_flood_one_frame_per_run),
         cmocka_unit_test(test_large_answers_framed_in_steps),
