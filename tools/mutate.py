@@ -12,10 +12,12 @@ that last stage for firmware/hal/rp2040/, which nothing else runs). lint.* are l
 judge style, not behaviour). A --keep dir is reused: only what changed is rebuilt. A mutation
 is
 
-  killed          a test failed (the first failing test is named)
+  killed          a test failed, and failed again when run alone (the test is named)
   survived        every test passed: the suite misses that bug
   did-not-apply   its original snippet is not in the file exactly once (the code moved on)
   build-failed    the mutated tree does not build (-Werror caught it: not a test's merit)
+  flaky           tested twice, a test failed each time but passed when run again alone:
+                  the machine, not the mutation (not scored; see the log)
 
 and the score is killed / (killed + survived). Before the first mutation the unmutated tree is
 built and tested the same way: a suite that fails already proves nothing, so the run stops.
@@ -231,6 +233,16 @@ class Scratch:
         return True, None
 
 
+def confirm(sc, test, path):
+    """Run the test that failed once more, alone: a failure that does not repeat was the
+    machine (load, another user's processes), not the mutation."""
+    if test.startswith("timeout") or test == "?":
+        return True
+    cmd = ["ctest", "--test-dir", sc.build, "--output-on-failure", "-R", f"^{re.escape(test)}$"]
+    rc, _ = run(cmd, sc.log, 600, env=sc.env)
+    return rc != 0
+
+
 def apply(src, m):
     path = os.path.join(src, m.path)
     try:
@@ -321,7 +333,13 @@ def main():
                 verdict, detail = "build-failed", ""
             else:
                 ok, failed = sc.test(args.timeout, m.path)
+                if not ok and not confirm(sc, failed, m.path):
+                    print(f"mutate: {m.id}: {failed} failed once, not again: testing again",
+                          flush=True)
+                    ok, failed = sc.test(args.timeout, m.path)
                 verdict, detail = ("survived", "") if ok else ("killed", failed)
+                if not ok and not confirm(sc, failed, m.path):
+                    verdict = "flaky"  # failed twice, each time not again alone
             restore(sc.src, m, text)
         secs = time.monotonic() - t0
         results.append((m, verdict, detail, secs))
@@ -331,9 +349,11 @@ def main():
     survived = [r for r in results if r[1] == "survived"]
     scored = killed + len(survived)
     score = 100.0 * killed / scored if scored else 0.0
-    others = {v: sum(1 for r in results if r[1] == v) for v in ("did-not-apply", "build-failed")}
+    others = {v: sum(1 for r in results if r[1] == v)
+              for v in ("did-not-apply", "build-failed", "flaky")}
     print(f"mutate: {killed} killed, {len(survived)} survived, "
-          f"{others['did-not-apply']} did not apply, {others['build-failed']} did not build; "
+          f"{others['did-not-apply']} did not apply, {others['build-failed']} did not build, "
+          f"{others['flaky']} flaky (not scored); "
           f"score {score:.1f} % ({killed}/{scored})")
     for m, _, _, _ in survived:
         print(f"  survived: {m.id} ({m.where}): {m.desc}")
