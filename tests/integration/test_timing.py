@@ -1,7 +1,8 @@
 """When picod says what it says, measured by picod itself: a silent board goes stale after
---stale-misses heartbeat periods (not before, and at the first check after), and a FAULT the
-board reports reaches a watcher. The board is the scripted one of test_board_control (a
-protocol-1.0 peer on a pty, written in Python), which can fall silent at a chosen moment."""
+--stale-misses heartbeat periods (not before, and at the first check after), offline after
+--offline-misses; and a FAULT the board reports reaches a watcher. The board is the scripted
+one of test_board_control (a protocol-1.0 peer on a pty, written in Python), which can fall
+silent at a chosen moment."""
 import os
 import struct
 import threading
@@ -11,7 +12,7 @@ from harness import Client, Picod, PicodTestCase
 from test_board_control import ScriptedBoard
 
 HB_MS = 400  # this class's heartbeat period (the harness's 200 ms is overridden)
-STALE_MISSES = 3  # the harness's --stale-misses
+STALE_MISSES, OFFLINE_MISSES = 3, 8  # the harness's --stale-misses, --offline-misses
 
 
 class FallingSilentBoard(ScriptedBoard):
@@ -76,7 +77,8 @@ class TestStaleTiming(PicodTestCase):
         self.c.close()
 
     def test_silent_board_goes_stale_after_three_heartbeat_periods(self):
-        self.assertTrue(self.c.call("watch", events=["board_stale", "board_online"])["ok"])
+        self.assertTrue(self.c.call("watch", events=["board_stale", "board_offline",
+                                                     "board_online"])["ok"])
         self.board.go_silent(HB_MS / 2000)
         ev = self.c.next_event("board_stale", timeout=STALE_MISSES * HB_MS / 1000 + 10)
         received = time.monotonic()
@@ -88,6 +90,14 @@ class TestStaleTiming(PicodTestCase):
         self.assertLess(ev["silent_ms"], (STALE_MISSES + 1) * HB_MS, ev)
         # And by this side's clock: the event cannot come before 3 periods of silence.
         self.assertGreaterEqual(received - self.board.last_word, STALE_MISSES * HB_MS / 1000)
+        # Offline after 8 periods, the same way: status's two ages, read at one instant of
+        # picod's clock, give the silence when the state changed.
+        ev = self.c.next_event("board_offline", timeout=OFFLINE_MISSES * HB_MS / 1000 + 10)
+        b = self.status(self.id)[0]
+        self.assertEqual(b["state"], "offline")
+        silent = b["last_rx_age_ms"] - b["state_age_ms"]
+        self.assertGreaterEqual(silent, OFFLINE_MISSES * HB_MS, b)
+        self.assertLess(silent, (OFFLINE_MISSES + 1) * HB_MS, b)
         self.board.speak_again()
         self.assertEqual(self.c.next_event("board_online", timeout=10)["board"], self.id)
 
