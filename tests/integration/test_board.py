@@ -203,6 +203,18 @@ class TestLiveBoard(PicodTestCase):
             self.assertEqual(r.returncode, 2, r)  # usage error: nothing was asked of picod
             self.assertIn("usage: picoctl i2c", r.stderr)
 
+    def test_numbers_with_trailing_junk_are_usage_errors(self):
+        # "100ms" is not 100: picoctl refuses it before asking picod anything, and the board's
+        # poll period and LED are as they were.
+        before = self.status(BOARD)[0]
+        for args in (("poll", BOARD, "100ms"), ("poll", BOARD, "0x", "100"),
+                     ("i2c", BOARD, "read", "0x76", "1x"), ("i2c", BOARD, "read", "76h", "1")):
+            r = picoctl(self.picod.socket, *args)
+            self.assertEqual(r.returncode, 2, (args, r))
+            self.assertIn(f"usage: picoctl {args[0]}", r.stderr)
+        after = self.status(BOARD)[0]
+        self.assertEqual((after["led"], after["state"]), (before["led"], before["state"]))
+
     def test_ping_stats_version(self):
         r = picoctl(self.picod.socket, "ping", BOARD, check=True)
         self.assertIn("reply in", r.stdout)
