@@ -125,8 +125,8 @@ def first_failure(log):
     with open(log, errors="replace") as f:
         text = f.read()
     text = text[text.rfind("\n$ ctest"):]
-    m = re.search(r"\d+/\d+ Test +#\d+: (\S+) \.+\**\s*(Failed|Exception|Timeout|Not Run|"
-                  r"\*\*\*\w+)", text)
+    m = re.search(r"\d+/\d+ Test +#\d+: (\S+) \.+[^\n]*?(\*\*\*|Failed|Timeout|Not Run)",
+                  text)
     return m.group(1) if m else "?"
 
 
