@@ -109,6 +109,36 @@ static void test_full_tx_queue_drops_events_not_responses(void **state)
     assert_true(ev.count > 1); /* not the first press: that one was dropped */
 }
 
+/* An event whose first bytes are already on the wire is never the one evicted for a newer
+ * one: dropping it would splice the next frame onto its head, and the host would lose both. */
+static void test_partly_sent_event_is_not_dropped(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 60000);
+    fake_run_for(1000);
+    collect();
+    fake_tx_space = 5; /* the host takes 5 bytes of the first event, then stops reading */
+    for (int i = 0; i < 3 * CONFIG_TXQ_SLOTS; i++) {
+        fake_button = !fake_button;
+        button_edge_isr(fake_button, fake_now);
+        fake_run_for(30000);
+    }
+    assert_int_equal(fake_tx_len, 5);
+    assert_true(link_counters()->tx_events_dropped > 0);
+    fake_tx_space = SIZE_MAX;
+    link_tx_isr();
+    fake_run_for(1000);
+    collect();
+    const rx_frame_t *be = find_type(PROTO_MSG_BUTTON_EVENT, 0);
+    assert_non_null(be);
+    proto_button_event_t ev;
+    assert_int_equal(proto_button_event_decode(be->body, be->len, &ev), 0);
+    assert_int_equal(ev.kind, PROTO_BUTTON_PRESS);
+    assert_int_equal(ev.count, 1);                  /* the first press, whole */
+    assert_non_null(find_type(PROTO_MSG_FAULT, 0)); /* the drops are reported */
+}
+
 static void test_duplicate_answered_from_cache(void **state)
 {
     (void)state;
@@ -560,6 +590,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello_then_host_watchdog),
         cmocka_unit_test(test_full_tx_queue_drops_events_not_responses),
+        cmocka_unit_test(test_partly_sent_event_is_not_dropped),
         cmocka_unit_test(test_duplicate_answered_from_cache),
         cmocka_unit_test(test_retry_after_other_requests_answered_from_window),
         cmocka_unit_test(test_error_answer_kept),
