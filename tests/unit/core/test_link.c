@@ -340,6 +340,41 @@ static void test_deferred_duplicate_dropped(void **state)
     assert_int_equal(link_counters()->rx_duplicates, 2);
 }
 
+/* A request is taken only while its response and every deferred one have a TX slot: with the
+ * host not reading, two I2C transfers under way and pings behind them, the pings wait in the
+ * port rather than take the slots the transfers' answers will need. Every request is answered
+ * once the host reads again. */
+static void test_deferred_answers_keep_their_slots(void **state)
+{
+    (void)state;
+    boot_board(0);
+    fake_run_for(500000); /* sensor probing at boot is over */
+    hello(1, 60000);
+    fake_run_for(1000);
+    collect();
+    xfers = 0;
+    fake_i2c_fn = counting_dev_fn;
+    fake_i2c_duration_us = 20000;
+    fake_tx_space = 0; /* the host stops reading */
+    proto_i2c_xfer_req_t x = {.bus = 0, .addr = 0x50, .wlen = 1, .rlen = 2, .wdata = {0x10}};
+    uint8_t b[PROTO_MAX_BODY];
+    int n = proto_i2c_xfer_req_encode(&x, b, sizeof(b));
+    assert_true(n > 0);
+    send_req(PROTO_MSG_I2C_XFER, 50, b, (size_t)n);
+    send_req(PROTO_MSG_I2C_XFER, 51, b, (size_t)n);
+    for (uint16_t i = 0; i < CONFIG_TXQ_SLOTS; i++)
+        send_req(PROTO_MSG_PING, (uint16_t)(60 + i), NULL, 0);
+    fake_run_for(100000);
+    fake_tx_space = SIZE_MAX;
+    link_tx_isr();
+    fake_run_for(100000);
+    collect();
+    assert_int_equal(xfers, 2);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_I2C_XFER)), 2);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_PING)), CONFIG_TXQ_SLOTS);
+    assert_int_equal(count_type(PROTO_MSG_ERROR), 0);
+}
+
 /* Every frame leaves the board as 0x00, COBS, 0x00: a frame whose closing delimiter the host
  * lost costs that frame only. */
 static void test_frames_start_with_a_delimiter(void **state)
@@ -596,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_error_answer_kept),
         cmocka_unit_test(test_hello_empties_window),
         cmocka_unit_test(test_deferred_duplicate_dropped),
+        cmocka_unit_test(test_deferred_answers_keep_their_slots),
         cmocka_unit_test(test_frames_start_with_a_delimiter),
         cmocka_unit_test(test_reboot_waits_for_the_ack_to_leave),
         cmocka_unit_test(test_bad_requests),
