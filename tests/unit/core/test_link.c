@@ -471,6 +471,34 @@ static void test_bad_requests(void **state)
     assert_true(ds->crc_errors + ds->cobs_errors + ds->short_frames > 0);
 }
 
+/* A host of another major version gets ERROR version in answer to its HELLO, and the link
+ * stays waiting; this major's HELLO then brings it online. */
+static void test_hello_of_another_major_is_refused(void **state)
+{
+    (void)state;
+    boot_board(0);
+    fake_run_for(1000);
+    collect();
+    proto_hello_req_t h = {PROTO_VERSION_MAJOR + 1, 0, 0};
+    uint8_t b[16];
+    int n = proto_hello_req_encode(&h, b, sizeof(b));
+    send_req(PROTO_MSG_HELLO, 3, b, (size_t)n);
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_HELLO)), 0);
+    const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 0);
+    assert_non_null(e);
+    proto_error_t err;
+    assert_int_equal(proto_error_decode(e->body, e->len, &err), 0);
+    assert_int_equal(err.code, PROTO_E_VERSION);
+    assert_int_equal(link_state(), PROTO_LINK_WAITING);
+    hello(4, 0);
+    fake_run_for(1000);
+    collect();
+    assert_non_null(find_type(PROTO_MSG_ACK(PROTO_MSG_HELLO), 0));
+    assert_int_equal(link_state(), PROTO_LINK_ONLINE);
+}
+
 /* SET_POLL: 50 ms (CONFIG_POLL_MIN_MS, docs/API.md) is the shortest period taken; 49 is
  * refused, and 0 (stop) is taken. */
 static void test_poll_interval_minimum(void **state)
@@ -636,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_reboot_waits_for_the_ack_to_leave),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_poll_interval_minimum),
+        cmocka_unit_test(test_hello_of_another_major_is_refused),
         cmocka_unit_test(test_garbage_flood_bounded_per_run),
         cmocka_unit_test(test_request_flood_one_frame_per_run),
         cmocka_unit_test(test_large_answers_framed_in_steps),
