@@ -499,6 +499,31 @@ static void test_hello_of_another_major_is_refused(void **state)
     assert_int_equal(link_state(), PROTO_LINK_ONLINE);
 }
 
+/* REBOOT: a mode past BOOTSEL is a bad argument; a mode this board cannot do (BOOTSEL on the
+ * fake) is unsupported; neither reboots. */
+static void test_reboot_modes_refused(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 0);
+    fake_run_for(1000);
+    collect();
+    const uint8_t modes[] = {PROTO_REBOOT_BOOTSEL + 1, PROTO_REBOOT_BOOTSEL};
+    const uint8_t codes[] = {PROTO_E_ARG, PROTO_E_UNSUPPORTED};
+    for (uint16_t i = 0; i < 2; i++) {
+        send_req(PROTO_MSG_REBOOT, (uint16_t)(20 + i), &modes[i], 1);
+        fake_run_for(1000);
+        collect();
+        const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 0);
+        assert_non_null(e);
+        proto_error_t err;
+        assert_int_equal(proto_error_decode(e->body, e->len, &err), 0);
+        assert_int_equal(err.code, codes[i]);
+    }
+    fake_run_for(100000);
+    assert_int_equal(fake_reboots, 0);
+}
+
 /* SET_POLL: 50 ms (CONFIG_POLL_MIN_MS, docs/API.md) is the shortest period taken; 49 is
  * refused, and 0 (stop) is taken. */
 static void test_poll_interval_minimum(void **state)
@@ -664,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_reboot_waits_for_the_ack_to_leave),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_poll_interval_minimum),
+        cmocka_unit_test(test_reboot_modes_refused),
         cmocka_unit_test(test_hello_of_another_major_is_refused),
         cmocka_unit_test(test_garbage_flood_bounded_per_run),
         cmocka_unit_test(test_request_flood_one_frame_per_run),
