@@ -23,6 +23,17 @@ static void assert_fault(uint8_t kind, uint32_t detail)
     assert_int_equal(fe.detail, detail);
 }
 
+/* The first ERROR frame collected since the last collect(): it says code. */
+static const rx_frame_t *assert_error_code(uint8_t code)
+{
+    const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 0);
+    assert_non_null(e);
+    proto_error_t err;
+    assert_int_equal(proto_error_decode(e->body, e->len, &err), 0);
+    assert_int_equal(err.code, code);
+    return e;
+}
+
 static void test_hello_then_host_watchdog(void **state)
 {
     (void)state;
@@ -300,12 +311,10 @@ static int counting_dev_fn(const hal_i2c_xfer_t *x)
     return 0;
 }
 
-/* A duplicate of a deferred request still being executed (an I2C write) is dropped: its
- * answer is on the way. A duplicate after the answer gets the same answer. The device sees
- * one transfer. */
-static void test_deferred_duplicate_dropped(void **state)
+/* A board online, its boot probing over, a device at 0x50 whose transfers take 20 ms; b
+ * holds an I2C_XFER request for it (2 bytes from register 0x10). Returns its length. */
+static size_t deferred_xfer_setup(uint8_t *b, size_t cap)
 {
-    (void)state;
     boot_board(0);
     fake_run_for(500000); /* sensor probing at boot is over */
     hello(1, 60000);
@@ -315,12 +324,22 @@ static void test_deferred_duplicate_dropped(void **state)
     fake_i2c_fn = counting_dev_fn;
     fake_i2c_duration_us = 20000;
     proto_i2c_xfer_req_t x = {.bus = 0, .addr = 0x50, .wlen = 1, .rlen = 2, .wdata = {0x10}};
-    uint8_t b[PROTO_MAX_BODY];
-    int n = proto_i2c_xfer_req_encode(&x, b, sizeof(b));
+    int n = proto_i2c_xfer_req_encode(&x, b, cap);
     assert_true(n > 0);
-    send_req(PROTO_MSG_I2C_XFER, 40, b, (size_t)n);
+    return (size_t)n;
+}
+
+/* A duplicate of a deferred request still being executed (an I2C write) is dropped: its
+ * answer is on the way. A duplicate after the answer gets the same answer. The device sees
+ * one transfer. */
+static void test_deferred_duplicate_dropped(void **state)
+{
+    (void)state;
+    uint8_t b[PROTO_MAX_BODY];
+    size_t n = deferred_xfer_setup(b, sizeof(b));
+    send_req(PROTO_MSG_I2C_XFER, 40, b, n);
     fake_run_for(2000);
-    send_req(PROTO_MSG_I2C_XFER, 40, b, (size_t)n); /* while the transfer runs */
+    send_req(PROTO_MSG_I2C_XFER, 40, b, n); /* while the transfer runs */
     fake_run_for(2000);
     collect();
     assert_int_equal(nframes, 0);
@@ -331,7 +350,7 @@ static void test_deferred_duplicate_dropped(void **state)
     rx_frame_t orig = frames[0];
     assert_int_equal(orig.len, 3);
     assert_int_equal(orig.body[1], 0x41);
-    send_req(PROTO_MSG_I2C_XFER, 40, b, (size_t)n); /* after the answer */
+    send_req(PROTO_MSG_I2C_XFER, 40, b, n); /* after the answer */
     fake_run_for(50000);
     collect();
     assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_I2C_XFER)), 1);
@@ -347,21 +366,11 @@ static void test_deferred_duplicate_dropped(void **state)
 static void test_deferred_answers_keep_their_slots(void **state)
 {
     (void)state;
-    boot_board(0);
-    fake_run_for(500000); /* sensor probing at boot is over */
-    hello(1, 60000);
-    fake_run_for(1000);
-    collect();
-    xfers = 0;
-    fake_i2c_fn = counting_dev_fn;
-    fake_i2c_duration_us = 20000;
-    fake_tx_space = 0; /* the host stops reading */
-    proto_i2c_xfer_req_t x = {.bus = 0, .addr = 0x50, .wlen = 1, .rlen = 2, .wdata = {0x10}};
     uint8_t b[PROTO_MAX_BODY];
-    int n = proto_i2c_xfer_req_encode(&x, b, sizeof(b));
-    assert_true(n > 0);
-    send_req(PROTO_MSG_I2C_XFER, 50, b, (size_t)n);
-    send_req(PROTO_MSG_I2C_XFER, 51, b, (size_t)n);
+    size_t n = deferred_xfer_setup(b, sizeof(b));
+    fake_tx_space = 0; /* the host stops reading */
+    send_req(PROTO_MSG_I2C_XFER, 50, b, n);
+    send_req(PROTO_MSG_I2C_XFER, 51, b, n);
     for (uint16_t i = 0; i < CONFIG_TXQ_SLOTS; i++)
         send_req(PROTO_MSG_PING, (uint16_t)(60 + i), NULL, 0);
     fake_run_for(100000);
@@ -486,11 +495,7 @@ static void test_hello_of_another_major_is_refused(void **state)
     fake_run_for(1000);
     collect();
     assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_HELLO)), 0);
-    const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 0);
-    assert_non_null(e);
-    proto_error_t err;
-    assert_int_equal(proto_error_decode(e->body, e->len, &err), 0);
-    assert_int_equal(err.code, PROTO_E_VERSION);
+    (void)assert_error_code(PROTO_E_VERSION);
     assert_int_equal(link_state(), PROTO_LINK_WAITING);
     hello(4, 0);
     fake_run_for(1000);
@@ -514,11 +519,7 @@ static void test_reboot_modes_refused(void **state)
         send_req(PROTO_MSG_REBOOT, (uint16_t)(20 + i), &modes[i], 1);
         fake_run_for(1000);
         collect();
-        const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 0);
-        assert_non_null(e);
-        proto_error_t err;
-        assert_int_equal(proto_error_decode(e->body, e->len, &err), 0);
-        assert_int_equal(err.code, codes[i]);
+        (void)assert_error_code(codes[i]);
     }
     fake_run_for(100000);
     assert_int_equal(fake_reboots, 0);
@@ -541,11 +542,7 @@ static void test_poll_interval_minimum(void **state)
     fake_run_for(1000);
     collect();
     assert_int_equal(count_type(PROTO_MSG_ERROR), 1);
-    const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 0);
-    assert_int_equal(e->seq, 10);
-    proto_error_t err;
-    assert_int_equal(proto_error_decode(e->body, e->len, &err), 0);
-    assert_int_equal(err.code, PROTO_E_ARG);
+    assert_int_equal(assert_error_code(PROTO_E_ARG)->seq, 10);
     assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_SET_POLL)), 2);
     assert_int_equal(find_type(PROTO_MSG_ACK(PROTO_MSG_SET_POLL), 0)->seq, 11);
 }
