@@ -258,6 +258,13 @@ class TestEmulatedPico(unittest.TestCase):
         self.assertEqual(rows["70:"][6], "76", r.stdout)
         self.assertEqual(rows["10:"][0], "--", r.stdout)
 
+    def test_i2c_read_of_an_absent_device_is_an_address_nack(self):
+        # The RP2040 I2C block's abort source says which byte was not acknowledged; an
+        # address nobody answers is i2c_nack_addr, not a data NACK or a bus error.
+        r = picoctl(self.picod.socket, "i2c", self.id, "read", "0x10", "1")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("i2c_nack_addr", r.stderr)
+
     def board_stats(self):
         c = Client(self.picod.socket, timeout=30)
         try:

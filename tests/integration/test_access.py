@@ -89,6 +89,20 @@ class TestAccess(PicodTestCase):
         {"cmd": "i2c", "board": BOARD, "op": "read", "addr": 0x76, "len": 1},
         {"cmd": "i2c", "board": BOARD, "op": "write", "addr": 0x76, "data": "d0"},
         {"cmd": "reboot", "board": BOARD, "mode": "bootsel"},
+        # Every other form of each actuating command (docs/API.md): each mode, each i2c op.
+        {"cmd": "led", "board": BOARD, "mode": "on"},
+        {"cmd": "led", "board": BOARD, "mode": "blink", "period_ms": 200},
+        {"cmd": "poll", "board": BOARD, "interval_ms": 1000},
+        {"cmd": "i2c", "board": BOARD, "op": "write_read", "addr": 0x76, "data": "d0", "len": 1},
+        {"cmd": "i2c", "board": BOARD, "addr": 0x76, "len": 1},  # no op: not a scan, so it acts
+        {"cmd": "reboot", "board": BOARD},
+    ]
+    # The same through picoctl (its argument syntax, `picoctl CMD --help`).
+    PICOCTL_ACTS = [
+        ["led", BOARD, "on"], ["led", BOARD, "toggle"], ["poll", BOARD, "1000"],
+        ["i2c", BOARD, "read", "0x76", "1"], ["i2c", BOARD, "write", "0x76", "e0", "00"],
+        ["i2c", BOARD, "xfer", "0x76", "d0", "1"], ["reboot", BOARD], ["reboot", BOARD, "--bootsel"],
+        ["bootsel", BOARD],
     ]
     READS = [
         {"cmd": "version"}, {"cmd": "list"}, {"cmd": "status"}, {"cmd": "stats"},
@@ -118,10 +132,14 @@ class TestAccess(PicodTestCase):
         r = self.as_user([PICOCTL, "--socket", self.picod.socket, "status"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(BOARD, r.stdout)
-        r = self.as_user([PICOCTL, "--socket", self.picod.socket, "led", BOARD, "on"])
-        self.assertEqual(r.returncode, 5, r.stderr)  # picoctl's exit status for denied
-        self.assertIn("denied", r.stderr)
-        self.assertIn(f"uid {NOBODY}", r.stderr)
+        led_before = self.status(BOARD)[0]["led"]
+        for argv in self.PICOCTL_ACTS:
+            r = self.as_user([PICOCTL, "--socket", self.picod.socket] + argv)
+            self.assertEqual(r.returncode, 5, (argv, r.stderr))  # picoctl's exit status for denied
+            self.assertIn("denied", r.stderr, argv)
+            self.assertIn(f"uid {NOBODY}", r.stderr, argv)
+        b = self.status(BOARD)[0]
+        self.assertEqual((b["led"], b["state"]), (led_before, "online"))
 
     def test_member_of_the_group_may_act(self):
         gid = self.group.gr_gid

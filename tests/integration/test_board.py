@@ -179,6 +179,47 @@ class TestLiveBoard(PicodTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("i2c_nack_addr", r.stderr)
 
+    def test_i2c_read_of_exactly_the_128_byte_maximum(self):
+        """128 bytes (PROTO_I2C_MAX_DATA) go through picoctl, picod, the protocol and the
+        firmware whole; 129 are refused before anything is sent to the board."""
+        # From the chip id register on: 0xD0 reads 0x60 (the BME280 wraps at 0xFF).
+        r = picoctl(self.picod.socket, "i2c", BOARD, "xfer", "0x76", "d0", "128", check=True)
+        data = r.stdout.strip()
+        self.assertEqual(len(data), 2 * 128, r.stdout)
+        self.assertTrue(data.startswith("60"), data)
+        # A plain read (from wherever picod's own polling left the register pointer).
+        r = picoctl(self.picod.socket, "i2c", BOARD, "read", "0x76", "128", check=True)
+        self.assertRegex(r.stdout.strip(), r"^[0-9a-f]{256}$")
+        c = Client(self.picod.socket)
+        try:
+            for op, extra in (("read", {}), ("write_read", {"data": "d0"})):
+                a = c.call("i2c", board=BOARD, op=op, addr=0x76, len=128, **extra)
+                self.assertTrue(a["ok"], a)
+                self.assertEqual((a["result"]["len"], len(a["result"]["data"])), (128, 256), a)
+                if extra:
+                    self.assertTrue(a["result"]["data"].startswith("60"), a)
+                a = c.call("i2c", board=BOARD, op=op, addr=0x76, len=129, **extra)
+                self.assertEqual(a["error"]["code"], "invalid_argument", a)
+                self.assertIn("len", a["error"]["message"])
+        finally:
+            c.close()
+        for args in (("read", "0x76", "129"), ("xfer", "0x76", "d0", "129")):
+            r = picoctl(self.picod.socket, "i2c", BOARD, *args)
+            self.assertEqual(r.returncode, 2, r)  # usage error: nothing was asked of picod
+            self.assertIn("usage: picoctl i2c", r.stderr)
+
+    def test_numbers_with_trailing_junk_are_usage_errors(self):
+        # "100ms" is not 100: picoctl refuses it before asking picod anything, and the board's
+        # poll period and LED are as they were.
+        before = self.status(BOARD)[0]
+        for args in (("poll", BOARD, "100ms"), ("poll", BOARD, "0x", "100"),
+                     ("i2c", BOARD, "read", "0x76", "1x"), ("i2c", BOARD, "read", "76h", "1")):
+            r = picoctl(self.picod.socket, *args)
+            self.assertEqual(r.returncode, 2, (args, r))
+            self.assertIn(f"usage: picoctl {args[0]}", r.stderr)
+        after = self.status(BOARD)[0]
+        self.assertEqual((after["led"], after["state"]), (before["led"], before["state"]))
+
     def test_ping_stats_version(self):
         r = picoctl(self.picod.socket, "ping", BOARD, check=True)
         self.assertIn(f"reply from {BOARD}: seq=1 time=", r.stdout)

@@ -32,13 +32,46 @@ class TestSystemdFiles(PicodTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("picod", r.stderr, r.stderr)
 
-    def test_security_exposure_is_low(self):
-        r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
-                            os.path.join(self.tmp, "picod.service")],
+    def exposure(self, text=None):
+        """systemd-analyze security's overall exposure of picod.service (as installed, or of
+        text instead)."""
+        path = os.path.join(self.tmp, "picod.service")
+        if text is not None:
+            path = os.path.join(self.tmp, "mutated", "picod.service")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+        r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", path],
                            capture_output=True, text=True, timeout=60)
         m = re.search(r"Overall exposure level for picod.service: ([0-9.]+)", r.stdout)
         self.assertIsNotNone(m, r.stdout + r.stderr)
-        self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
+        return float(m.group(1)), r.stdout
+
+    def test_security_exposure_is_low(self):
+        score, out = self.exposure()
+        self.assertLessEqual(score, 1.0, out)  # issue 12: 1.0 ("OK"), kept there by CI
+
+    # Lines of the unit whose removal systemd-analyze does not score: the default anyway for a
+    # system service (AmbientCapabilities= empty, KeyringMode=private), settings that say
+    # "no" (PrivateNetwork, PrivateUsers: picod needs the netlink socket and real uids), and
+    # SystemCallErrorNumber= (how a filtered call fails, not whether).
+    UNSCORED = {"AmbientCapabilities=", "KeyringMode=private", "PrivateNetwork=no",
+                "PrivateUsers=no", "SystemCallErrorNumber=EPERM"}
+
+    def test_each_hardening_line_counts(self):
+        """The check bites: without any one hardening line of the unit (its "# Hardening"
+        block, DevicePolicy=, User=, UMask=) the exposure rises above 1.0."""
+        with open(os.path.join(self.tmp, "picod.service")) as f:
+            lines = f.read().splitlines()
+        start = lines.index("# Hardening")
+        block = [l for l in lines[start + 1:] if l and not l.startswith("#")]
+        block = block[:next(i for i, l in enumerate(block) if l.startswith("MemoryMax="))]
+        checked = [l for l in block if l not in self.UNSCORED]
+        checked += [l for l in lines if l.split("=")[0] in ("DevicePolicy", "User", "UMask")]
+        self.assertGreaterEqual(len(checked), 25, checked)
+        for line in checked:
+            score, out = self.exposure("\n".join(l for l in lines if l != line) + "\n")
+            self.assertGreater(score, 1.0, f"without '{line}' the exposure is still {score}")
 
 
 def unit_settings(name):
@@ -91,6 +124,16 @@ class TestUnitContent(unittest.TestCase):
             st = os.stat(os.path.join(root, "run", "picod"))
             self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
                              (int(uid[0]), int(gid[0]), 0o755))
+
+    def test_devices_limited_to_cdc_acm_ttys(self):
+        # The service's device cgroup: USB CDC-ACM ttys (char-ttyACM, major 166) and ptys for
+        # tests, nothing else (not ttyUSB, ttyS or any block device); picod itself takes only
+        # the ttys udev marks as ours (--udev; test_udev_rules, test_hotplug).
+        self.assertEqual(self.service["DevicePolicy"], ["closed"])
+        self.assertEqual(sorted(self.service["DeviceAllow"]),
+                         ["/dev/ptmx rw", "char-pts rw", "char-ttyACM rw"])
+        self.assertIn("--udev", self.service["ExecStart"][0].split())
+        self.assertNotIn("--device", self.service["ExecStart"][0])
 
     def test_access_group_and_socket_mode(self):
         self.assertIn("--actuate-group picod", self.service["ExecStart"][0])

@@ -12,6 +12,28 @@
 
 #include "frames.h"
 
+/* The one FAULT event collected since the last collect(): its kind and detail. */
+static void assert_fault(uint8_t kind, uint32_t detail)
+{
+    assert_int_equal(count_type(PROTO_MSG_FAULT), 1);
+    const rx_frame_t *f = find_type(PROTO_MSG_FAULT, 0);
+    proto_fault_event_t fe;
+    assert_int_equal(proto_fault_event_decode(f->body, f->len, &fe), 0);
+    assert_int_equal(fe.kind, kind);
+    assert_int_equal(fe.detail, detail);
+}
+
+/* The first ERROR frame collected since the last collect(): it says code. */
+static const rx_frame_t *assert_error_code(uint8_t code)
+{
+    const rx_frame_t *e = find_type(PROTO_MSG_ERROR, 0);
+    assert_non_null(e);
+    proto_error_t err;
+    assert_int_equal(proto_error_decode(e->body, e->len, &err), 0);
+    assert_int_equal(err.code, code);
+    return e;
+}
+
 static void test_hello_then_host_watchdog(void **state)
 {
     (void)state;
@@ -47,6 +69,7 @@ static void test_hello_then_host_watchdog(void **state)
     const rx_frame_t *ls = find_type(PROTO_MSG_LINK_STATE, 0);
     assert_non_null(ls);
     assert_int_equal(ls->body[0], PROTO_LINK_HOST_LOST);
+    assert_fault(PROTO_FAULT_HOST_LOST, 1); /* and a FAULT saying so, with the count */
 
     /* any request brings it back */
     send_req(PROTO_MSG_HEARTBEAT, 3, NULL, 0);
@@ -57,6 +80,7 @@ static void test_hello_then_host_watchdog(void **state)
     ls = find_type(PROTO_MSG_LINK_STATE, 0);
     assert_non_null(ls);
     assert_int_equal(ls->body[0], PROTO_LINK_ONLINE);
+    assert_fault(PROTO_FAULT_HOST_BACK, 1);
 }
 
 static void test_full_tx_queue_drops_events_not_responses(void **state)
@@ -94,6 +118,36 @@ static void test_full_tx_queue_drops_events_not_responses(void **state)
     proto_button_event_t ev;
     assert_int_equal(proto_button_event_decode(be->body, be->len, &ev), 0);
     assert_true(ev.count > 1); /* not the first press: that one was dropped */
+}
+
+/* An event whose first bytes are already on the wire is never the one evicted for a newer
+ * one: dropping it would splice the next frame onto its head, and the host would lose both. */
+static void test_partly_sent_event_is_not_dropped(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 60000);
+    fake_run_for(1000);
+    collect();
+    fake_tx_space = 5; /* the host takes 5 bytes of the first event, then stops reading */
+    for (int i = 0; i < 3 * CONFIG_TXQ_SLOTS; i++) {
+        fake_button = !fake_button;
+        button_edge_isr(fake_button, fake_now);
+        fake_run_for(30000);
+    }
+    assert_int_equal(fake_tx_len, 5);
+    assert_true(link_counters()->tx_events_dropped > 0);
+    fake_tx_space = SIZE_MAX;
+    link_tx_isr();
+    fake_run_for(1000);
+    collect();
+    const rx_frame_t *be = find_type(PROTO_MSG_BUTTON_EVENT, 0);
+    assert_non_null(be);
+    proto_button_event_t ev;
+    assert_int_equal(proto_button_event_decode(be->body, be->len, &ev), 0);
+    assert_int_equal(ev.kind, PROTO_BUTTON_PRESS);
+    assert_int_equal(ev.count, 1);                  /* the first press, whole */
+    assert_non_null(find_type(PROTO_MSG_FAULT, 0)); /* the drops are reported */
 }
 
 static void test_duplicate_answered_from_cache(void **state)
@@ -317,12 +371,10 @@ static int counting_dev_fn(const hal_i2c_xfer_t *x)
     return 0;
 }
 
-/* A duplicate of a deferred request still being executed (an I2C write) is dropped: its
- * answer is on the way. A duplicate after the answer gets the same answer. The device sees
- * one transfer. */
-static void test_deferred_duplicate_dropped(void **state)
+/* A board online, its boot probing over, a device at 0x50 whose transfers take 20 ms; b
+ * holds an I2C_XFER request for it (2 bytes from register 0x10). Returns its length. */
+static size_t deferred_xfer_setup(uint8_t *b, size_t cap)
 {
-    (void)state;
     boot_board(0);
     fake_run_for(500000); /* sensor probing at boot is over */
     hello(1, 60000);
@@ -332,12 +384,22 @@ static void test_deferred_duplicate_dropped(void **state)
     fake_i2c_fn = counting_dev_fn;
     fake_i2c_duration_us = 20000;
     proto_i2c_xfer_req_t x = {.bus = 0, .addr = 0x50, .wlen = 1, .rlen = 2, .wdata = {0x10}};
-    uint8_t b[PROTO_MAX_BODY];
-    int n = proto_i2c_xfer_req_encode(&x, b, sizeof(b));
+    int n = proto_i2c_xfer_req_encode(&x, b, cap);
     assert_true(n > 0);
-    send_req(PROTO_MSG_I2C_XFER, 40, b, (size_t)n);
+    return (size_t)n;
+}
+
+/* A duplicate of a deferred request still being executed (an I2C write) is dropped: its
+ * answer is on the way. A duplicate after the answer gets the same answer. The device sees
+ * one transfer. */
+static void test_deferred_duplicate_dropped(void **state)
+{
+    (void)state;
+    uint8_t b[PROTO_MAX_BODY];
+    size_t n = deferred_xfer_setup(b, sizeof(b));
+    send_req(PROTO_MSG_I2C_XFER, 40, b, n);
     fake_run_for(2000);
-    send_req(PROTO_MSG_I2C_XFER, 40, b, (size_t)n); /* while the transfer runs */
+    send_req(PROTO_MSG_I2C_XFER, 40, b, n); /* while the transfer runs */
     fake_run_for(2000);
     collect();
     assert_int_equal(nframes, 0);
@@ -348,13 +410,38 @@ static void test_deferred_duplicate_dropped(void **state)
     rx_frame_t orig = frames[0];
     assert_int_equal(orig.len, 3);
     assert_int_equal(orig.body[1], 0x41);
-    send_req(PROTO_MSG_I2C_XFER, 40, b, (size_t)n); /* after the answer */
+    send_req(PROTO_MSG_I2C_XFER, 40, b, n); /* after the answer */
     fake_run_for(50000);
     collect();
     assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_I2C_XFER)), 1);
     assert_memory_equal(frames[0].body, orig.body, orig.len);
     assert_int_equal(xfers, 1);
     assert_int_equal(link_counters()->rx_duplicates, 2);
+}
+
+/* A request is taken only while its response and every deferred one have a TX slot: with the
+ * host not reading, two I2C transfers under way and pings behind them, the pings wait in the
+ * port rather than take the slots the transfers' answers will need. Every request is answered
+ * once the host reads again. */
+static void test_deferred_answers_keep_their_slots(void **state)
+{
+    (void)state;
+    uint8_t b[PROTO_MAX_BODY];
+    size_t n = deferred_xfer_setup(b, sizeof(b));
+    fake_tx_space = 0; /* the host stops reading */
+    send_req(PROTO_MSG_I2C_XFER, 50, b, n);
+    send_req(PROTO_MSG_I2C_XFER, 51, b, n);
+    for (uint16_t i = 0; i < CONFIG_TXQ_SLOTS; i++)
+        send_req(PROTO_MSG_PING, (uint16_t)(60 + i), NULL, 0);
+    fake_run_for(100000);
+    fake_tx_space = SIZE_MAX;
+    link_tx_isr();
+    fake_run_for(100000);
+    collect();
+    assert_int_equal(xfers, 2);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_I2C_XFER)), 2);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_PING)), CONFIG_TXQ_SLOTS);
+    assert_int_equal(count_type(PROTO_MSG_ERROR), 0);
 }
 
 /* Every frame leaves the board as 0x00, COBS, 0x00: a frame whose closing delimiter the host
@@ -451,6 +538,73 @@ static void test_bad_requests(void **state)
     assert_int_equal(e.code, PROTO_E_ARG);
     const proto_decoder_stats_t *ds = link_decoder_stats();
     assert_true(ds->crc_errors + ds->cobs_errors + ds->short_frames > 0);
+}
+
+/* A host of another major version gets ERROR version in answer to its HELLO, and the link
+ * stays waiting; this major's HELLO then brings it online. */
+static void test_hello_of_another_major_is_refused(void **state)
+{
+    (void)state;
+    boot_board(0);
+    fake_run_for(1000);
+    collect();
+    proto_hello_req_t h = {PROTO_VERSION_MAJOR + 1, 0, 0};
+    uint8_t b[16];
+    int n = proto_hello_req_encode(&h, b, sizeof(b));
+    send_req(PROTO_MSG_HELLO, 3, b, (size_t)n);
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_HELLO)), 0);
+    (void)assert_error_code(PROTO_E_VERSION);
+    assert_int_equal(link_state(), PROTO_LINK_WAITING);
+    hello(4, 0);
+    fake_run_for(1000);
+    collect();
+    assert_non_null(find_type(PROTO_MSG_ACK(PROTO_MSG_HELLO), 0));
+    assert_int_equal(link_state(), PROTO_LINK_ONLINE);
+}
+
+/* REBOOT: a mode past BOOTSEL is a bad argument; a mode this board cannot do (BOOTSEL on the
+ * fake) is unsupported; neither reboots. */
+static void test_reboot_modes_refused(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 0);
+    fake_run_for(1000);
+    collect();
+    const uint8_t modes[] = {PROTO_REBOOT_BOOTSEL + 1, PROTO_REBOOT_BOOTSEL};
+    const uint8_t codes[] = {PROTO_E_ARG, PROTO_E_UNSUPPORTED};
+    for (uint16_t i = 0; i < 2; i++) {
+        send_req(PROTO_MSG_REBOOT, (uint16_t)(20 + i), &modes[i], 1);
+        fake_run_for(1000);
+        collect();
+        (void)assert_error_code(codes[i]);
+    }
+    fake_run_for(100000);
+    assert_int_equal(fake_reboots, 0);
+}
+
+/* SET_POLL: 50 ms (CONFIG_POLL_MIN_MS, docs/API.md) is the shortest period taken; 49 is
+ * refused, and 0 (stop) is taken. */
+static void test_poll_interval_minimum(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello(1, 0);
+    const uint32_t ms[] = {49, 50, 0};
+    for (uint16_t i = 0; i < 3; i++) {
+        proto_set_poll_req_t p = {.sensor = 0xff, .interval_ms = ms[i]};
+        uint8_t b[16];
+        int n = proto_set_poll_req_encode(&p, b, sizeof(b));
+        send_req(PROTO_MSG_SET_POLL, (uint16_t)(10 + i), b, (size_t)n);
+    }
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ERROR), 1);
+    assert_int_equal(assert_error_code(PROTO_E_ARG)->seq, 10);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_SET_POLL)), 2);
+    assert_int_equal(find_type(PROTO_MSG_ACK(PROTO_MSG_SET_POLL), 0)->seq, 11);
 }
 
 /* ---- fairness under load (issue 9): the work of one link run is bounded ---------------------- */
@@ -581,6 +735,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello_then_host_watchdog),
         cmocka_unit_test(test_full_tx_queue_drops_events_not_responses),
+        cmocka_unit_test(test_partly_sent_event_is_not_dropped),
         cmocka_unit_test(test_duplicate_answered_from_cache),
         cmocka_unit_test(test_retry_after_other_requests_answered_from_window),
         cmocka_unit_test(test_stale_seq_across_the_wrap),
@@ -588,9 +743,13 @@ int main(void)
         cmocka_unit_test(test_error_answer_kept),
         cmocka_unit_test(test_hello_empties_window),
         cmocka_unit_test(test_deferred_duplicate_dropped),
+        cmocka_unit_test(test_deferred_answers_keep_their_slots),
         cmocka_unit_test(test_frames_start_with_a_delimiter),
         cmocka_unit_test(test_reboot_waits_for_the_ack_to_leave),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_poll_interval_minimum),
+        cmocka_unit_test(test_reboot_modes_refused),
+        cmocka_unit_test(test_hello_of_another_major_is_refused),
         cmocka_unit_test(test_garbage_flood_bounded_per_run),
         cmocka_unit_test(test_request_flood_one_frame_per_run),
         cmocka_unit_test(test_large_answers_framed_in_steps),

@@ -410,6 +410,45 @@ static void test_cobs_decode_rejects_bad_codes(void **state)
                      -PROTO_E_COBS);
 }
 
+/* Packets of 4 and 5 bytes whose last two bytes are a valid CRC of the rest: too short for a
+ * header and a CRC, so short, never a frame (its body length would be negative). */
+static void test_decoder_short_packet_with_valid_crc(void **state)
+{
+    (void)state;
+    for (size_t len = 4; len <= 5; len++) {
+        uint8_t pkt[5] = {PROTO_VERSION_BYTE, PROTO_MSG_PING, 0x01};
+        uint16_t crc = proto_crc16(pkt, len - 2);
+        pkt[len - 2] = (uint8_t)(crc & 0xff);
+        pkt[len - 1] = (uint8_t)(crc >> 8);
+        uint8_t wire[16] = {0};
+        int n = proto_cobs_encode(pkt, len, wire + 1, sizeof(wire) - 2);
+        assert_true(n > 0);
+        proto_decoder_t d;
+        proto_decoder_init(&d);
+        proto_frame_t f;
+        size_t used = 0;
+        assert_int_equal(proto_decoder_feed(&d, wire, (size_t)n + 2, &used, &f), -PROTO_E_SHORT);
+        assert_int_equal(d.stats.short_frames, 1);
+        assert_int_equal(d.stats.frames, 0);
+        assert_int_equal(proto_packet_parse(pkt, len, &f), -PROTO_E_SHORT);
+    }
+}
+
+/* A code that overruns the bytes REMAINING after it, though not the whole input: the second
+ * code (0x04) promises 3 bytes where 1 is left. The bytes after the input are non-zero and
+ * readable, so a check against the whole length would copy them and answer 4 instead. */
+static void test_cobs_decode_rejects_code_past_the_remaining_bytes(void **state)
+{
+    (void)state;
+    uint8_t out[16];
+    const uint8_t in[] = {0x02, 0x11, 0x04, 0x22, 0x33, 0x44};
+    assert_int_equal(proto_cobs_decode(in, 4, out, sizeof(out)), -PROTO_E_COBS);
+    /* The same code with its 3 bytes there decodes: the check is exact, not over-strict. */
+    assert_int_equal(proto_cobs_decode(in, 6, out, sizeof(out)), 5);
+    const uint8_t want[] = {0x11, 0x00, 0x22, 0x33, 0x44};
+    assert_memory_equal(out, want, sizeof(want));
+}
+
 static void test_frame_limits(void **state)
 {
     (void)state;
@@ -692,6 +731,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_decoder_version_mismatch),
         cmocka_unit_test(test_decoder_random_bytes),
         cmocka_unit_test(test_cobs_decode_rejects_bad_codes),
+        cmocka_unit_test(test_cobs_decode_rejects_code_past_the_remaining_bytes),
+        cmocka_unit_test(test_decoder_short_packet_with_valid_crc),
         cmocka_unit_test(test_frame_limits),
         cmocka_unit_test(test_frame_writer_matches_encode),
         cmocka_unit_test(test_hello_roundtrip),
