@@ -183,13 +183,19 @@ class TestLiveBoard(PicodTestCase):
         """128 bytes (PROTO_I2C_MAX_DATA) go through picoctl, picod, the protocol and the
         firmware whole; 129 are refused before anything is sent to the board."""
         # From the chip id register on: 0xD0 reads 0x60 (the BME280 wraps at 0xFF).
+        def dumped(out):  # picoctl's dump: "OFFSET: 16 bytes in hex" per line
+            lines = out.strip().splitlines()
+            for i, line in enumerate(lines):
+                self.assertRegex(line, rf"^{i * 16:02x}: [0-9a-f]{{2}}( [0-9a-f]{{2}}){{0,15}}$")
+            return "".join(line.split(":", 1)[1].replace(" ", "") for line in lines)
+
         r = picoctl(self.picod.socket, "i2c", BOARD, "xfer", "0x76", "d0", "128", check=True)
-        data = r.stdout.strip()
+        data = dumped(r.stdout)
         self.assertEqual(len(data), 2 * 128, r.stdout)
         self.assertTrue(data.startswith("60"), data)
         # A plain read (from wherever picod's own polling left the register pointer).
         r = picoctl(self.picod.socket, "i2c", BOARD, "read", "0x76", "128", check=True)
-        self.assertRegex(r.stdout.strip(), r"^[0-9a-f]{256}$")
+        self.assertEqual(len(dumped(r.stdout)), 2 * 128, r.stdout)
         c = Client(self.picod.socket)
         try:
             for op, extra in (("read", {}), ("write_read", {"data": "d0"})):
