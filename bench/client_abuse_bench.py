@@ -21,7 +21,6 @@ after, and picod's out_bytes against its --out-budget.
 Use a build without sanitizers for memory figures (ASan's quarantine keeps freed memory).
 """
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -29,6 +28,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import print_result, use_build  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "integration"))
@@ -52,9 +54,7 @@ def main():
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
-    b = os.path.abspath(a.build)
-    os.environ.update(PICOD=f"{b}/daemon/picod", PICOCTL=f"{b}/client/picoctl",
-                      PICOSIM=f"{b}/firmware/picosim")
+    use_build(a.build)
     import harness
     from test_client_abuse import BOARDS, SLOW, SlowBoard, abuse_load, percentile, well_behaved
 
@@ -130,11 +130,7 @@ def main():
         if "slow" in locals():
             slow.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    if a.json:
-        print(json.dumps(out))
-    else:
-        for k, v in out.items():
-            print(f"{k}: {v}")
+    print_result(out, a.json)
 
 
 if __name__ == "__main__":

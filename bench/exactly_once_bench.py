@@ -23,6 +23,9 @@ import os
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import print_result, use_build  # noqa: E402
+
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "integration"))
 
@@ -38,9 +41,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
-    b = os.path.abspath(a.build)
-    os.environ.update(PICOD=f"{b}/daemon/picod", PICOCTL=f"{b}/client/picoctl",
-                      PICOSIM=f"{b}/firmware/picosim")
+    use_build(a.build)
     import harness  # reads the binaries' paths from the environment
     from relay import B2H, H2B, Faults, Relay
     from test_exactly_once import run_toggles

@@ -32,6 +32,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import print_result, use_build  # noqa: E402
+
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "integration"))
 
@@ -201,9 +204,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
-    b = os.path.abspath(a.build)
-    os.environ.update(PICOD=f"{b}/daemon/picod", PICOCTL=f"{b}/client/picoctl",
-                      PICOSIM=f"{b}/firmware/picosim")
+    b = use_build(a.build)
     if a.mode == "single":
         rows = single_faults(a)
         if a.json:

@@ -21,7 +21,6 @@ each quarter of the run.
 build without sanitizers. Output: one JSON line (--json) or a summary.
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -30,6 +29,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import print_result, use_build  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "integration"))
@@ -65,9 +67,8 @@ def main():
     p.add_argument("--history-events", type=int, help="picod --history-events (default its own)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
-    b = os.path.abspath(a.build)
-    os.environ.update(PICOD=f"{b}/daemon/picod", PICOCTL=f"{b}/client/picoctl",
-                      PICOSIM=f"{b}/firmware/picosim", PYTHONDONTWRITEBYTECODE="1")
+    b = use_build(a.build)
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     if a.mode == "udev" and "umockdev" not in os.environ.get("LD_PRELOAD", ""):
         # Debian's python3 has the UMockdev bindings (python3-gi), a pyenv one may not.
         py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -200,11 +201,7 @@ def main():
                 m = re.search(re.escape(key) + r"[^\n]*", text)
                 out[key.lower().replace(" ", "_")] = m.group(0) if m else None
         shutil.rmtree(tmp, ignore_errors=True)
-    if a.json:
-        print(json.dumps(out))
-    else:
-        for k, v in out.items():
-            print(f"{k}: {v}")
+    print_result(out, a.json)
 
 
 if __name__ == "__main__":
