@@ -31,14 +31,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "integration"))
 import harness  # noqa: E402
 from harness import Client, Picod, Picosim, wait_until  # noqa: E402
+from benchlib import proc_status  # noqa: E402
 
-
-def proc_status(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])  # kB
-    return 0
 
 
 def kernel_send_queue(pid):

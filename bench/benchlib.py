@@ -19,3 +19,13 @@ def print_result(out, as_json):
     else:
         for k, v in out.items():
             print(f"{k}: {v}")
+
+
+def proc_status(pid, key, missing=0):
+    """The number of a "Key: N [kB]" line of /proc/PID/status (VmRSS in KiB, ctxt switches, ...);
+    missing if there is none."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return missing

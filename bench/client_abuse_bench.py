@@ -30,18 +30,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import print_result, use_build  # noqa: E402
+from benchlib import print_result, proc_status, use_build  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "integration"))
 
-
-def vm(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return None
 
 
 def main():
@@ -83,7 +76,7 @@ def main():
         harness.wait_until(online, 20, "boards online")
         well_behaved(picod.socket, 100, slow=SLOW)  # warm-up
         quiet, errors_q = well_behaved(picod.socket, a.requests, slow=SLOW)
-        rss_quiet = vm(pid, "VmRSS")
+        rss_quiet = proc_status(pid, "VmRSS", None)
         stop = threading.Event()
         t0 = time.monotonic()
         close_all, counts = abuse_load(picod.socket, stop, idle_conns=a.idle,
@@ -92,7 +85,7 @@ def main():
         setup_s = time.monotonic() - t0
         harness.wait_until(lambda: counts["big_lines"] >= 2, 60, "abusers at work")
         loaded, errors_l = well_behaved(picod.socket, a.requests, slow=SLOW)
-        rss_loaded, hwm = vm(pid, "VmRSS"), vm(pid, "VmHWM")
+        rss_loaded, hwm = proc_status(pid, "VmRSS", None), proc_status(pid, "VmHWM", None)
         c = harness.Client(picod.socket)
         d = c.call("stats")["result"]["daemon"]
         c.close()
@@ -117,7 +110,7 @@ def main():
             "p99_ratio_fast_boards": round(percentile(fast(loaded), 0.99)
                                            / percentile(fast(quiet), 0.99), 1),
             "vmrss_kib_quiet": rss_quiet, "vmrss_kib_abuse": rss_loaded, "vmhwm_kib": hwm,
-            "vmrss_kib_after": vm(pid, "VmRSS"),
+            "vmrss_kib_after": proc_status(pid, "VmRSS", None),
             "clients_under_abuse": d["clients"], "paused": d["paused"],
             "dropped_slow": d["dropped_slow"], "dropped_budget": d["dropped_budget"],
             "out_bytes": d["out_bytes"], "out_budget": d["limits"]["out_budget"],
