@@ -48,16 +48,38 @@ __attribute__((format(printf, 2, 3))) static void mb_printf(mbuf_t *m, const cha
     }
 }
 
-/* A label value: backslash, double quote and newline escaped (OpenMetrics ABNF). */
+/* Append n bytes. */
+static void mb_put(mbuf_t *m, const char *s, size_t n)
+{
+    if (m->failed)
+        return;
+    if (n >= m->cap - m->len) {
+        size_t cap = m->cap * 2 + n + 1;
+        char *q = realloc(m->p, cap);
+        if (!q) {
+            m->failed = true;
+            return;
+        }
+        m->p = q;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->len, s, n);
+    m->len += n;
+    m->p[m->len] = '\0'; /* (as vsnprintf leaves it) */
+}
+
+/* A label value: backslash, double quote and newline escaped (OpenMetrics ABNF); the runs
+ * between them copied whole (a printf per character made `metrics` 0.06x of a fixed reply). */
 static void mb_label(mbuf_t *m, const char *s)
 {
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            mb_printf(m, "\\%c", *s);
-        else if (*s == '\n')
-            mb_printf(m, "\\n");
-        else
-            mb_printf(m, "%c", *s);
+    for (;;) {
+        size_t run = strcspn(s, "\\\"\n");
+        mb_put(m, s, run);
+        s += run;
+        if (!*s)
+            return;
+        mb_put(m, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\", 2);
+        s++;
     }
 }
 

@@ -401,5 +401,24 @@ class TestMetrics(ConfigCase):
         self.assertIn(("picod_uptime_seconds", frozenset()), s)
 
 
+class TestMetricsLabels(PicodTestCase):
+    """Label values are escaped as OpenMetrics says: a device path with a double quote, a
+    backslash and a newline in it comes out as \\", \\\\ and \\n, the rest of it as it is."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dev = os.path.join(cls.tmp, 'tty "A"\\B\nC')
+        cls.picod = Picod(cls.tmp, [cls.dev]).start()
+
+    def test_device_label_escaped(self):
+        text = Client(self.picod.socket).call("metrics")["result"]["text"]
+        line = [ln for ln in text.splitlines() if ln.startswith("picod_board_up{")][0]
+        want = self.dev.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        self.assertIn(f'device="{want}"}}', line)
+        s = parse_metrics(text)
+        self.assertIn(("device", want), [lb for (n, lb) in s if n == "picod_board_up"][0])
+
+
 if __name__ == "__main__":
     unittest.main()
