@@ -13,6 +13,11 @@ if (!elf) {
   process.exit(2);
 }
 const bin = elf.replace(/\.elf$/, '.bin');
+// What the image was built with (NAME.info, firmware/hal/rp2040/CMakeLists.txt): whether the
+// scheduler keeps its run statistics (config.h CONFIG_SCHED_RUN_STATS, on unless said).
+let info = '';
+try { info = readFileSync(elf.replace(/\.elf$/, '.info'), 'utf8'); } catch { /* none: defaults */ }
+const runStats = !/CONFIG_SCHED_RUN_STATS=0/.test(info);
 
 const sym = loadSymbols(elf);
 const srcAt = loadLines(elf);
@@ -54,6 +59,7 @@ const out = [];
     `- cycles outside task bodies (scheduler, idle path, ISRs) + scheduler calls made by tasks: ${prof.sched}`,
     `- cycles in task bodies: ${prof.body}`,
     `- of which the idle path (sleep decision, hal_idle_until, WFI exit): ${prof.idle}`,
+    `- run statistics: ${runStats ? 'on (the product)' : 'off (CONFIG_SCHED_RUN_STATS=0)'}`,
     `- **dispatch cycles per task switch (scheduler minus idle path): ` +
     `${((prof.sched - prof.idle) / dispatches).toFixed(1)}** (goal <= 60, issue 9)`,
     `- all-in cycles per task switch (scheduler incl. idle path): ` +

@@ -22,6 +22,15 @@
 #ifndef CONFIG_TASK_BUDGET_US
 #define CONFIG_TASK_BUDGET_US 2000 /* one run longer than this is reported as an overrun */
 #endif
+/* Per-task run statistics: runs, total and longest run, worst lateness, and the overrun
+ * report (a run over its budget: the fault event and sched_global_stats()'s overruns). They
+ * cost 24 emulated cycles of the 78 of a timer-driven switch (docs/PERFORMANCE.md); picod's
+ * `stats` and the overrun faults need them, so the product has them. 0 leaves them out, as
+ * FreeRTOS's configGENERATE_RUN_TIME_STATS or RIOT's schedstatistics do: sched_task_stats()
+ * then reads all zeros and nothing is reported as an overrun. */
+#ifndef CONFIG_SCHED_RUN_STATS
+#define CONFIG_SCHED_RUN_STATS 1
+#endif
 #ifndef CONFIG_WATCHDOG_MS
 #define CONFIG_WATCHDOG_MS 1000 /* hardware watchdog, fed by a healthy scheduler loop */
 #endif
