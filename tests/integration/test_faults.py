@@ -148,8 +148,12 @@ class TestRetryWriteFails(PicodTestCase):
         env = dict(os.environ, LD_PRELOAD=shim,
                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
         # No heartbeats or polls during the test: the ping is the only request outstanding.
+        # And no retry before it: with the suite's 300 ms request timeout, a picod slowed down
+        # enough (valgrind on a loaded machine) retried the first requests after HELLO, and the
+        # shim failed that retry instead of the ping's.
         cls.picod = Picod(cls.tmp, [cls.sim.pty],
-                          ["--heartbeat-ms", "60000", "--poll-ms", "60000"]).start(env=env)
+                          ["--heartbeat-ms", "60000", "--poll-ms", "60000",
+                           "--request-timeout-ms", "2000"]).start(env=env)
 
     def test_retry_that_cannot_be_written_fails_once_and_picod_serves_on(self):
         board = "e10e000000000001"
