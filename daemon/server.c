@@ -21,7 +21,7 @@
 
 typedef struct server_write {
     uv_write_t req;
-    size_t size;       /* what this write holds, as counted in out_bytes */
+    size_t size;       /* what this write holds, as counted in out_bytes while queued */
     hist_line_t *line; /* shared bytes (server_send_line), or NULL: the bytes are in data */
     char data[];
 } server_write_t;
@@ -179,13 +179,33 @@ static int server_make_room(client_t *c, size_t size)
     return 0;
 }
 
-/* Queue w (its bytes at base, len of them; size counted in out_bytes) on c. Frees w and
- * drops c on failure. */
+/* Send w's bytes (len of them at base) to c: what the socket takes at once is done with (w is
+ * freed, nothing counted); the rest is queued and counted in out_bytes (w->size, the memory
+ * it holds) until its write completes. So a backlog is what a client has not read, never the
+ * bytes the kernel already took this loop iteration: counted until uv_write's callback (the
+ * next iteration), a burst of events made a reading client's "backlog" as large as a stuck
+ * one's, and the budget disconnected it. Frees w and drops c on failure. */
 static int server_queue(client_t *c, server_write_t *w, char *base, size_t len)
 {
     server_t *s = c->srv;
     uv_buf_t buf = uv_buf_init(base, (unsigned int)len);
+    int n = uv_try_write((uv_stream_t *)&c->pipe, &buf, 1); /* UV_EAGAIN while writes queue */
 
+    if (n == (int)len) {
+        s->stats.bytes_out += len;
+        hist_line_unref(w->line);
+        free(w);
+        return 0;
+    }
+    if (n > 0) {
+        buf.base += n;
+        buf.len -= (unsigned int)n;
+    } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+        hist_line_unref(w->line);
+        free(w);
+        server_drop_client(c); /* the peer is gone */
+        return -ENOTCONN;
+    }
     if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, server_write_cb) < 0) {
         hist_line_unref(w->line);
         free(w);

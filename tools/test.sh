@@ -35,16 +35,15 @@ fi
 # The integration tests again with picod under valgrind (memory errors, definite and indirect
 # leaks: exit 99, tests/integration/harness.py), on a build without sanitizers (valgrind and
 # ASan do not mix) that has only what they run. Left out: the two classes that measure
-# picod's open-file limit, which valgrind lowers for the programs it runs, and TestSlowWatchers,
-# which races a reading watcher against stuck ones: at valgrind's speed the reader can fall
-# behind and be the one dropped; TestInstall (it installs the whole build, which this one is not) and TestDoctorUsb (doctor
-# tells picod from other holders of a tty by its process name, valgrind's here).
+# picod's open-file limit, which valgrind lowers for the programs it runs; TestInstall (it
+# installs the whole build, which this one is not) and TestDoctorUsb (doctor tells picod from
+# other holders of a tty by its process name, valgrind's here).
 vg=${PICOD_TEST_VG_BUILD:-$here/build-vg}
 cmake -S "$here" -B "$vg" -DPICOD_SANITIZE=OFF -DPICOD_FIRMWARE=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$vg" -j"$(nproc)" --target picod picoctl picosim picod-mqtt shim_write_eio \
     monitor_fault_shim
 PICOD_VALGRIND=1 ctest --test-dir "$vg" --output-on-failure -j2 -R '^integration\.' \
-    -E 'TestClientLimit|TestTenThousandClients|TestSlowWatchers|TestInstall|TestDoctorUsb' \
+    -E 'TestClientLimit|TestTenThousandClients|TestInstall|TestDoctorUsb' \
     2>&1 | tee "$log"
 vg_status=${PIPESTATUS[0]}
 if [ "$vg_status" -eq 0 ] && [ -z "${PICOD_ALLOW_SKIP:-}" ] &&

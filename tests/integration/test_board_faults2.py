@@ -247,6 +247,47 @@ class DeafBoard(ScriptedBoard):
             os.close(fd)
 
 
+class TestEventBurst(PicodTestCase):
+    """A board sends 100 LOG events in one burst (one write: picod reads and handles them in
+    one turn of its loop) to a watcher that reads, with --client-out-max 16 KiB: the watcher
+    gets every one of them and is not disconnected. Its socket took them all at once; before
+    the fix picod counted what the kernel had already taken as the watcher's backlog until the
+    next loop turn, and disconnected the reading client as if it were stuck ("16354 bytes
+    unread", dropped_slow 1)."""
+
+    BURST = 100
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.board = FloodingBoard(os.path.join(cls.tmp, "burst"))
+        cls.picod = Picod(cls.tmp, [cls.board.path],
+                          ["--client-out-max", "16384", "--out-budget", "65536"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.board.close()
+
+    def test_burst_reaches_a_reading_watcher(self):
+        board = FloodingBoard.board_id.hex()
+        self.wait_state(board, "online")
+        w = Client(self.picod.socket, timeout=30)
+        try:
+            self.assertTrue(w.call("watch", boards=[board], events=["log"])["ok"])
+            burst = b"".join(b"\0" + self.board.frame(LOG_EVENT, 0x8000 + n, b"\x01burst %d" % n)
+                             for n in range(self.BURST))
+            with self.board.lock:
+                os.write(self.board.master, burst)
+            got = [w.next_event("log", 20)["text"] for _ in range(self.BURST)]
+            self.assertEqual(got, ["burst %d" % n for n in range(self.BURST)])
+            self.assertEqual(w.call("stats")["result"]["daemon"]["dropped_slow"], 0)
+        finally:
+            w.close()
+
+
 class TestMisbehavingBoards(PicodTestCase):
     """A board that floods events and one that stops reading, beside picosim B."""
 
