@@ -189,12 +189,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fake_button = !fake_button;
             button_edge_isr(fake_button, fake_now);
             break;
-        case 6:
-            i2c_script_len = next() % sizeof(i2c_script);
-            for (size_t i = 0; i < i2c_script_len; i++)
-                i2c_script[i] = next();
+        case 6: {
+            /* the next n input bytes, 0 past its end, as next() gives them (one copy: gcc -O3
+             * took a loop of next() into i2c_script for an overflow, not seeing that next()
+             * leaves i2c_script_len alone) */
+            size_t n = next() % sizeof(i2c_script);
+            size_t have = in_len - in_pos < n ? in_len - in_pos : n;
+            memcpy(i2c_script, in + in_pos, have);
+            memset(i2c_script + have, 0, n - have);
+            in_pos += have;
+            i2c_script_len = n;
             i2c_script_pos = 0;
             break;
+        }
         default:
             op_frame();
             break;
