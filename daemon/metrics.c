@@ -16,6 +16,24 @@ typedef struct mbuf {
     bool failed;
 } mbuf_t;
 
+/* Room for n more bytes and a terminating NUL; false (and m failed) when memory ran out. */
+static bool mb_grow(mbuf_t *m, size_t n)
+{
+    if (m->failed)
+        return false;
+    if (n < m->cap - m->len)
+        return true;
+    size_t cap = m->cap * 2 + n + 1;
+    char *q = realloc(m->p, cap);
+    if (!q) {
+        m->failed = true;
+        return false;
+    }
+    m->p = q;
+    m->cap = cap;
+    return true;
+}
+
 __attribute__((format(printf, 2, 3))) static void mb_printf(mbuf_t *m, const char *fmt, ...)
 {
     va_list ap;
@@ -37,32 +55,16 @@ __attribute__((format(printf, 2, 3))) static void mb_printf(mbuf_t *m, const cha
             m->len += (size_t)n;
             return;
         }
-        size_t cap = m->cap * 2 + (size_t)n + 1;
-        char *q = realloc(m->p, cap);
-        if (!q) {
-            m->failed = true;
+        if (!mb_grow(m, (size_t)n))
             return;
-        }
-        m->p = q;
-        m->cap = cap;
     }
 }
 
 /* Append n bytes. */
 static void mb_put(mbuf_t *m, const char *s, size_t n)
 {
-    if (m->failed)
+    if (!mb_grow(m, n))
         return;
-    if (n >= m->cap - m->len) {
-        size_t cap = m->cap * 2 + n + 1;
-        char *q = realloc(m->p, cap);
-        if (!q) {
-            m->failed = true;
-            return;
-        }
-        m->p = q;
-        m->cap = cap;
-    }
     memcpy(m->p + m->len, s, n);
     m->len += n;
     m->p[m->len] = '\0'; /* (as vsnprintf leaves it) */
