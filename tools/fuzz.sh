@@ -12,6 +12,10 @@
 #
 # Needs clang with libFuzzer (Debian/Ubuntu: apt-get install clang; clang 14 is what the figures
 # in docs/RELIABILITY.md were measured with). Not part of CI; the replays are.
+#
+# Two runs of one target at once (one per core): give each its own FUZZ_TAG (FUZZ_TAG=a
+# tools/fuzz.sh api ... & FUZZ_TAG=b tools/fuzz.sh api ...): each keeps its own scratch corpus
+# and log; the build and the minimising into the committed corpus take a lock, one at a time.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 targets=(proto msg fw usb api options)
@@ -39,7 +43,9 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
         -DPICOD_FIRMWARE=OFF -DPICOD_FUZZ=ON \
         -DCMAKE_C_FLAGS="-O1 -gline-tables-only -fsanitize=fuzzer-no-link" >/dev/null
 fi
-nice -n 10 cmake --build "$build" -j1 --target "fuzz_$target" >/dev/null
+tag=${FUZZ_TAG:+-$FUZZ_TAG}
+lock=$build/.fuzz.lock
+flock "$lock" nice -n 10 cmake --build "$build" -j1 --target "fuzz_$target" >/dev/null
 
 corpus=$here/tests/fuzz/corpus/$target
 dict=$here/tests/fuzz/dict/$target.dict
@@ -55,9 +61,9 @@ api) opts+=(-detect_leaks=0) ;;
 esac
 # libFuzzer writes new inputs into its first corpus directory: a scratch one in the build tree
 # (kept between runs), seeded with the committed corpus and the regression inputs.
-work=$build/corpus/$target
+work=$build/corpus/$target$tag
 mkdir -p "$corpus" "$work" "$build/artifacts" "$build/logs"
-log=$build/logs/$target.log
+log=$build/logs/$target$tag.log
 cd "$build" # libFuzzer's own files (fuzz-*.log with -jobs) stay in the build tree
 start=$SECONDS
 set +e
@@ -80,10 +86,12 @@ ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 
 min=$(mktemp -d)
 trap 'rm -rf "$min"' EXIT
+exec 9>"$lock"
+flock 9
 nice -n 10 "$build/tests/fuzz/fuzz_$target" -merge=1 -use_counters=0 -close_fd_mask=3 "$min" "$corpus" \
     "$work" \
-    >"$build/logs/$target-merge.log" 2>&1
+    >"$build/logs/$target$tag-merge.log" 2>&1
 rm -f "$corpus"/*
 cp "$min"/* "$corpus"/
-line="$target: $execs executions in ${took}s, $rate exec/s, cov $cov edges, ft $ft features, corpus $(ls "$corpus" | wc -l) inputs, clean"
+line="$target$tag: $execs executions in ${took}s, $rate exec/s, cov $cov edges, ft $ft features, corpus $(ls "$corpus" | wc -l) inputs, clean"
 echo "$line" | tee -a "$build/fuzz-stats.txt"
