@@ -231,7 +231,12 @@ static void api_board_error(api_req_t *r, int status)
     const char *who = r->board->id[0] ? r->board->id : r->board->link.path;
     const char *what = r->what[0] ? r->what : "the request";
 
-    if (status > 0)
+    if (status == PROTO_E_NO_SESSION)
+        api_err(r, "board_reset",
+                "board %s reset and has not had picod's HELLO yet: it did not do %s now (a copy "
+                "sent before the reset may have been done then); not retried",
+                who, what);
+    else if (status > 0)
         api_err(r, api_board_error_code(status), "board %s refused %s: %s", who, what,
                 proto_err_name(status));
     else if (status == -ETIMEDOUT && r->kind == API_REBOOT)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "board_json.h"
@@ -513,6 +514,20 @@ static void board_heard_waiting(board_t *b)
     board_send_hello(b);
 }
 
+/* A session id (protocol 1.4): a board that hears the id of its session again in a HELLO
+ * (ours re-sent, or a replay) keeps its window; another id starts a new session. Random, so
+ * that a HELLO of an earlier open or an earlier picod is another session. */
+static void board_new_session(board_t *b)
+{
+    uint32_t id = 0;
+
+    while (id == 0) {
+        if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+            id = (uint32_t)board_mono_us() ^ (uint32_t)(uintptr_t)b; /* no entropy: unique enough */
+    }
+    b->session = id;
+}
+
 static void board_send_hello(board_t *b)
 {
     proto_hello_req_t req = {
@@ -525,11 +540,19 @@ static void board_send_hello(board_t *b)
 
     if (!b->link.up || reqtrack_has_type(&b->rt, PROTO_MSG_HELLO))
         return;
+    /* A new session for a board that does not answer (the tty just opened, or the board went
+     * offline): its window may be what keeps it from answering (a damaged frame that passed
+     * the CRC with a seq far ahead makes it drop ours as old), and a HELLO of its session from
+     * beyond the window is dropped too. A board that answers (it reset: it has no session)
+     * keeps the id, so that replays of our earlier HELLOs are of its session. */
+    if (!board_is_reachable(b) || b->session == 0)
+        board_new_session(b);
+    req.session = b->session;
     n = proto_hello_req_encode(&req, body, sizeof(body));
     if (n < 0)
         return;
-    /* The HELLO empties the board's window of remembered answers: nothing sent before it may
-     * be sent again, or the board would execute it twice. The HELLO itself is not retried
+    /* A HELLO may empty the board's window of remembered answers: nothing sent before it may
+     * be sent again, or the board could execute it twice. The HELLO itself is not retried
      * either (the tick sends a fresh one), so requests sent after it stay safe. */
     reqtrack_forbid_retries(&b->rt);
     if (reqtrack_submit_ex(&b->rt, PROTO_MSG_HELLO, body, (size_t)n, board_now(b),
@@ -727,6 +750,10 @@ static void board_frame_cb(link_t *l, int status, const proto_frame_t *f)
 
     if (reqtrack_match(&b->rt, f, board_now(b))) {
         board_rearm_requests(b);
+        /* A board that refuses to act for want of a session has had no HELLO since it booted:
+         * it reset (protocol 1.4). The request failed (board_reset); introduce ourselves. */
+        if (f->type == PROTO_MSG_ERROR && f->body_len >= 1 && f->body[0] == PROTO_E_NO_SESSION)
+            board_heard_waiting(b);
         return;
     }
     if (f->type == PROTO_MSG_ACK(PROTO_MSG_HELLO)) {

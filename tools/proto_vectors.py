@@ -44,7 +44,7 @@ def cobs_decode(data: bytes) -> bytes:
 
 
 def frame(type_: int, seq: int, body: bytes) -> bytes:
-    pkt = bytes([0x13, type_, seq & 0xFF, seq >> 8]) + body  # protocol 1.3
+    pkt = bytes([0x14, type_, seq & 0xFF, seq >> 8]) + body  # protocol 1.4
     crc = crc16_ccitt_false(pkt)
     pkt += bytes([crc & 0xFF, crc >> 8])
     # A delimiter before the frame as well as after it (PROTOCOL.md, section 2).
@@ -85,7 +85,9 @@ def main() -> None:
     for data in cobs_cases:
         print(f"cobs {h(data)} {h(cobs_encode(data))}")
     frames = [
-        (0x01, 1, bytes([1, 3, 0xB8, 0x0B])),            # HELLO v1.3, host timeout 3000 ms
+        (0x01, 1, bytes([1, 3, 0xB8, 0x0B])),            # HELLO of a 1.3 host, timeout 3000 ms
+        # HELLO v1.4, host timeout 3000 ms, session id 0x5E551014
+        (0x01, 2, bytes([1, 4, 0xB8, 0x0B]) + (0x5E551014).to_bytes(4, "little")),
         (0x02, 2, b"ping"),                               # PING
         (0x03, 0xFFFF, b""),                              # HEARTBEAT, seq wraps
         # HEARTBEAT_ACK 1.2: uptime 5000 ms, online, 0 pending, uptime_us 0x1_2A05_F2C8

@@ -79,6 +79,9 @@ static struct {
     win_slot_t win[PROTO_SEQ_WINDOW];
     uint16_t newest;  /* the newest request seq of this session (valid if have_newest) */
     bool have_newest; /* a request was heard since the window was last emptied */
+    /* The host session (PROTOCOL.md "Sessions"): none since boot until a HELLO. */
+    bool in_session;
+    uint32_t session; /* the session id of the last HELLO (0: a host older than 1.4) */
 
     /* RX, one bounded step per run (link_receive): feed bytes, handle a frame, frame an answer */
     proto_decoder_t dec;
@@ -476,8 +479,10 @@ static void send_fault(uint8_t kind, uint32_t detail)
         (void)link_send_event(PROTO_MSG_FAULT, b, (size_t)n);
 }
 
-void link_hello(uint16_t host_timeout_ms)
+void link_hello(uint16_t host_timeout_ms, uint32_t session)
 {
+    lk.in_session = true;
+    lk.session = session;
     uint32_t ms = host_timeout_ms ? host_timeout_ms : CONFIG_HOST_TIMEOUT_MS;
     if (ms < CONFIG_HOST_TIMEOUT_MIN_MS)
         ms = CONFIG_HOST_TIMEOUT_MIN_MS;
@@ -556,9 +561,26 @@ static void handle_request(const proto_frame_t *f)
 {
     host_heard();
     if (f->type == PROTO_MSG_HELLO) {
-        win_clear(); /* a new session: its seqs start afresh; HELLO itself is never kept */
-        (void)win_stale(f->seq);
+        proto_hello_req_t h;
+        if (proto_hello_req_decode(f->body, f->body_len, &h) == 0 && h.session != 0 &&
+            lk.in_session && h.session == lk.session) {
+            /* The current session's HELLO again (the host re-introduced itself, or a replay):
+             * nothing is forgotten; one from beyond the window is a replay, dropped. */
+            if (win_stale(f->seq)) {
+                lk.ctr.rx_duplicates++;
+                return;
+            }
+        } else {
+            win_clear(); /* a new session: its seqs start afresh; HELLO itself is never kept */
+            (void)win_stale(f->seq);
+        }
     } else {
+        if (!lk.in_session && proto_type_acts(f->type)) {
+            /* No HELLO since boot: this may be the retry of a request that the board acted on
+             * before it reset (and forgot). Not done; the host learns of the reset. */
+            (void)respond_error_now(f->seq, f->type, PROTO_E_NO_SESSION, 0, false);
+            return;
+        }
         if (win_stale(f->seq)) {
             lk.ctr.rx_duplicates++; /* a replay from beyond the window: dropped unanswered */
             return;

@@ -55,7 +55,9 @@ int link_respond_error(uint16_t seq, uint8_t req_type, uint8_t code, uint16_t de
 
 /* Link state (enum proto_link_state), the HELLO handshake and helpers for requests.c. */
 uint8_t link_state(void);
-void link_hello(uint16_t host_timeout_ms);
+/* A HELLO was done: arm the host watchdog, and the board is in the host's session (id
+ * session, 0 from a host older than 1.4) until it resets. */
+void link_hello(uint16_t host_timeout_ms, uint32_t session);
 uint8_t link_pending_events(void);
 const link_counters_t *link_counters(void);
 const proto_decoder_stats_t *link_decoder_stats(void);

@@ -48,7 +48,7 @@ static int do_hello(const proto_frame_t *f, uint8_t *out, size_t cap)
     a.crash = *hal_crash_record();
     a.uptime_ms = board_uptime_ms();
     board_hw_hello(&a.chip_rev, &a.clock_faults);
-    link_hello(req.host_timeout_ms);
+    link_hello(req.host_timeout_ms, req.session);
     return proto_hello_ack_encode(&a, out, cap);
 }
 

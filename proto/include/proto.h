@@ -29,8 +29,9 @@ extern "C" {
 /* ---- versioning ------------------------------------------------------------------------ */
 
 #define PROTO_VERSION_MAJOR 1
-/* 1.1: silicon facts in HELLO_ACK and STATS; 1.2: uptime_us; 1.3: u32 RAM sizes in STATS */
-#define PROTO_VERSION_MINOR 3
+/* 1.1: silicon facts in HELLO_ACK and STATS; 1.2: uptime_us; 1.3: u32 RAM sizes in STATS;
+ * 1.4: host sessions (a session id in HELLO; no acting before a HELLO: ERROR no_session) */
+#define PROTO_VERSION_MINOR 4
 /* Header version byte: major in the high nibble, minor in the low nibble. */
 #define PROTO_VERSION_BYTE        ((uint8_t)((PROTO_VERSION_MAJOR << 4) | PROTO_VERSION_MINOR))
 #define PROTO_VERSION_MAJOR_OF(b) ((uint8_t)((b) >> 4))
@@ -51,8 +52,9 @@ extern "C" {
  * Exactly-once window. The board remembers the answers to the last PROTO_SEQ_WINDOW request
  * seqs it executed (slot seq % PROTO_SEQ_WINDOW) and answers a repeated seq from there instead
  * of acting again; the host never sends a seq that is PROTO_SEQ_WINDOW or more ahead of the
- * oldest seq it may still retry, so a retry always finds its slot. A HELLO starts a new
- * session and empties the window (see PROTOCOL.md, "Exactly once").
+ * oldest seq it may still retry, so a retry always finds its slot. A HELLO with a new session
+ * id starts a new session and empties the window; a board that has had no HELLO since it
+ * booted acts on nothing (see PROTOCOL.md, "Exactly once" and "Sessions").
  */
 #define PROTO_SEQ_WINDOW 32
 
@@ -77,6 +79,7 @@ enum proto_err {
     PROTO_E_OVERSIZE = 15,     /* decoder: frame longer than PROTO_MAX_FRAME (never sent) */
     PROTO_E_SHORT = 16,        /* decoder: frame shorter than header + CRC (never sent) */
     PROTO_E_SENSOR = 17,       /* sensor answered but its data is invalid (CRC-8, chip id) */
+    PROTO_E_NO_SESSION = 18,   /* 1.4: an acting request before any HELLO since boot: not done */
     PROTO_E__COUNT
 };
 
@@ -125,6 +128,13 @@ static inline bool proto_type_is_event(uint8_t t)
 static inline bool proto_type_is_ack(uint8_t t)
 {
     return t >= 0x81 && t <= 0xbf;
+}
+/* 1.4: a request that changes something on the board (PROTOCOL.md "Exactly once"): a board
+ * executes it only in a session (after a HELLO since it booted), else ERROR no_session. */
+static inline bool proto_type_acts(uint8_t t)
+{
+    return t == PROTO_MSG_SET_LED || t == PROTO_MSG_SET_POLL || t == PROTO_MSG_I2C_XFER ||
+           t == PROTO_MSG_REBOOT || t == PROTO_MSG_DEBUG;
 }
 
 /* Name of a message type ("hello", "hello_ack", "button_event"...), or "unknown". */
@@ -275,6 +285,8 @@ typedef struct proto_hello_req {
     uint8_t host_major, host_minor;
     uint16_t host_timeout_ms; /* board enters safe state after this long without a request;
                                  0 = board default */
+    uint32_t session;         /* 1.4: the host's session id, drawn per open of the port, never
+                                 0; sent when nonzero. 0 when absent (an older host) */
 } proto_hello_req_t;
 
 enum proto_platform {

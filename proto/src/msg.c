@@ -38,6 +38,8 @@ int proto_hello_req_encode(const proto_hello_req_t *m, uint8_t *out, size_t cap)
     put_u8_(&b, m->host_major);
     put_u8_(&b, m->host_minor);
     put_u16_(&b, m->host_timeout_ms);
+    if (m->session != 0)
+        put_u32_(&b, m->session);
     return w_end(&b);
 }
 
@@ -47,6 +49,9 @@ int proto_hello_req_decode(const uint8_t *body, size_t len, proto_hello_req_t *m
     m->host_major = get_u8_(&b);
     m->host_minor = get_u8_(&b);
     m->host_timeout_ms = get_u16_(&b);
+    m->session = 0;
+    if (!b.err && b.pos < len) /* 1.4: absent from older hosts */
+        m->session = get_u32_(&b);
     return r_end(&b);
 }
 

@@ -25,6 +25,7 @@ const char *proto_err_name(int err)
         [PROTO_E_OVERSIZE] = "oversize",
         [PROTO_E_SHORT] = "short_frame",
         [PROTO_E_SENSOR] = "sensor_error",
+        [PROTO_E_NO_SESSION] = "no_session",
     };
     if (err < 0)
         err = -err;

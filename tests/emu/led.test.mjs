@@ -6,6 +6,8 @@ import { emuFirmware } from './lib/env.mjs';
 const fw = emuFirmware();
 const { bootBoard, hello, settle } = await import('./lib/scenario.mjs');
 const { MSG, decodeState, u16le, u32le } = await import('./lib/proto.mjs');
+const { ProtoError } = await import('./lib/client.mjs');
+const E_NO_SESSION = 18;
 
 function ledReq(op, periodMs = 0, duty = 0) {
   return [op, duty, ...u16le(periodMs), ...u32le(0), 0];
@@ -24,6 +26,20 @@ test('heartbeat blinks on GP25 before and after a host says HELLO', () => {
   board.run(3_000_000);
   const online = board.ledEdges(t1);
   assert.ok(online.filter((e) => e.on).length >= 2, `online: ${online.length} edges in 3 s`);
+});
+
+test('before a HELLO since boot the board does not act: SET_LED is refused with no_session', () => {
+  // (it may be the retry of a request the board did before it reset: protocol 1.4)
+  const { board, client } = bootBoard(fw, { sensors: false });
+  settle(board, 20);
+  assert.throws(() => client.request(MSG.SET_LED, ledReq(1)),
+    (e) => e instanceof ProtoError && e.code === E_NO_SESSION);
+  const t0 = board.timeUs();
+  board.run(3_000_000);
+  assert.ok(board.ledEdges(t0).length >= 2, 'still the heartbeat');
+  decodeState(client.request(MSG.GET_STATE)); // reading is answered
+  hello(client, 60_000);
+  assert.equal(decodeState(client.request(MSG.SET_LED, ledReq(1))).ledOn, 1);
 });
 
 test('SET_LED on holds GP25 high; blink follows the period; auto returns to the heartbeat', () => {

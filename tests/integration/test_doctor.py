@@ -217,7 +217,7 @@ class TestDoctorUsb(DoctorCase):
         self.stop(mm)
         self.assertEqual(rc, 1)
         self.assertEqual(out, f"""\
-ok    picod <TMP>/picod.sock: picod 0.1.0 (protocol 1.3) answers
+ok    picod <TMP>/picod.sock: picod 0.1.0 (protocol 1.4) answers
 FAIL  usb 1-1: 2e8a:0003 "RP2 Boot": a Pico in BOOTSEL mode (the RP2040 boot ROM: a USB drive RPI-RP2, no tty)
       fix: copy {FIRMWARE_DIR}/firmware.uf2 to its RPI-RP2 drive (it then restarts into picod's firmware); if it has picod's firmware already, replug it without holding BOOTSEL
 warn  usb 1-2: 2e8a:0005 "Board in FS mode", tty /dev/ttyACM1: runs MicroPython, not picod's firmware: picod leaves it alone
@@ -354,7 +354,7 @@ class TestDoctorBoards(DoctorCase):
         self.assertEqual(board["status"], "fail")
         self.assertEqual(board["message"],
                          f"incompatible on {self.v2.path}: board speaks protocol 2.0, picod "
-                         "speaks 1.3")
+                         "speaks 1.4")
         self.assertIn("firmware.uf2", board["fix"])
 
     def test_online_then_offline(self):

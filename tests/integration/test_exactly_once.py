@@ -11,7 +11,8 @@ from harness import Client, Picod, RelayCase, wait_until
 from relay import B2H, H2B, Faults, Relay
 
 BOARD = "0e0e0e0e0e0e0e08"
-SET_LED, SET_LED_ACK, PING, PING_ACK = 0x05, 0x85, 0x02, 0x82
+BOARD_RESET = "0e0e0e0e0e0e0e09"
+SET_LED, SET_LED_ACK, PING, PING_ACK, ERROR = 0x05, 0x85, 0x02, 0x82, 0xFF
 # Long enough that client B's ping is answered before picod retries the toggle.
 REQUEST_TIMEOUT_MS = 1000
 
@@ -77,6 +78,60 @@ def run_toggles(sock, sim, board, toggles, ping_interval=0.15, led_on=led_is_on)
         a.close()
         pinger_client.close()
     return res
+
+
+class TestResetBeforeTheAnswer(RelayCase):
+    """The board acts, then resets before its answer leaves; picod's retry reaches the new
+    boot before picod has heard of the reset (its heartbeats are 20 s apart here)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = cls.start_sim("board0", BOARD_RESET)
+        cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=9).start()
+        cls.picod = Picod(cls.tmp, [cls.relay.link_path],
+                          extra=["--request-timeout-ms", "1000", "--heartbeat-ms", "20000",
+                                 "--host-timeout-ms", "60000"]).start()
+
+    def test_retry_reaching_the_new_boot_is_not_done(self):
+        """Protocol 1.4: the new boot, which has had no HELLO, does not do the retried toggle
+        (ERROR no_session); the client gets board_reset, watchers get board_reset, picod says
+        HELLO again and the board serves. Before, the new boot toggled again and the client
+        got ok."""
+        self.wait_state(BOARD_RESET, "online")
+        w, c = Client(self.picod.socket), Client(self.picod.socket)
+        try:
+            self.assertTrue(w.call("watch")["ok"])
+            self.assertTrue(c.call("led", board=BOARD_RESET, mode="on")["ok"])
+            dropped = self.relay.drop_next(B2H, SET_LED_ACK)
+            c.send_raw(b'{"cmd":"led","board":"%s","mode":"toggle","id":"t"}\n'
+                       % BOARD_RESET.encode())
+            self.assertTrue(dropped.wait(5), "the relay never saw the toggle's acknowledgement")
+            self.assertFalse(led_is_on(self.sim), "the toggle was not done")
+            self.sim.control("reset")
+            r = c.recv(10)
+            while r.get("id") != "t":
+                r = c.recv(10)
+            self.assertFalse(r["ok"], f"the retry was done by the new boot: {r}")
+            self.assertEqual(r["error"]["code"], "board_reset", r)
+            self.assertIn("reset", r["error"]["message"])
+            self.assertEqual(w.next_event("board_reset", 10)["board"], BOARD_RESET)
+            self.wait_state(BOARD_RESET, "online")
+            # The scenario did happen: the same seq went twice; the new boot refused it.
+            sent = [f for f in self.relay.frames(H2B) if f[1] == SET_LED]
+            seq = sent[-1][2]
+            self.assertEqual(len([f for f in sent if f[2] == seq]), 2, sent[-3:])
+            answers = [f[1] for f in self.relay.frames(B2H)
+                       if f[2] == seq and f[1] in (SET_LED_ACK, ERROR)]
+            self.assertEqual(answers, [SET_LED_ACK, ERROR], "the first boot's ack, the new one's refusal")
+            # The new boot's LED is its own (the heartbeat), and it takes requests.
+            self.assertEqual(self.status(BOARD_RESET)[0]["led"]["mode"], "auto")
+            r = c.call("led", board=BOARD_RESET, mode="on")
+            self.assertTrue(r["ok"], r)
+            self.assertTrue(led_is_on(self.sim))
+        finally:
+            c.close()
+            w.close()
 
 
 class TestExactlyOnce(RelayCase):

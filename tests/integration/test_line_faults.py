@@ -11,10 +11,12 @@ import threading
 import time
 
 from harness import Client, Picod, RelayCase, wait_until
-from relay import B2H, H2B, Faults, Relay
+from relay import B2H, H2B, Faults, Relay, parse_frame
+from proto_vectors import frame  # (on the path relay.py sets)
 from test_exactly_once import judge_toggle, led_is_on
 
 BOARD = "0e0e0e0e0e0e0e12"
+BOARD_FAR = "0e0e0e0e0e0e0e13"
 BME, CONFIG = 0x76, 0xF5  # the BME280's config register: written by nobody but the I2C client
 
 # One fault kind at a time, at a given bit error rate r. Byte and frame faults are set so that
@@ -194,7 +196,7 @@ class TestLineFaults(LineFaultsCase):
         self.run_kind("mixed", 1e-3, 20)
 
 
-SET_LED, PING, HELLO_ACK = 0x05, 0x02, 0x81
+HELLO, SET_LED, PING, HELLO_ACK = 0x01, 0x05, 0x02, 0x81
 
 
 class TestReplays(LineFaultsCase):
@@ -225,6 +227,29 @@ class TestReplays(LineFaultsCase):
         wait_until(lambda: mirror_matches(self.picod.socket, self.sim, BOARD, quiet), 10,
                    "picod's LED mirror equal to the board's LED")
 
+    def test_toggle_replayed_after_a_replayed_hello_does_not_act(self):
+        """Protocol 1.4: picod's HELLO replayed on the line is of the board's session, so it
+        empties nothing (from beyond the window, as here after setUp's pings, it is dropped
+        like any old request); a toggle replayed after it is still no new request. Before,
+        the replayed HELLO emptied the window and restarted its seqs: the toggle acted."""
+        c = Client(self.picod.socket)
+        try:
+            r = c.call("led", board=BOARD, mode="toggle")
+            self.assertTrue(r["ok"] and r["result"]["led"]["on"], r)
+            seq = self.last_seq(SET_LED)
+            hello = self.relay.replay(H2B, lambda t, s: t == HELLO)
+            self.assertTrue(c.call("ping", board=BOARD)["ok"])
+            self.assertTrue(hello.wait(5), "the relay did not replay the HELLO")
+            toggle = self.relay.replay(H2B, lambda t, s: t == SET_LED and s == seq)
+            self.assertTrue(c.call("ping", board=BOARD)["ok"])
+            self.assertTrue(toggle.wait(5), "the relay did not replay the toggle")
+            # The board reads its line in order: this ping's answer comes after the replays.
+            self.assertTrue(c.call("ping", board=BOARD)["ok"])
+        finally:
+            c.close()
+        self.assertTrue(led_is_on(self.sim), "the replayed toggle acted: the LED is off again")
+        self.assertEqual(self.board_state(BOARD), "online")
+
     def test_replayed_hello_ack_is_not_a_reset(self):
         def resets():
             return c.call("stats", board=BOARD)["result"]["boards"][0]["board_counters"]["resets"]
@@ -249,6 +274,42 @@ class TestReplays(LineFaultsCase):
         finally:
             c.close()
         self.assertEqual(self.board_state(BOARD), "online")
+
+
+class TestFarAheadSeq(RelayCase):
+    """A frame damaged on the line that still passes the CRC (about 1 in 65,536 damaged
+    frames) and whose seq is far ahead of picod's: the board takes it for its newest request
+    and drops picod's following ones as replays from beyond its window."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = cls.start_sim("board0", BOARD_FAR)
+        cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=13).start()
+        cls.picod = Picod(cls.tmp, [cls.relay.link_path],
+                          extra=["--heartbeat-ms", "250", "--request-timeout-ms", "200"]).start()
+
+    def test_board_back_after_a_frame_far_ahead(self):
+        """The board goes offline (8 heartbeats unanswered), then picod's HELLO, of a new
+        session (protocol 1.4: picod draws one for a board that does not answer), empties the
+        board's window and it serves again. A HELLO of the old session would be dropped as
+        old too, and the board would stay deaf to picod."""
+        self.wait_state(BOARD_FAR, "online")
+        w, c = Client(self.picod.socket), Client(self.picod.socket)
+        try:
+            self.assertTrue(w.call("watch")["ok"])
+
+            def far_ahead(raw):
+                _, seq = parse_frame(raw)
+                return raw + b"\0" + frame(PING, (seq + 1000) & 0xFFFF, b"far")
+            self.assertTrue(self.relay.fault_next(H2B, far_ahead).wait(5))
+            self.assertEqual(w.next_event("board_offline", 10)["board"], BOARD_FAR)
+            self.assertEqual(w.next_event("board_online", 10)["board"], BOARD_FAR)
+            r = c.call("ping", board=BOARD_FAR)
+            self.assertTrue(r["ok"], r)
+        finally:
+            c.close()
+            w.close()
 
 
 if __name__ == "__main__":

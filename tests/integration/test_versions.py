@@ -60,9 +60,9 @@ class TestOtherProtocolVersion(PicodTestCase):
     def test_refused_then_accepted_after_reflash(self):
         b = wait_until(lambda: (lambda j: j if j["state"] == "incompatible" else None)(
             self.board_json()), 10, "state incompatible")
-        self.assertEqual(b["error"], "board speaks protocol 2.0, picod speaks 1.3")
+        self.assertEqual(b["error"], "board speaks protocol 2.0, picod speaks 1.4")
         with open(self.picod.log_path) as f:
-            self.assertIn("speaks protocol 2.0, picod speaks 1.3: refused", f.read())
+            self.assertIn("speaks protocol 2.0, picod speaks 1.4: refused", f.read())
         # Nothing but HELLO goes to such a board: no heartbeats, no polls, no client requests.
         wait_until(lambda: self.board.requests.count(0x01) >= 3, 10, "HELLO retried")
         self.assertEqual(set(self.board.requests), {0x01})

@@ -129,7 +129,10 @@ export class Reader {
 export function u16le(v) { return [v & 0xff, (v >> 8) & 0xff]; }
 export function u32le(v) { return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]; }
 
-export function helloReq(timeoutMs = 0) { return [1, 1, ...u16le(timeoutMs)]; }
+// session: the host's session id (protocol 1.4), appended when nonzero.
+export function helloReq(timeoutMs = 0, session = 0) {
+  return [1, 1, ...u16le(timeoutMs), ...(session ? u32le(session) : [])];
+}
 export function debugReq(op, arg = 0) { return [op, ...u32le(arg)]; }
 
 export function decodeHelloAck(body) {

@@ -84,12 +84,19 @@ static inline const rx_frame_t *find_type(uint8_t type, int nth)
     return NULL;
 }
 
-static inline void hello(uint16_t seq, uint16_t timeout_ms)
+/* A HELLO with session id session (protocol 1.4; 0: none, as from an older host). */
+static inline void hello_session(uint16_t seq, uint16_t timeout_ms, uint32_t session)
 {
-    proto_hello_req_t h = {PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR, timeout_ms};
+    proto_hello_req_t h = {PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR, timeout_ms, session};
     uint8_t b[16];
     int n = proto_hello_req_encode(&h, b, sizeof(b));
     send_req(PROTO_MSG_HELLO, seq, b, (size_t)n);
+}
+
+/* A HELLO without a session id: each one starts a new session. */
+static inline void hello(uint16_t seq, uint16_t timeout_ms)
+{
+    hello_session(seq, timeout_ms, 0);
 }
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * test_link.c - the host link on the fake HAL: HELLO, host-watchdog transitions, the TX
  * queue dropping the oldest event but never a response, duplicate requests answered from the
- * exactly-once window without being executed again, bad frames counted.
+ * exactly-once window without being executed again, host sessions (nothing acts before a
+ * HELLO; a HELLO of the same session keeps the window), bad frames counted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -360,6 +361,81 @@ static void test_hello_empties_window(void **state)
     assert_int_equal(link_counters()->rx_duplicates, 0);
 }
 
+/* A HELLO that carries the session id of the board's session (picod re-introducing itself
+ * on the same open of the tty, or a replay of its HELLO) forgets nothing: a replayed toggle
+ * after it is still a duplicate. Another id is another session (protocol 1.4). */
+static void test_hello_of_the_same_session_keeps_window(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello_session(1, 60000, 0x5e551014);
+    fake_run_for(1000);
+    bool before = fake_led;
+    toggle(2);
+    fake_run_for(1000);
+    assert_int_equal(fake_led, !before);
+    collect();
+    hello_session(3, 60000, 0x5e551014);
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_HELLO)), 1); /* answered */
+    toggle(2);                                                       /* a replay of the toggle */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(fake_led, !before); /* not toggled back */
+    assert_int_equal(acked_led(find_type(PROTO_MSG_ACK(PROTO_MSG_SET_LED), 0)), !before);
+    assert_int_equal(link_counters()->rx_duplicates, 1);
+    hello_session(4, 60000, 0x5e551015); /* a new picod, or a new open of the port */
+    fake_run_for(1000);
+    toggle(2);
+    fake_run_for(1000);
+    assert_int_equal(fake_led, before); /* the new session's seq 2: executed */
+}
+
+/* The session's HELLO replayed from beyond the window is dropped unanswered, like any
+ * request from there. */
+static void test_stale_hello_of_the_session_dropped(void **state)
+{
+    (void)state;
+    boot_board(0);
+    hello_session(1, 60000, 7);
+    fake_run_for(1000);
+    send_req(PROTO_MSG_HEARTBEAT, 100, NULL, 0);
+    fake_run_for(1000);
+    collect();
+    hello_session(1, 60000, 7);
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_HELLO)), 0);
+    assert_int_equal(link_counters()->rx_duplicates, 1);
+}
+
+/* Until a HELLO since boot, the board does nothing that acts (the request may be the retry
+ * of one it did before it reset): ERROR no_session, not kept. Reading is answered. */
+static void test_no_acting_before_hello(void **state)
+{
+    (void)state;
+    boot_board(0);
+    fake_run_for(1000);
+    bool before = fake_led;
+    toggle(3);
+    send_req(PROTO_MSG_GET_STATE, 4, NULL, 0);
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(fake_led, before);
+    const rx_frame_t *e = assert_error_code(PROTO_E_NO_SESSION);
+    assert_int_equal(e->seq, 3);
+    assert_int_equal(e->body[1], PROTO_MSG_SET_LED);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_GET_STATE)), 1);
+    hello(1, 60000);
+    fake_run_for(1000);
+    toggle(3); /* sent again after the HELLO: the refusal was not kept, so it is done */
+    fake_run_for(1000);
+    collect();
+    assert_int_equal(fake_led, !before);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_SET_LED)), 1);
+}
+
 static unsigned xfers;
 static int counting_dev_fn(const hal_i2c_xfer_t *x)
 {
@@ -446,6 +522,30 @@ static void test_deferred_answers_keep_their_slots(void **state)
 
 /* Every frame leaves the board as 0x00, COBS, 0x00: a frame whose closing delimiter the host
  * lost costs that frame only. */
+/* The board wrote to an I2C device and reset before its answer left; the host's retry (the
+ * same frame) reaches the new boot: not done again (the device sees one write), and the
+ * refusal tells the host. Before protocol 1.4 the new boot did it a second time. */
+static void test_retry_after_reset_not_done(void **state)
+{
+    (void)state;
+    uint8_t b[32];
+    size_t n = deferred_xfer_setup(b, sizeof(b));
+    send_req(PROTO_MSG_I2C_XFER, 5, b, n);
+    fake_run_for(100000);
+    assert_int_equal(xfers, 1);
+    boot_board(0);        /* the reset: the device (outside the board) keeps its state */
+    fake_run_for(500000); /* (the new boot's sensor probing, of other addresses) */
+    fake_i2c_fn = counting_dev_fn;
+    fake_i2c_duration_us = 20000;
+    collect();
+    send_req(PROTO_MSG_I2C_XFER, 5, b, n); /* the retry */
+    fake_run_for(100000);
+    collect();
+    assert_int_equal(xfers, 1);
+    assert_int_equal(assert_error_code(PROTO_E_NO_SESSION)->seq, 5);
+    assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_I2C_XFER)), 0);
+}
+
 static void test_frames_start_with_a_delimiter(void **state)
 {
     (void)state;
@@ -520,6 +620,7 @@ static void test_bad_requests(void **state)
 {
     (void)state;
     boot_board(0);
+    hello(1, 0); /* a session: SET_LED is looked at */
     uint8_t junk[] = {0x13, 0x37, 0x00, 0x05, 0xff, 0x00};
     fake_link_push(junk, sizeof(junk));
     send_req(0x3e, 4, NULL, 0); /* unknown request type */
@@ -531,10 +632,12 @@ static void test_bad_requests(void **state)
     collect();
     assert_int_equal(count_type(PROTO_MSG_ERROR), 2);
     proto_error_t e;
-    assert_int_equal(proto_error_decode(frames[0].body, frames[0].len, &e), 0);
+    const rx_frame_t *f = find_type(PROTO_MSG_ERROR, 0);
+    assert_int_equal(proto_error_decode(f->body, f->len, &e), 0);
     assert_int_equal(e.code, PROTO_E_UNKNOWN_TYPE);
-    assert_int_equal(frames[1].seq, 5);
-    assert_int_equal(proto_error_decode(frames[1].body, frames[1].len, &e), 0);
+    f = find_type(PROTO_MSG_ERROR, 1);
+    assert_int_equal(f->seq, 5);
+    assert_int_equal(proto_error_decode(f->body, f->len, &e), 0);
     assert_int_equal(e.code, PROTO_E_ARG);
     const proto_decoder_stats_t *ds = link_decoder_stats();
     assert_true(ds->crc_errors + ds->cobs_errors + ds->short_frames > 0);
@@ -548,7 +651,7 @@ static void test_hello_of_another_major_is_refused(void **state)
     boot_board(0);
     fake_run_for(1000);
     collect();
-    proto_hello_req_t h = {PROTO_VERSION_MAJOR + 1, 0, 0};
+    proto_hello_req_t h = {PROTO_VERSION_MAJOR + 1, 0, 0, 0};
     uint8_t b[16];
     int n = proto_hello_req_encode(&h, b, sizeof(b));
     send_req(PROTO_MSG_HELLO, 3, b, (size_t)n);
@@ -742,6 +845,10 @@ int main(void)
         cmocka_unit_test(test_hello_restarts_the_newest_seq),
         cmocka_unit_test(test_error_answer_kept),
         cmocka_unit_test(test_hello_empties_window),
+        cmocka_unit_test(test_hello_of_the_same_session_keeps_window),
+        cmocka_unit_test(test_stale_hello_of_the_session_dropped),
+        cmocka_unit_test(test_no_acting_before_hello),
+        cmocka_unit_test(test_retry_after_reset_not_done),
         cmocka_unit_test(test_deferred_duplicate_dropped),
         cmocka_unit_test(test_deferred_answers_keep_their_slots),
         cmocka_unit_test(test_frames_start_with_a_delimiter),

@@ -549,6 +549,31 @@ static void test_hello_roundtrip(void **state)
     assert_int_equal(proto_hello_ack_encode(&a, buf, 61), -PROTO_E_LENGTH);
 }
 
+/* 1.4 appended the session id to HELLO: sent when nonzero; a 1.3 host's 4-byte body
+ * decodes as session 0 (none); a cut id is bad_length. */
+static void test_hello_req_session(void **state)
+{
+    (void)state;
+    uint8_t buf[16];
+    proto_hello_req_t a = {1, 4, 3000, 0x5e551014}, b;
+    int n = proto_hello_req_encode(&a, buf, sizeof(buf));
+    assert_int_equal(n, 8);
+    assert_int_equal(buf[4], 0x14); /* little-endian */
+    assert_int_equal(buf[7], 0x5e);
+    memset(&b, 0xaa, sizeof(b));
+    assert_int_equal(proto_hello_req_decode(buf, (size_t)n, &b), 0);
+    assert_int_equal(b.session, 0x5e551014);
+    assert_int_equal(b.host_timeout_ms, 3000);
+    memset(&b, 0xaa, sizeof(b));
+    assert_int_equal(proto_hello_req_decode(buf, 4, &b), 0); /* from a 1.3 host */
+    assert_int_equal(b.session, 0);
+    assert_int_equal(proto_hello_req_decode(buf, 6, &b), -PROTO_E_LENGTH);
+    a.session = 0;
+    assert_int_equal(proto_hello_req_encode(&a, buf, sizeof(buf)), 4); /* none: a 1.3 body */
+    a.session = 1;
+    assert_int_equal(proto_hello_req_encode(&a, buf, 7), -PROTO_E_LENGTH);
+}
+
 /* 1.2 appended uptime_us to HEARTBEAT_ACK: a 1.1 body (6 bytes) still decodes, without it. */
 static void test_heartbeat_ack_uptime_us(void **state)
 {
@@ -737,6 +762,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_frame_writer_matches_encode),
         cmocka_unit_test(test_hello_roundtrip),
         cmocka_unit_test(test_heartbeat_ack_uptime_us),
+        cmocka_unit_test(test_hello_req_session),
         cmocka_unit_test(test_set_led_validation),
         cmocka_unit_test(test_readings_roundtrip),
         cmocka_unit_test(test_i2c_xfer_validation),
