@@ -45,6 +45,17 @@ static uint8_t next(void)
     return in_pos < in_len ? in[in_pos++] : 0;
 }
 
+/* The next n input bytes, or as many as are left (*n is cut to that): one pointer, not a loop
+ * of next() (gcc -O3 took such loops into the board's buffers for overflows). */
+static const uint8_t *take(size_t *n)
+{
+    const uint8_t *p = in + in_pos;
+    if (*n > in_len - in_pos)
+        *n = in_len - in_pos;
+    in_pos += *n;
+    return p;
+}
+
 /* Two bytes, little-endian (two next() in one expression: unspecified order). */
 static uint16_t next16(void)
 {
@@ -128,11 +139,9 @@ static void op_frame(void)
     size_t len = next();
     if (len > PROTO_MAX_BODY)
         len = PROTO_MAX_BODY;
-    if (len > in_len - in_pos)
-        len = in_len - in_pos;
+    const uint8_t *body = take(&len);
     uint8_t wire[PROTO_MAX_FRAME];
-    int n = proto_frame_encode(wire, sizeof(wire), type, seq, in + in_pos, len);
-    in_pos += len;
+    int n = proto_frame_encode(wire, sizeof(wire), type, seq, body, len);
     if (n > 0)
         push(wire, (size_t)n);
 }
@@ -163,10 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (op % 8) {
         case 0: {
             size_t n = (size_t)next() + 1;
-            if (n > in_len - in_pos)
-                n = in_len - in_pos;
-            push(in + in_pos, n);
-            in_pos += n;
+            const uint8_t *p = take(&n);
+            push(p, n);
             break;
         }
         case 2:
@@ -190,14 +197,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             button_edge_isr(fake_button, fake_now);
             break;
         case 6: {
-            /* the next n input bytes, 0 past its end, as next() gives them (one copy: gcc -O3
-             * took a loop of next() into i2c_script for an overflow, not seeing that next()
-             * leaves i2c_script_len alone) */
-            size_t n = next() % sizeof(i2c_script);
-            size_t have = in_len - in_pos < n ? in_len - in_pos : n;
-            memcpy(i2c_script, in + in_pos, have);
+            /* the next n input bytes, 0 past its end, as next() gives them */
+            size_t n = next() % sizeof(i2c_script), have = n;
+            const uint8_t *p = take(&have);
+            memcpy(i2c_script, p, have);
             memset(i2c_script + have, 0, n - have);
-            in_pos += have;
             i2c_script_len = n;
             i2c_script_pos = 0;
             break;
