@@ -201,23 +201,21 @@ static int server_queue(client_t *c, server_write_t *w, char *base, size_t len)
         buf.base += n;
         buf.len -= (unsigned int)n;
     } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
-        hist_line_unref(w->line);
-        free(w);
-        server_drop_client(c); /* the peer is gone */
-        return -ENOTCONN;
+        goto drop_client;
     }
-    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, server_write_cb) < 0) {
-        hist_line_unref(w->line);
-        free(w);
-        server_drop_client(c);
-        return -ENOTCONN;
-    }
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, server_write_cb) < 0)
+        goto drop_client;
     c->out_bytes += w->size;
     s->out_bytes += w->size;
     if (s->out_bytes > s->stats.out_bytes_max)
         s->stats.out_bytes_max = s->out_bytes;
     s->stats.bytes_out += len;
     return 0;
+drop_client: /* the peer is gone */
+    hist_line_unref(w->line);
+    free(w);
+    server_drop_client(c);
+    return -ENOTCONN;
 }
 
 int server_send(client_t *c, const json_t *msg)
