@@ -236,6 +236,11 @@ static void api_board_error(api_req_t *r, int status)
                 "board %s reset and has not had picod's HELLO yet: it did not do %s now (a copy "
                 "sent before the reset may have been done then); not retried",
                 who, what);
+    else if (status == PROTO_E_STALE)
+        api_err(r, "stale_seq",
+                "board %s took %s for a replay from beyond its window (its newest seq is ahead of "
+                "picod's: a damaged frame): not done; picod starts a new session, send it again",
+                who, what);
     else if (status > 0)
         api_err(r, api_board_error_code(status), "board %s refused %s: %s", who, what,
                 proto_err_name(status));

@@ -733,6 +733,26 @@ static void board_on_event(board_t *b, const proto_frame_t *f)
     b->cnt.bad_bodies++;
 }
 
+/* Our request was refused for a reason that says where the board's session is (1.4). */
+static void board_refused(board_t *b, uint8_t code)
+{
+    if (code == PROTO_E_NO_SESSION) {
+        /* No HELLO since it booted: it reset. The request failed (board_reset). */
+        board_heard_waiting(b);
+    } else if (code == PROTO_E_STALE) {
+        /* It took our seq for one from beyond its window: its newest seq is ahead of ours (a
+         * damaged frame that passed the CRC). A new session empties its window. */
+        if (!reqtrack_has_type(&b->rt, PROTO_MSG_HELLO)) {
+            b->cnt.resyncs++;
+            log_warning("board %s: dropped our seq as old (its window is ahead of us): new "
+                        "session",
+                        b->id);
+        }
+        b->session = 0; /* the next HELLO draws a new id */
+        board_send_hello(b);
+    }
+}
+
 static void board_frame_cb(link_t *l, int status, const proto_frame_t *f)
 {
     board_t *b = l->data;
@@ -750,10 +770,8 @@ static void board_frame_cb(link_t *l, int status, const proto_frame_t *f)
 
     if (reqtrack_match(&b->rt, f, board_now(b))) {
         board_rearm_requests(b);
-        /* A board that refuses to act for want of a session has had no HELLO since it booted:
-         * it reset (protocol 1.4). The request failed (board_reset); introduce ourselves. */
-        if (f->type == PROTO_MSG_ERROR && f->body_len >= 1 && f->body[0] == PROTO_E_NO_SESSION)
-            board_heard_waiting(b);
+        if (f->type == PROTO_MSG_ERROR && f->body_len >= 1)
+            board_refused(b, f->body[0]);
         return;
     }
     if (f->type == PROTO_MSG_ACK(PROTO_MSG_HELLO)) {

@@ -47,8 +47,9 @@ typedef struct board_sensor {
 } board_sensor_t;
 
 typedef struct board_counters {
-    uint32_t hellos; /* HELLO acks accepted */
-    uint32_t resets; /* board resets detected */
+    uint32_t hellos;  /* HELLO acks accepted */
+    uint32_t resets;  /* board resets detected */
+    uint32_t resyncs; /* new sessions because the board took our seqs for old ones (1.4) */
     uint32_t identity_changes;
     uint32_t version_errors; /* incompatible major version (HELLO or frame header) */
     uint32_t events;         /* unsolicited events received */

@@ -477,12 +477,13 @@ json_t *board_json_stats(const board_t *b)
                   "max_rtt_ms", (json_int_t)r->max_rtt_ms));
     json_object_set_new(
         o, "board_counters",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hellos", (json_int_t)c->hellos,
-                  "resets", (json_int_t)c->resets, "identity_changes",
-                  (json_int_t)c->identity_changes, "version_errors", (json_int_t)c->version_errors,
-                  "events", (json_int_t)c->events, "unexpected", (json_int_t)c->unexpected,
-                  "bad_bodies", (json_int_t)c->bad_bodies, "stale_count",
-                  (json_int_t)c->stale_count, "offline_count", (json_int_t)c->offline_count));
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hellos",
+                  (json_int_t)c->hellos, "resets", (json_int_t)c->resets, "resyncs",
+                  (json_int_t)c->resyncs, "identity_changes", (json_int_t)c->identity_changes,
+                  "version_errors", (json_int_t)c->version_errors, "events", (json_int_t)c->events,
+                  "unexpected", (json_int_t)c->unexpected, "bad_bodies", (json_int_t)c->bad_bodies,
+                  "stale_count", (json_int_t)c->stale_count, "offline_count",
+                  (json_int_t)c->offline_count));
     json_object_set_new(o, "clock", board_json_clock(b));
     json_object_set_new(o, "timing",
                         json_pack("{s:o, s:o}", "heartbeat_jitter_us",

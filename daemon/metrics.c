@@ -138,6 +138,7 @@ enum board_metric {
     BM_RTT_MAX,
     BM_HELLOS,
     BM_RESETS,
+    BM_RESYNCS,
     BM_IDENTITY_CHANGES,
     BM_VERSION_ERRORS,
     BM_EVENTS,
@@ -189,6 +190,8 @@ static const struct {
     [BM_RTT_MAX] = {"picod_board_rtt_max_seconds", false, "seconds", "Longest request round trip."},
     [BM_HELLOS] = {"picod_board_hellos", true, NULL, "HELLO handshakes completed."},
     [BM_RESETS] = {"picod_board_resets", true, NULL, "Board resets detected."},
+    [BM_RESYNCS] = {"picod_board_resyncs", true, NULL,
+                    "New sessions because the board took picod's seqs for old ones."},
     [BM_IDENTITY_CHANGES] = {"picod_board_identity_changes", true, NULL,
                              "Another board appeared on the tty."},
     [BM_VERSION_ERRORS] = {"picod_board_version_errors", true, NULL,
@@ -238,6 +241,7 @@ static void board_values(const board_t *b, uint64_t now, double v[BM_COUNT])
     v[BM_RTT_MAX] = r->max_rtt_ms / 1000.0;
     v[BM_HELLOS] = c->hellos;
     v[BM_RESETS] = c->resets;
+    v[BM_RESYNCS] = c->resyncs;
     v[BM_IDENTITY_CHANGES] = c->identity_changes;
     v[BM_VERSION_ERRORS] = c->version_errors;
     v[BM_EVENTS] = c->events;

@@ -557,34 +557,36 @@ static void link_run_after_flush(void)
 
 /* A request is executed once per (seq, type) in the window; a repeat is answered from there
  * (PROTOCOL.md, "Exactly once"). */
+/* A HELLO with the id of the board's session (protocol 1.4): the host re-introducing itself
+ * on the same open of the port, or a replay of its HELLO. */
+static bool hello_of_the_session(const proto_frame_t *f)
+{
+    proto_hello_req_t h;
+    return proto_hello_req_decode(f->body, f->body_len, &h) == 0 && h.session != 0 &&
+           lk.in_session && h.session == lk.session;
+}
+
 static void handle_request(const proto_frame_t *f)
 {
     host_heard();
-    if (f->type == PROTO_MSG_HELLO) {
-        proto_hello_req_t h;
-        if (proto_hello_req_decode(f->body, f->body_len, &h) == 0 && h.session != 0 &&
-            lk.in_session && h.session == lk.session) {
-            /* The current session's HELLO again (the host re-introduced itself, or a replay):
-             * nothing is forgotten; one from beyond the window is a replay, dropped. */
-            if (win_stale(f->seq)) {
-                lk.ctr.rx_duplicates++;
-                return;
-            }
-        } else {
-            win_clear(); /* a new session: its seqs start afresh; HELLO itself is never kept */
-            (void)win_stale(f->seq);
-        }
-    } else {
-        if (!lk.in_session && proto_type_acts(f->type)) {
-            /* No HELLO since boot: this may be the retry of a request that the board acted on
-             * before it reset (and forgot). Not done; the host learns of the reset. */
-            (void)respond_error_now(f->seq, f->type, PROTO_E_NO_SESSION, 0, false);
-            return;
-        }
-        if (win_stale(f->seq)) {
-            lk.ctr.rx_duplicates++; /* a replay from beyond the window: dropped unanswered */
-            return;
-        }
+    bool hello = f->type == PROTO_MSG_HELLO;
+    if (!hello && !lk.in_session && proto_type_acts(f->type)) {
+        /* No HELLO since boot: this may be the retry of a request that the board acted on
+         * before it reset (and forgot). Not done; the host learns of the reset. */
+        (void)respond_error_now(f->seq, f->type, PROTO_E_NO_SESSION, 0, false);
+        return;
+    }
+    if (hello && !hello_of_the_session(f)) {
+        win_clear(); /* a new session: its seqs start afresh; HELLO itself is never kept */
+        (void)win_stale(f->seq);
+    } else if (win_stale(f->seq)) {
+        /* From beyond the window: a replay, or the host's seqs fell behind the newest (a
+         * damaged frame that passed the CRC with a seq far ahead). Not done; refused, so that
+         * a host whose own request this is knows at once (it starts a new session). */
+        lk.ctr.rx_duplicates++;
+        (void)respond_error_now(f->seq, f->type, PROTO_E_STALE, 0, false);
+        return;
+    } else if (!hello) {
         win_slot_t *w = win_slot(f->seq);
         if (w->state != WIN_EMPTY && w->seq == f->seq && w->type == f->type) {
             lk.ctr.rx_duplicates++;

@@ -80,6 +80,8 @@ enum proto_err {
     PROTO_E_SHORT = 16,        /* decoder: frame shorter than header + CRC (never sent) */
     PROTO_E_SENSOR = 17,       /* sensor answered but its data is invalid (CRC-8, chip id) */
     PROTO_E_NO_SESSION = 18,   /* 1.4: an acting request before any HELLO since boot: not done */
+    PROTO_E_STALE = 19,        /* 1.4: a request from beyond the window (seq 32..32767 behind the
+                                  newest of the session): not done */
     PROTO_E__COUNT
 };
 

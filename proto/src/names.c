@@ -26,6 +26,7 @@ const char *proto_err_name(int err)
         [PROTO_E_SHORT] = "short_frame",
         [PROTO_E_SENSOR] = "sensor_error",
         [PROTO_E_NO_SESSION] = "no_session",
+        [PROTO_E_STALE] = "stale_seq",
     };
     if (err < 0)
         err = -err;

@@ -242,15 +242,16 @@ static void test_retry_after_other_requests_answered_from_window(void **state)
     assert_int_equal(link_counters()->rx_duplicates, 2);
 
     /* PROTO_SEQ_WINDOW seqs later the slot belongs to another seq and seq 10 is older than the
-     * window: a frame replayed from that far back (the host never retries one) is dropped,
-     * neither executed nor answered. */
+     * window: a frame replayed from that far back (the host never retries one) is not
+     * executed; it is refused with stale_seq (protocol 1.4; before, it was not answered). */
     send_req(PROTO_MSG_HEARTBEAT, 10 + PROTO_SEQ_WINDOW, NULL, 0);
     fake_run_for(1000);
     collect();
     toggle(10);
     fake_run_for(1000);
     collect();
-    assert_int_equal(nframes, 0);
+    assert_int_equal(nframes, 1);
+    assert_int_equal(assert_error_code(PROTO_E_STALE)->seq, 10);
     assert_int_equal(fake_led, !before); /* not executed again */
     assert_int_equal(link_counters()->rx_duplicates, 3);
 }
@@ -279,10 +280,11 @@ static void test_stale_seq_across_the_wrap(void **state)
         fake_run_for(1000);
     }
     collect();
-    toggle(65535); /* now beyond the window: dropped */
+    toggle(65535); /* now beyond the window: refused, not executed */
     fake_run_for(1000);
     collect();
-    assert_int_equal(nframes, 0);
+    assert_int_equal(nframes, 1);
+    assert_int_equal(assert_error_code(PROTO_E_STALE)->seq, 65535);
     assert_int_equal(fake_led, !before);
     toggle((uint16_t)(1 + PROTO_SEQ_WINDOW + 0x8000u)); /* half the space ahead of 33: new */
     fake_run_for(1000);
@@ -392,7 +394,7 @@ static void test_hello_of_the_same_session_keeps_window(void **state)
     assert_int_equal(fake_led, before); /* the new session's seq 2: executed */
 }
 
-/* The session's HELLO replayed from beyond the window is dropped unanswered, like any
+/* The session's HELLO replayed from beyond the window is refused (stale_seq), like any
  * request from there. */
 static void test_stale_hello_of_the_session_dropped(void **state)
 {
@@ -407,6 +409,7 @@ static void test_stale_hello_of_the_session_dropped(void **state)
     fake_run_for(1000);
     collect();
     assert_int_equal(count_type(PROTO_MSG_ACK(PROTO_MSG_HELLO)), 0);
+    assert_int_equal(assert_error_code(PROTO_E_STALE)->seq, 1);
     assert_int_equal(link_counters()->rx_duplicates, 1);
 }
 
