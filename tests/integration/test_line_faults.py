@@ -287,7 +287,7 @@ class TestFarAheadSeq(RelayCase):
         cls.sim = cls.start_sim("board0", BOARD_FAR)
         cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=13).start()
         cls.picod = Picod(cls.tmp, [cls.relay.link_path],
-                          extra=["--heartbeat-ms", "250", "--request-timeout-ms", "200"]).start()
+                          extra=["--request-timeout-ms", "1000"]).start()
 
     def test_board_back_at_once_after_a_frame_far_ahead(self):
         """Protocol 1.4: the board refuses picod's next request as old (ERROR stale_seq) and
