@@ -82,7 +82,8 @@ def run_toggles(sock, sim, board, toggles, ping_interval=0.15, led_on=led_is_on)
 
 class TestResetBeforeTheAnswer(RelayCase):
     """The board acts, then resets before its answer leaves; picod's retry reaches the new
-    boot before picod has heard of the reset (its heartbeats are 20 s apart here)."""
+    boot before picod has heard of the reset: its heartbeats are 20 s apart here and it does
+    not poll (a poll's GET_STATE answer would tell it first: its uptime went back)."""
 
     @classmethod
     def setUpClass(cls):
@@ -91,7 +92,7 @@ class TestResetBeforeTheAnswer(RelayCase):
         cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=9).start()
         cls.picod = Picod(cls.tmp, [cls.relay.link_path],
                           extra=["--request-timeout-ms", "1000", "--heartbeat-ms", "20000",
-                                 "--host-timeout-ms", "60000"]).start()
+                                 "--poll-ms", "3600000", "--host-timeout-ms", "60000"]).start()
 
     def test_retry_reaching_the_new_boot_is_not_done(self):
         """Protocol 1.4: the new boot, which has had no HELLO, does not do the retried toggle
