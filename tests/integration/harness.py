@@ -335,6 +335,15 @@ class RelayCase(PicodTestCase):
     """Base for classes with a relay.Relay (fault injector) in cls.relay: closed after picod."""
 
     @classmethod
+    def start_relayed(cls, board_id, seed, picod_args):
+        """picosim (board_id) <-> a relay (seeded) <-> picod started with picod_args, in
+        cls.sim, cls.relay and cls.picod."""
+        from relay import Relay  # (relay.py is a test tool of its own: imported when used)
+        cls.sim = cls.start_sim("board0", board_id)
+        cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=seed).start()
+        cls.picod = Picod(cls.tmp, [cls.relay.link_path], extra=picod_args).start()
+
+    @classmethod
     def tearDownClass(cls):
         try:
             super().tearDownClass()

@@ -7,8 +7,8 @@ import collections
 import threading
 import time
 
-from harness import Client, Picod, RelayCase, wait_until
-from relay import B2H, H2B, Faults, Relay
+from harness import Client, RelayCase, wait_until
+from relay import B2H, H2B, Faults
 
 BOARD = "0e0e0e0e0e0e0e08"
 BOARD_RESET = "0e0e0e0e0e0e0e09"
@@ -88,11 +88,9 @@ class TestResetBeforeTheAnswer(RelayCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_sim("board0", BOARD_RESET)
-        cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=9).start()
-        cls.picod = Picod(cls.tmp, [cls.relay.link_path],
-                          extra=["--request-timeout-ms", "1000", "--heartbeat-ms", "20000",
-                                 "--poll-ms", "3600000", "--host-timeout-ms", "60000"]).start()
+        cls.start_relayed(BOARD_RESET, 9, ["--request-timeout-ms", "1000", "--heartbeat-ms",
+                                           "20000", "--poll-ms", "3600000", "--host-timeout-ms",
+                                           "60000"])
 
     def test_retry_reaching_the_new_boot_is_not_done(self):
         """Protocol 1.4: the new boot, which has had no HELLO, does not do the retried toggle
@@ -139,10 +137,7 @@ class TestExactlyOnce(RelayCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_sim("board0", BOARD)
-        cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=8).start()
-        cls.picod = Picod(cls.tmp, [cls.relay.link_path],
-                          extra=["--request-timeout-ms", str(REQUEST_TIMEOUT_MS)]).start()
+        cls.start_relayed(BOARD, 8, ["--request-timeout-ms", str(REQUEST_TIMEOUT_MS)])
 
     def setUp(self):
         self.wait_state(BOARD, "online")

@@ -10,8 +10,8 @@ import collections
 import threading
 import time
 
-from harness import Client, Picod, RelayCase, wait_until
-from relay import B2H, H2B, Faults, Relay, parse_frame
+from harness import Client, RelayCase, wait_until
+from relay import B2H, H2B, Faults, parse_frame
 from proto_vectors import frame  # (on the path relay.py sets)
 from test_exactly_once import judge_toggle, led_is_on
 
@@ -136,10 +136,7 @@ class LineFaultsCase(RelayCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_sim("board0", BOARD)
-        cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=cls.seed).start()
-        cls.picod = Picod(cls.tmp, [cls.relay.link_path],
-                          extra=["--request-timeout-ms", "500"]).start()
+        cls.start_relayed(BOARD, cls.seed, ["--request-timeout-ms", "500"])
 
     def setUp(self):
         self.wait_state(BOARD, "online")
@@ -284,10 +281,7 @@ class TestFarAheadSeq(RelayCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_sim("board0", BOARD_FAR)
-        cls.relay = Relay(cls.sim.pty, cls.tmp + "/relay.tty", seed=13).start()
-        cls.picod = Picod(cls.tmp, [cls.relay.link_path],
-                          extra=["--request-timeout-ms", "1000"]).start()
+        cls.start_relayed(BOARD_FAR, 13, ["--request-timeout-ms", "1000"])
 
     def test_board_back_at_once_after_a_frame_far_ahead(self):
         """Protocol 1.4: the board refuses picod's next request as old (ERROR stale_seq) and

@@ -194,6 +194,17 @@ static bool acked_led(const rx_frame_t *a)
     return st.led_on != 0;
 }
 
+/* Toggle with seq and check that it acted; returns the LED before it. */
+static bool toggle_acts(uint16_t seq)
+{
+    bool before = fake_led;
+    toggle(seq);
+    fake_run_for(1000);
+    assert_int_equal(fake_led, !before);
+    collect();
+    return before;
+}
+
 /* A toggle whose ack was lost, retried after other requests went through (another client's,
  * picod's heartbeats): answered from the window, byte for byte, without toggling again. */
 static void test_retry_after_other_requests_answered_from_window(void **state)
@@ -346,11 +357,7 @@ static void test_hello_empties_window(void **state)
     boot_board(0);
     hello(1, 60000);
     fake_run_for(1000);
-    bool before = fake_led;
-    toggle(2);
-    fake_run_for(1000);
-    assert_int_equal(fake_led, !before);
-    collect();
+    bool before = toggle_acts(2);
     hello(1, 60000); /* the same seq as the first HELLO: answered again, not from the window */
     fake_run_for(1000);
     collect();
@@ -372,11 +379,7 @@ static void test_hello_of_the_same_session_keeps_window(void **state)
     boot_board(0);
     hello_session(1, 60000, 0x5e551014);
     fake_run_for(1000);
-    bool before = fake_led;
-    toggle(2);
-    fake_run_for(1000);
-    assert_int_equal(fake_led, !before);
-    collect();
+    bool before = toggle_acts(2);
     hello_session(3, 60000, 0x5e551014);
     fake_run_for(1000);
     collect();
