@@ -542,9 +542,9 @@ static void board_send_hello(board_t *b)
         return;
     /* A new session for a board that does not answer (the tty just opened, or the board went
      * offline): its window may be what keeps it from answering (a damaged frame that passed
-     * the CRC with a seq far ahead makes it drop ours as old), and a HELLO of its session from
-     * beyond the window is dropped too. A board that answers (it reset: it has no session)
-     * keeps the id, so that replays of our earlier HELLOs are of its session. */
+     * the CRC with a seq far ahead makes it refuse ours as old), and a HELLO of its session
+     * from beyond the window is refused too. A board that answers (it reset: it has no
+     * session) keeps the id, so that replays of our earlier HELLOs are of its session. */
     if (!board_is_reachable(b) || b->session == 0)
         board_new_session(b);
     req.session = b->session;
@@ -744,8 +744,8 @@ static void board_refused(board_t *b, uint8_t code)
          * damaged frame that passed the CRC). A new session empties its window. */
         if (!reqtrack_has_type(&b->rt, PROTO_MSG_HELLO)) {
             b->cnt.resyncs++;
-            log_warning("board %s: dropped our seq as old (its window is ahead of us): new "
-                        "session",
+            log_warning("board %s refused our request as old (stale_seq: its newest seq is "
+                        "ahead of ours): new session",
                         b->id);
         }
         b->session = 0; /* the next HELLO draws a new id */

@@ -104,7 +104,7 @@ struct board {
     void *reboot_ud;
     bool expect_reset;    /* a REBOOT is under way: the next HELLO answer is a reset */
     bool reset_suspected; /* the board forgot our HELLO: the next HELLO answer is a reset */
-    uint32_t session;     /* our session id in HELLO (protocol 1.4): drawn per open of the tty */
+    uint32_t session;     /* our session id in HELLO (protocol 1.4; board_send_hello) */
     bool closing;
     clocksync_t clock;  /* the board's clock against the host's (clocksync.h) */
     int64_t hb_sent_us; /* monotonic us the outstanding HEARTBEAT was first sent, 0 = none */
