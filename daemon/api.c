@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "board_json.h"
+#include "board_text.h"
 #include "config_json.h"
 #include "json_out.h"
 #include "metrics.h"
@@ -78,16 +79,20 @@ static void api_err(api_req_t *r, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void api_err(api_req_t *r, const char *code, const char *fmt, ...)
 {
-    char text[512];
+    char text[512], clean[BOARD_TEXT_CAP(sizeof(text))];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    /* The message may quote the request (jansson's parse error, a name cut to a length), cut
+     * inside a UTF-8 character: jansson makes no string of that, and the request would get no
+     * answer at all. Made valid (and free of control characters) as a board's text is. */
+    board_text_clean((const uint8_t *)text, strlen(text), clean, sizeof(clean));
     r->pd->server.stats.errors++;
     api_send(r->pd, r->client_id,
              json_pack("{s:O?, s:b, s:{s:s, s:s}}", "id", r->id, "ok", 0, "error", "code", code,
-                       "message", text));
+                       "message", clean));
 }
 
 /* ---- arguments ---------------------------------------------------------------------------- */

@@ -52,6 +52,13 @@ HOSTILE = [
     (b'{"cmd":"poll","board":"%s","interval_ms":-4294967000}' % B.encode(), "invalid_argument"),
     (b'{"cmd":"watch","since":9223372036854775807}', "invalid_argument"),
     (b'{"cmd":"version","id":NaN}', "parse_error"),
+    # an error message that quotes the request, cut inside a UTF-8 character: jansson's parse
+    # error ("invalid escape near ..."), a command name cut to 64 bytes, an event kind cut to
+    # 32. picod answered nothing at all (jansson makes no string of invalid UTF-8): found by
+    # the api fuzz target
+    (b' "\\u0\xd0\xa90"', "parse_error"),
+    (b'{"cmd":"' + b"a" * 63 + b'\xd0\xa9"}', "unknown_command"),
+    (b'{"cmd":"watch","events":["' + b"b" * 31 + b'\xd0\xa9"]}', "invalid_argument"),
 ]
 
 
