@@ -60,6 +60,20 @@ static void board_text_escape(uint8_t code, char esc[4])
     esc[3] = hex[code & 0x0f];
 }
 
+bool board_text_is_utf8(const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s;
+
+    for (size_t i = 0; i < n;) {
+        size_t len = p[i] ? board_text_utf8_len(p + i, n - i) : 0;
+
+        if (len == 0)
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 size_t board_text_clean(const uint8_t *in, size_t n, char *out, size_t cap)
 {
     static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */

@@ -11,11 +11,15 @@
 #ifndef PICOD_BOARD_TEXT_H
 #define PICOD_BOARD_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Room for the clean form of n bytes, terminator included: each byte becomes at most 4. */
 #define BOARD_TEXT_CAP(n) (4 * (n) + 1)
+
+/* Whether n bytes at s are valid UTF-8 (as board_text_clean keeps it) and hold no NUL. */
+bool board_text_is_utf8(const char *s, size_t n);
 
 /* Clean n bytes of in into out (cap bytes, cap >= 1; never split inside a character or an
  * escape). Always NUL-terminates. Returns the length written. */

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "board_text.h"
 #include "hotplug.h"
 #include "log.h"
 #include "picod.h"
@@ -198,10 +199,10 @@ static void main_reload_failed(picod_main_t *m, const char *why)
 
     pd->config.reload_failures++;
     pd->config.last_error_unix_ms = main_unix_ms();
-    /* Cut to fit (a long path): strnlen + memcpy, which gcc -O2 does not flag as truncation. */
-    size_t n = strnlen(why, sizeof(pd->config.last_error) - 1);
-    memcpy(pd->config.last_error, why, n);
-    pd->config.last_error[n] = '\0';
+    /* Cut to fit (a long path), and valid UTF-8 for stats' JSON (the reason may quote the
+     * file: a key or value in another encoding). */
+    board_text_clean((const uint8_t *)why, strlen(why), pd->config.last_error,
+                     sizeof(pd->config.last_error));
     log_err("SIGHUP: %s: keeping the current settings", why);
 }
 

@@ -13,6 +13,7 @@
 #include <ini.h>
 #endif
 
+#include "board_text.h"
 #include "log.h"
 
 #ifndef PICOD_VERSION
@@ -109,12 +110,24 @@ static int options_u32(options_t *o, const char *name, const char *val, uint32_t
     return 0;
 }
 
+/* Text picod shows in JSON (stats' config, status' device) must be UTF-8: jansson makes no
+ * string of anything else, and the whole answer would fail. */
+static int options_check_utf8(options_t *o, const char *name, const char *val, size_t n)
+{
+    if (board_text_is_utf8(val, n))
+        return 0;
+    options_fail(o, "%s: not valid UTF-8", name);
+    return -EINVAL;
+}
+
 static int options_copy_path(options_t *o, const char *name, const char *val, char *dst)
 {
     if (strlen(val) == 0 || strlen(val) >= OPTIONS_PATH_MAX) {
         options_fail(o, "%s: path empty or longer than %d bytes", name, OPTIONS_PATH_MAX - 1);
         return -EINVAL;
     }
+    if (options_check_utf8(o, name, val, strlen(val)) < 0)
+        return -EINVAL;
     memcpy(dst, val, strlen(val) + 1);
     return 0;
 }
@@ -170,6 +183,8 @@ static int options_add_allowed_one(options_t *o, const char *key, const char *s,
         options_fail(o, "%s: a USB serial has at most %d bytes", key, OPTIONS_SERIAL_MAX - 1);
         return -EINVAL;
     }
+    if (options_check_utf8(o, key, s, n) < 0)
+        return -EINVAL;
     memcpy(o->allow_serial[o->n_allow_serial], s, n);
     o->allow_serial[o->n_allow_serial++][n] = '\0';
     return 0;
@@ -269,6 +284,8 @@ static int options_set(options_t *o, const char *key, const char *val)
                          sizeof(o->actuate_group) - 1);
             return -EINVAL;
         }
+        if (options_check_utf8(o, key, val, strlen(val)) < 0)
+            return -EINVAL;
         memcpy(o->actuate_group, val, strlen(val) + 1);
         return 0;
     }

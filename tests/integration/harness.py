@@ -174,7 +174,7 @@ class Picod:
 
     def tail(self, n=30):
         try:
-            with open(self.log_path) as f:
+            with open(self.log_path, errors="replace") as f:  # it may quote other encodings
                 return "".join(f.readlines()[-n:])
         except OSError:
             return ""

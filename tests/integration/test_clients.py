@@ -301,6 +301,18 @@ class TestSighup(PicodTestCase):
         self.assertTrue(watcher.call("version")["ok"])
         watcher.close()
 
+    def test_reload_error_quoting_another_encoding(self):
+        """A file in Latin-1 (a key with 'ä'): refused, and stats' config.last_error, which
+        quotes the key, is valid JSON text (before, stats failed altogether: jansson makes no
+        string of invalid UTF-8)."""
+        with open(self.conf, "wb") as f:
+            f.write(b"[picod]\nfarb\xe4 = rot\n")
+        self.hup_and_wait_log("farb")
+        r = Client(self.picod.socket).call("stats")
+        self.assertTrue(r["ok"], r)
+        self.assertIn("farb\ufffd", r["result"]["daemon"]["config"]["last_error"])
+        self.write_conf("[picod]\nclient-requests-max = 3\n")
+
 
 class TestSighupWithoutConfig(PicodTestCase):
     @classmethod

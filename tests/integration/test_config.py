@@ -111,6 +111,25 @@ class TestCheckConfig(unittest.TestCase):
                 self.assertIn(f"{path}:{line}: ", r.stderr)
                 self.assertIn(what, r.stderr)
 
+    def test_text_that_is_not_utf8_is_refused(self):
+        """Paths, serials and group names picod shows in JSON must be UTF-8: a Latin-1 file
+        is refused at its line (before, picod took it, and list, status and stats failed for
+        every board: jansson makes no string of invalid UTF-8); so is such a --device."""
+        for text, line, what in [(b"[picod]\ndevice = /dev/ttyACM\xe4\n", 2, "device"),
+                                 (b"[picod]\nallow-serial = E66\xff\n", 2, "allow-serial"),
+                                 (b"[picod]\nactuate-group = gr\xfcn\n", 2, "actuate-group")]:
+            with self.subTest(text=text):
+                path = os.path.join(self.tmp, "latin1.conf")
+                with open(path, "wb") as f:
+                    f.write(text)
+                r = check_config(path)
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn(f"{path}:{line}: {what}: not valid UTF-8", r.stderr)
+        r = subprocess.run([PICOD, "--socket", os.path.join(self.tmp, "s.sock"), "--device",
+                            b"/dev/ttyACM\xe4"], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"device: not valid UTF-8", r.stderr)
+
     def test_cross_checks_and_missing_file(self):
         r = check_config(self.write("[picod]\nstale-misses = 9\noffline-misses = 5\n"))
         self.assertNotEqual(r.returncode, 0)
