@@ -516,7 +516,7 @@ static void board_heard_waiting(board_t *b)
 
 /* A session id (protocol 1.4): a board that hears the id of its session again in a HELLO
  * (ours re-sent, or a replay) keeps its window; another id starts a new session. Random, so
- * that a HELLO of an earlier open or an earlier picod is another session. */
+ * that a HELLO of an earlier picod is another session. */
 static void board_new_session(board_t *b)
 {
     uint32_t id = 0;
@@ -540,12 +540,10 @@ static void board_send_hello(board_t *b)
 
     if (!b->link.up || reqtrack_has_type(&b->rt, PROTO_MSG_HELLO))
         return;
-    /* A new session for a board that does not answer (the tty just opened, or the board went
-     * offline): its window may be what keeps it from answering (a damaged frame that passed
-     * the CRC with a seq far ahead makes it refuse ours as old), and a HELLO of its session
-     * from beyond the window is refused too. A board that answers (it reset: it has no
-     * session) keeps the id, so that replays of our earlier HELLOs are of its session. */
-    if (!board_is_reachable(b) || b->session == 0)
+    /* One id for as long as the board serves us: our HELLOs to it (after it reset, went
+     * offline, or a reopen of the tty) and their replays are of its session. A new one when
+     * picod starts, and after the board refused our seqs as old (board_refused). */
+    if (b->session == 0)
         board_new_session(b);
     req.session = b->session;
     n = proto_hello_req_encode(&req, body, sizeof(body));

@@ -123,8 +123,10 @@ class TestResetBeforeTheAnswer(RelayCase):
             answers = [f[1] for f in self.relay.frames(B2H)
                        if f[2] == seq and f[1] in (SET_LED_ACK, ERROR)]
             self.assertEqual(answers, [SET_LED_ACK, ERROR], "the first boot's ack, the new one's refusal")
-            # The new boot's LED is its own (the heartbeat), and it takes requests.
-            self.assertEqual(self.status(BOARD_RESET)[0]["led"]["mode"], "auto")
+            # The new boot's LED is its own (the heartbeat): picod's mirror says so once the
+            # GET_STATE after its HELLO is answered. And the board takes requests.
+            wait_until(lambda: self.status(BOARD_RESET)[0]["led"]["mode"] == "auto", 5,
+                       "picod's mirror: the new boot's LED mode")
             r = c.call("led", board=BOARD_RESET, mode="on")
             self.assertTrue(r["ok"], r)
             self.assertTrue(led_is_on(self.sim))
