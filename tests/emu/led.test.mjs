@@ -8,6 +8,7 @@ const { bootBoard, hello, settle } = await import('./lib/scenario.mjs');
 const { MSG, decodeState, u16le, u32le } = await import('./lib/proto.mjs');
 const { ProtoError } = await import('./lib/client.mjs');
 const E_NO_SESSION = 18;
+const E_STALE = 19;
 
 function ledReq(op, periodMs = 0, duty = 0) {
   return [op, duty, ...u16le(periodMs), ...u32le(0), 0];
@@ -39,6 +40,21 @@ test('before a HELLO since boot the board does not act: SET_LED is refused with 
   assert.ok(board.ledEdges(t0).length >= 2, 'still the heartbeat');
   decodeState(client.request(MSG.GET_STATE)); // reading is answered
   hello(client, 60_000);
+  assert.equal(decodeState(client.request(MSG.SET_LED, ledReq(1))).ledOn, 1);
+});
+
+test('a request from beyond the window is refused with stale_seq, not done (protocol 1.4)', () => {
+  const { board, client } = bootBoard(fw, { sensors: false });
+  settle(board, 20);
+  hello(client, 60_000);
+  const old = client.seq;
+  client.seq = (old + 100) & 0xffff; // the newest seq jumps 100 ahead (as a damaged frame's would)
+  decodeState(client.request(MSG.GET_STATE));
+  client.seq = old; // picod's next seq: 100 behind the newest
+  assert.throws(() => client.request(MSG.SET_LED, ledReq(1)),
+    (e) => e instanceof ProtoError && e.code === E_STALE);
+  assert.equal(decodeState(client.request(MSG.GET_STATE)).ledMode, 4, 'still auto: not done');
+  hello(client, 60_000, 0x5e551014); // a new session empties the window: served again
   assert.equal(decodeState(client.request(MSG.SET_LED, ledReq(1))).ledOn, 1);
 });
 

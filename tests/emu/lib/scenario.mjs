@@ -20,8 +20,9 @@ export function bootBoard(firmware, { boardId = TEST_BOARD_ID, sensors = true, s
   return { board, client, ...devs };
 }
 
-export function hello(client, timeoutMs = 5000) {
-  return decodeHelloAck(client.request(MSG.HELLO, helloReq(timeoutMs), { timeoutMs: 1500 }));
+export function hello(client, timeoutMs = 5000, session = 0) {
+  return decodeHelloAck(client.request(MSG.HELLO, helloReq(timeoutMs, session),
+    { timeoutMs: 1500 }));
 }
 
 // Let the board boot and finish its start-up bus scan.
