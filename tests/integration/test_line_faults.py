@@ -204,6 +204,13 @@ class TestReplays(LineFaultsCase):
     def last_seq(self, msg_type=None):
         return [f[2] for f in self.relay.frames(H2B) if msg_type in (None, f[1])][-1]
 
+    def replay_h2b(self, c, pred, what):
+        """Have the relay send the newest earlier frame to the board matching pred again,
+        after the next frame (a ping c sends)."""
+        sent = self.relay.replay(H2B, pred)
+        self.assertTrue(c.call("ping", board=BOARD)["ok"])
+        self.assertTrue(sent.wait(5), f"the relay did not replay the {what}")
+
     def test_toggle_replayed_after_the_window_does_not_act(self):
         c = Client(self.picod.socket)
         try:
@@ -212,9 +219,7 @@ class TestReplays(LineFaultsCase):
             seq = self.last_seq(SET_LED)
             while (self.last_seq() - seq) & 0xFFFF < 40:  # the toggle leaves the window
                 self.assertTrue(c.call("ping", board=BOARD)["ok"])
-            sent = self.relay.replay(H2B, lambda t, s: t == SET_LED and s == seq)
-            self.assertTrue(c.call("ping", board=BOARD)["ok"])
-            self.assertTrue(sent.wait(5), "the relay did not replay the toggle")
+            self.replay_h2b(c, lambda t, s: t == SET_LED and s == seq, "toggle")
             # The board reads its line in order: this ping's answer comes after the replay.
             self.assertTrue(c.call("ping", board=BOARD)["ok"])
         finally:
@@ -226,20 +231,16 @@ class TestReplays(LineFaultsCase):
 
     def test_toggle_replayed_after_a_replayed_hello_does_not_act(self):
         """Protocol 1.4: picod's HELLO replayed on the line is of the board's session, so it
-        empties nothing (from beyond the window, as here after setUp's pings, it is dropped
-        like any old request); a toggle replayed after it is still no new request. Before,
+        empties nothing (from beyond the window, as here after setUp's pings, it is refused
+        like any old request: stale_seq); a toggle replayed after it is still no new request. Before,
         the replayed HELLO emptied the window and restarted its seqs: the toggle acted."""
         c = Client(self.picod.socket)
         try:
             r = c.call("led", board=BOARD, mode="toggle")
             self.assertTrue(r["ok"] and r["result"]["led"]["on"], r)
             seq = self.last_seq(SET_LED)
-            hello = self.relay.replay(H2B, lambda t, s: t == HELLO)
-            self.assertTrue(c.call("ping", board=BOARD)["ok"])
-            self.assertTrue(hello.wait(5), "the relay did not replay the HELLO")
-            toggle = self.relay.replay(H2B, lambda t, s: t == SET_LED and s == seq)
-            self.assertTrue(c.call("ping", board=BOARD)["ok"])
-            self.assertTrue(toggle.wait(5), "the relay did not replay the toggle")
+            self.replay_h2b(c, lambda t, s: t == HELLO, "HELLO")
+            self.replay_h2b(c, lambda t, s: t == SET_LED and s == seq, "toggle")
             # The board reads its line in order: this ping's answer comes after the replays.
             self.assertTrue(c.call("ping", board=BOARD)["ok"])
         finally:
