@@ -37,10 +37,12 @@ def board_led(sim):
     return led_is_on(sim)
 
 
-def run_workload(sock, sim, board, toggles, toggle_every=0.02, i2c_every=0.05, ping_every=0.1):
+def run_workload(sock, sim, board, toggles, toggle_every=0.02, i2c_every=0.05, ping_every=0.1,
+                 min_i2c_writes=3):
     """Clients A and B take turns toggling the LED `toggles` times, one every toggle_every
     seconds (one toggle at a time, the board's LED read before and after each), while client P pings the board and client I
-    writes the BME280 config register with a new value and reads it back. Returns a Counter:
+    writes the BME280 config register with a new value and reads it back (at least
+    min_i2c_writes times, the toggles done or not). Returns a Counter:
       toggles, acked, failed, error_<code>, safe_state (host watchdog took the LED: not judged)
       false_twice      acked toggle after which the LED is unchanged (ran twice or not at all)
       false_lied       acked toggle whose answer is not the LED as it is
@@ -104,6 +106,10 @@ def run_workload(sock, sim, board, toggles, toggle_every=0.02, i2c_every=0.05, p
                 res["false_" + verdict] += 1
                 res[f"false_{verdict}@{time.monotonic():.3f}"] += 1
             time.sleep(toggle_every)  # a pace, not a synchronisation: lets the others interleave
+        # At least min_i2c_writes I2C writes, whatever the toggles took: under valgrind 20
+        # toggles were over while the first write (lost to a fault) was still timing out.
+        wait_until(lambda: res["i2c_writes"] >= min_i2c_writes, 30,
+                   f"{min_i2c_writes} I2C writes")
     finally:
         stop.set()
         for t in threads:
